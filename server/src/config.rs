@@ -1,0 +1,456 @@
+//! Typed configuration: the `fapilab.toml` file and its defaults.
+//!
+//! Every key has a default (see `fapilab.example.toml` at the repository root, which states
+//! each one). Unknown keys are refused by serde (`deny_unknown_fields`), and [`Config::validate`]
+//! refuses invalid combinations with a message that names the key, so a typo never silently
+//! weakens a deployment.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::profiles::{ClientAuthMethod, ProfileId, SenderConstraint};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerSection,
+    pub ca: CaSection,
+    pub tenants: Vec<TenantConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { server: ServerSection::default(), ca: CaSection::default(), tenants: vec![TenantConfig::default()] }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Where the store, keys and certificates live.
+    pub data_dir: PathBuf,
+    /// Address both listeners bind to.
+    pub bind: IpAddr,
+    /// Port of the TLS listener that never asks for a client certificate (browser endpoints).
+    pub tls_port: u16,
+    /// Port of the listener that asks for a client certificate (mTLS endpoint aliases).
+    pub mtls_port: u16,
+    /// Host name used in the issuer and every advertised URL.
+    pub public_host: String,
+    /// FAPI2-SP-NET-09: HSTS max-age on browser-facing endpoints.
+    pub hsts_max_age: u64,
+    /// RFC 9440 `Client-Cert` header from a TLS-terminating proxy.
+    pub client_cert_header: ClientCertHeaderSection,
+    /// Log lines as JSON instead of text.
+    pub log_json: bool,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            data_dir: PathBuf::from("data"),
+            bind: IpAddr::from([127, 0, 0, 1]),
+            tls_port: 8443,
+            mtls_port: 8444,
+            public_host: "localhost".into(),
+            hsts_max_age: 31_536_000,
+            client_cert_header: ClientCertHeaderSection::default(),
+            log_json: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientCertHeaderSection {
+    /// Off by default: a header is only trusted when a proxy is known to set it.
+    pub enabled: bool,
+    /// Peer addresses allowed to send the header; requests from anyone else have it ignored.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaSection {
+    /// Directory of the CA; relative paths are under `server.data_dir`.
+    pub dir: PathBuf,
+    /// Extra server certificate names besides localhost, 127.0.0.1 and ::1.
+    pub server_names: Vec<String>,
+    pub ca_days: u32,
+    pub leaf_days: u32,
+}
+
+impl Default for CaSection {
+    fn default() -> Self {
+        CaSection { dir: PathBuf::from("ca"), server_names: Vec::new(), ca_days: 90, leaf_days: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub id: String,
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceConfig>,
+}
+
+impl Default for TenantConfig {
+    fn default() -> Self {
+        TenantConfig { id: "default".into(), workspaces: vec![WorkspaceConfig::default()] }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    /// RFC 9068 JWT access tokens.
+    Jwt,
+    /// Random handles resolved through the store.
+    Opaque,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkspaceConfig {
+    pub id: String,
+    pub profile: ProfileId,
+    pub access_token_format: AccessTokenFormat,
+    /// ES256 (default) or PS256: signs access tokens and ID tokens.
+    pub signing_alg: String,
+    pub access_token_lifetime: u64,
+    pub refresh_token_lifetime: u64,
+    pub code_lifetime: u64,
+    pub request_uri_lifetime: u64,
+    /// RFC 9449 §8 server nonces at the token and PAR endpoints.
+    pub dpop_nonce: bool,
+    pub dpop_nonce_lifetime: u64,
+    /// FAPI2-SP-AS-10: off by default; when on, the previous token works for the grace period.
+    pub refresh_token_rotation: bool,
+    pub refresh_token_grace: u64,
+    /// The `aud` of access tokens (RFC 9068 §3): the resource server's identifier.
+    pub access_token_audience: String,
+    pub scopes: Vec<String>,
+    pub acr_values: Vec<String>,
+    /// Clients are generated for every auth method × sender constraint when true and the list is empty.
+    pub default_clients: bool,
+    pub clients: Vec<ClientConfig>,
+    pub users: Vec<UserConfig>,
+}
+
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        WorkspaceConfig {
+            id: "fapi2".into(),
+            profile: ProfileId::Fapi2SecurityProfile,
+            access_token_format: AccessTokenFormat::Jwt,
+            signing_alg: "ES256".into(),
+            access_token_lifetime: 300,
+            refresh_token_lifetime: 86_400,
+            code_lifetime: 60,
+            request_uri_lifetime: 60,
+            dpop_nonce: false,
+            dpop_nonce_lifetime: 120,
+            refresh_token_rotation: false,
+            refresh_token_grace: 60,
+            access_token_audience: "urn:fapilab:bank".into(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into(), "accounts".into()],
+            acr_values: vec!["urn:fapilab:acr:password".into()],
+            default_clients: true,
+            clients: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// `dpop` or `mtls`; `none` only for a resource server client that never gets tokens.
+    pub sender_constraint: Option<SenderConstraint>,
+    /// Name of a TPP in the CA directory whose certificate and keys this client uses.
+    #[serde(default)]
+    pub tpp: Option<String>,
+    /// A public JWKS file, instead of a TPP's.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// RFC 8705 §2.1.2: defaults to the TPP certificate's subject DN for tls_client_auth.
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default = "default_client_scope")]
+    pub scope: String,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    /// A resource server allowed to introspect every token of its workspace.
+    #[serde(default)]
+    pub resource_server: bool,
+}
+
+fn default_client_scope() -> String {
+    "openid profile email accounts".into()
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub username: String,
+    /// Hashed with argon2id at startup; never logged.
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+pub const DEFAULT_USER: &str = "alice";
+pub const DEFAULT_PASSWORD: &str = "wonderland-2026";
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn ca_dir(&self) -> PathBuf {
+        if self.ca.dir.is_absolute() { self.ca.dir.clone() } else { self.server.data_dir.join(&self.ca.dir) }
+    }
+
+    pub fn base_url(&self) -> String {
+        url_for(&self.server.public_host, self.server.tls_port)
+    }
+
+    pub fn mtls_base_url(&self) -> String {
+        url_for(&self.server.public_host, self.server.mtls_port)
+    }
+
+    /// Refuses invalid combinations, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.tls_port != 0 && s.tls_port == s.mtls_port {
+            return Err(invalid("server.mtls_port", "must differ from server.tls_port"));
+        }
+        if s.public_host.is_empty() || s.public_host.contains(['/', '?', '#', ' ']) {
+            return Err(invalid("server.public_host", "must be a bare host name"));
+        }
+        if s.client_cert_header.enabled && s.client_cert_header.trusted_proxies.is_empty() {
+            return Err(invalid(
+                "server.client_cert_header.trusted_proxies",
+                "must list the proxy addresses when server.client_cert_header.enabled is true",
+            ));
+        }
+        if self.ca.ca_days == 0 || self.ca.leaf_days == 0 {
+            return Err(invalid("ca.ca_days / ca.leaf_days", "lifetimes must be at least one day"));
+        }
+        if self.tenants.is_empty() {
+            return Err(invalid("tenants", "at least one tenant is required"));
+        }
+        let mut tenant_ids = std::collections::HashSet::new();
+        for (ti, tenant) in self.tenants.iter().enumerate() {
+            let tkey = format!("tenants[{ti}]");
+            check_path_segment(&format!("{tkey}.id"), &tenant.id)?;
+            if !tenant_ids.insert(&tenant.id) {
+                return Err(invalid(format!("{tkey}.id"), format!("duplicate tenant id {:?}", tenant.id)));
+            }
+            let mut ws_ids = std::collections::HashSet::new();
+            for (wi, ws) in tenant.workspaces.iter().enumerate() {
+                let wkey = format!("{tkey}.workspaces[{wi}]");
+                check_path_segment(&format!("{wkey}.id"), &ws.id)?;
+                if !ws_ids.insert(&ws.id) {
+                    return Err(invalid(format!("{wkey}.id"), format!("duplicate workspace id {:?}", ws.id)));
+                }
+                ws.validate(&wkey)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WorkspaceConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let policy = self.profile.policy();
+        let alg: fapilab_jose::Algorithm = self
+            .signing_alg
+            .parse()
+            .map_err(|_| invalid(format!("{key}.signing_alg"), "must be ES256 or PS256 [FAPI2-SP-CR-02]"))?;
+        if !policy.signing_algorithms.contains(&alg) {
+            return Err(invalid(format!("{key}.signing_alg"), "must be ES256 or PS256 [FAPI2-SP-CR-02]"));
+        }
+        if self.code_lifetime == 0 || self.code_lifetime > policy.max_code_lifetime.as_secs() {
+            return Err(invalid(
+                format!("{key}.code_lifetime"),
+                format!("must be 1..={} seconds [FAPI2-SP-AS-12]", policy.max_code_lifetime.as_secs()),
+            ));
+        }
+        if self.request_uri_lifetime < 10 || self.request_uri_lifetime > policy.max_request_uri_lifetime.as_secs() {
+            return Err(invalid(
+                format!("{key}.request_uri_lifetime"),
+                format!("must be 10..={} seconds [FAPI2-SP-AZ-12]", policy.max_request_uri_lifetime.as_secs()),
+            ));
+        }
+        if self.access_token_lifetime == 0 || self.access_token_lifetime > 86_400 {
+            return Err(invalid(format!("{key}.access_token_lifetime"), "must be 1..=86400 seconds"));
+        }
+        if self.refresh_token_lifetime == 0 {
+            return Err(invalid(format!("{key}.refresh_token_lifetime"), "must be at least 1 second"));
+        }
+        if self.refresh_token_rotation && !policy.allow_refresh_token_rotation {
+            return Err(invalid(format!("{key}.refresh_token_rotation"), "this profile forbids rotation"));
+        }
+        if self.dpop_nonce_lifetime < 10 {
+            return Err(invalid(format!("{key}.dpop_nonce_lifetime"), "must be at least 10 seconds"));
+        }
+        if self.access_token_audience.is_empty() {
+            return Err(invalid(format!("{key}.access_token_audience"), "must not be empty"));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (ci, client) in self.clients.iter().enumerate() {
+            let ckey = format!("{key}.clients[{ci}]");
+            if client.client_id.is_empty() || client.client_id.len() > 128 {
+                return Err(invalid(format!("{ckey}.client_id"), "must be 1..=128 characters"));
+            }
+            if !ids.insert(&client.client_id) {
+                return Err(invalid(format!("{ckey}.client_id"), format!("duplicate client {:?}", client.client_id)));
+            }
+            if !policy.client_auth_methods.contains(&client.token_endpoint_auth_method) {
+                return Err(invalid(
+                    format!("{ckey}.token_endpoint_auth_method"),
+                    "not allowed by the workspace profile [FAPI2-SP-AS-06]",
+                ));
+            }
+            match client.sender_constraint {
+                Some(sc) if !policy.sender_constraints.contains(&sc) => {
+                    return Err(invalid(format!("{ckey}.sender_constraint"), "not allowed by the profile [FAPI2-SP-AS-05]"));
+                }
+                None if !client.resource_server => {
+                    return Err(invalid(
+                        format!("{ckey}.sender_constraint"),
+                        "required: every access token is sender-constrained [FAPI2-SP-AS-04]",
+                    ));
+                }
+                _ => {}
+            }
+            if client.tpp.is_none() && client.jwks_file.is_none() {
+                return Err(invalid(format!("{ckey}.tpp"), "set `tpp` (a TPP of the CA) or `jwks_file`"));
+            }
+            for (ri, uri) in client.redirect_uris.iter().enumerate() {
+                if let Err(why) = crate::protocol::redirect::check_registered_redirect_uri(uri, &policy) {
+                    return Err(invalid(format!("{ckey}.redirect_uris[{ri}]"), why));
+                }
+            }
+            for (gi, grant) in client.grant_types.iter().enumerate() {
+                if !["authorization_code", "refresh_token", "client_credentials"].contains(&grant.as_str()) {
+                    return Err(invalid(format!("{ckey}.grant_types[{gi}]"), format!("unsupported grant type {grant:?}")));
+                }
+            }
+            if client.grant_types.iter().any(|g| g == "authorization_code") && client.redirect_uris.is_empty() {
+                return Err(invalid(format!("{ckey}.redirect_uris"), "required for the authorization_code grant"));
+            }
+            for scope in client.scope.split_whitespace() {
+                if !self.scopes.iter().any(|s| s == scope) {
+                    return Err(invalid(format!("{ckey}.scope"), format!("scope {scope:?} is not in the workspace's scopes")));
+                }
+            }
+        }
+        for (ui, user) in self.users.iter().enumerate() {
+            if user.username.is_empty() || user.password.len() < 8 {
+                return Err(invalid(format!("{key}.users[{ui}]"), "username required and password of 8+ characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_path_segment(key: &str, value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('.');
+    if ok { Ok(()) } else { Err(invalid(key, "must be 1..=63 characters of a-z, 0-9 and -")) }
+}
+
+pub fn url_for(host: &str, port: u16) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    if port == 443 { format!("https://{host}") } else { format!("https://{host}:{port}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let c = parse("").expect("defaults");
+        assert_eq!(c.tenants[0].id, "default");
+        assert_eq!(c.tenants[0].workspaces[0].id, "fapi2");
+        assert_eq!(c.base_url(), "https://localhost:8443");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse("[server]\ntls_prot = 1\n").expect_err("unknown key");
+        assert!(e.to_string().contains("tls_prot"), "{e}");
+    }
+
+    #[test]
+    fn code_lifetime_over_sixty_seconds_is_refused_naming_the_key() {
+        let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\ncode_lifetime=61\n").expect_err("too long");
+        assert!(e.to_string().contains("tenants[0].workspaces[0].code_lifetime"), "{e}");
+    }
+
+    #[test]
+    fn request_uri_lifetime_must_stay_below_600() {
+        let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nrequest_uri_lifetime=600\n").expect_err("too long");
+        assert!(e.to_string().contains("request_uri_lifetime"), "{e}");
+    }
+
+    #[test]
+    fn client_cert_header_needs_proxies() {
+        let e = parse("[server.client_cert_header]\nenabled = true\n").expect_err("no proxies");
+        assert!(e.to_string().contains("trusted_proxies"), "{e}");
+    }
+
+    #[test]
+    fn rs256_signing_is_refused() {
+        let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nsigning_alg='RS256'\n").expect_err("rs256");
+        assert!(e.to_string().contains("signing_alg"), "{e}");
+    }
+}

@@ -1,0 +1,110 @@
+//! The authorization endpoint (FAPI2-SP-AZ-03, AZ-15, AZ-16, PAR-10, PAR-11).
+//!
+//! Only `client_id` and `request_uri` are read; every other front-channel parameter is
+//! ignored, because the pushed request is the authorization request. Problems before the
+//! redirect URI is known to be valid are shown as an error page, never redirected (OA-03,
+//! FAPI2-SP-AS-07). The `request_uri` is consumed when consent completes, so loading this page
+//! twice (link pre-fetchers) still works (AZ-15).
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
+
+use crate::endpoints::par::REQUEST_URI_PREFIX;
+use crate::http::Ws;
+use crate::interaction;
+use crate::pages;
+use crate::state::{AppState, SharedState};
+use crate::store::Kind;
+use crate::store::records::{PushedRequest, plain_key};
+use crate::workspace::Workspace;
+
+pub async fn authorize(
+    State(state): State<SharedState>,
+    Ws(ws): Ws,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match load_pushed_request(&state, &ws, &query) {
+        Ok((handle, pushed)) => show_login_or_consent(&state, &ws, &headers, &handle, &pushed),
+        Err(page) => page,
+    }
+}
+
+/// The pushed request named by the front channel, if it is usable by this client.
+pub fn load_pushed_request(
+    state: &AppState,
+    ws: &Workspace,
+    query: &HashMap<String, String>,
+) -> Result<(String, PushedRequest), Response> {
+    let refuse = |code: &str, description: &str| pages::error(StatusCode::BAD_REQUEST, code, description);
+    let Some(request_uri) = query.get("request_uri") else {
+        return Err(refuse(
+            "invalid_request",
+            "authorization requests must be pushed first: request_uri is missing [FAPI2-SP-AZ-03, PAR-01]",
+        ));
+    };
+    let Some(client_id) = query.get("client_id") else {
+        return Err(refuse("invalid_request", "client_id is required [PAR-10]"));
+    };
+    let Some(handle) = request_uri.strip_prefix(REQUEST_URI_PREFIX).filter(|h| !h.is_empty() && h.len() <= 64) else {
+        return Err(refuse("invalid_request_uri", "request_uri was not issued by this server [PAR-10]"));
+    };
+    let pushed: PushedRequest = match state.records.get(Kind::PushedRequest, &plain_key(&ws.key, handle)) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(refuse("invalid_request_uri", "request_uri is unknown or expired [PAR-10]")),
+        Err(e) => {
+            tracing::error!(error = %e, "pushed request lookup failed");
+            return Err(pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly"));
+        }
+    };
+    if pushed.client_id != *client_id {
+        return Err(refuse(
+            "invalid_request_uri",
+            "request_uri was pushed by another client than client_id [FAPI2-SP-AZ-16, PAR-10]",
+        ));
+    }
+    if pushed.expires_at < fapilab_jose::now() {
+        return Err(refuse("invalid_request_uri", "request_uri has expired [FAPI2-SP-AZ-12, PAR-10]"));
+    }
+    if pushed.used {
+        return Err(refuse("invalid_request_uri", "request_uri was already used [FAPI2-SP-AZ-15, PAR-10]"));
+    }
+    Ok((handle.to_owned(), pushed))
+}
+
+fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, handle: &str, pushed: &PushedRequest) -> Response {
+    let Some(client) = ws.client(&pushed.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the client of this request no longer exists");
+    };
+    let (id, interaction) = match interaction::start(state, ws, handle, &client.client_id) {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start an interaction");
+            return pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
+        }
+    };
+    let now = fapilab_jose::now();
+    let session = interaction::current_session(state, ws, headers).filter(|s| {
+        let fresh_enough = pushed.params.max_age.is_none_or(|max| now - s.auth_time <= max);
+        let prompt_login = pushed.params.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == "login"));
+        fresh_enough && !prompt_login
+    });
+    let mut response = match session {
+        Some(session) => {
+            let username = ws.users.values().find(|u| u.subject == session.subject).map(|u| u.username.clone()).unwrap_or_default();
+            let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
+            pages::consent(&ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
+        }
+        None => pages::login(&ws.endpoint(crate::workspace::Listener::Tls, "login"), &id, &interaction.csrf_token, &client.client_name, None),
+    };
+    interaction::set_cookie(
+        &mut response,
+        ws,
+        &interaction::interaction_cookie_name(&id),
+        &interaction.browser_binding,
+        interaction::INTERACTION_LIFETIME,
+    );
+    response
+}

@@ -1,0 +1,70 @@
+//! Authorization server metadata: OIDC Discovery (`{issuer}/.well-known/openid-configuration`)
+//! and RFC 8414 (`/.well-known/oauth-authorization-server{issuer path}`), one document
+//! (FAPI2-SP-AS-01, MD-01..MD-04). Everything advertised is what the endpoints enforce, read
+//! from the same policy.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use crate::http::Ws;
+use crate::workspace::{Listener, Workspace};
+
+pub async fn openid_configuration(Ws(ws): Ws) -> impl IntoResponse {
+    Json(document(&ws))
+}
+
+pub async fn oauth_authorization_server(Ws(ws): Ws) -> impl IntoResponse {
+    Json(document(&ws))
+}
+
+pub fn document(ws: &Workspace) -> Value {
+    let p = &ws.policy;
+    let tls = |name: &str| ws.endpoint(Listener::Tls, name);
+    let mtls = |name: &str| ws.endpoint(Listener::Mtls, name);
+    let algs = p.algorithm_names();
+    let signing: Vec<&str> = vec![ws.signing_key.algorithm().as_str()];
+    let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
+    grant_types.dedup();
+    json!({
+        "issuer": ws.issuer,
+        "authorization_endpoint": tls("authorize"),
+        "token_endpoint": tls("token"),
+        "pushed_authorization_request_endpoint": tls("par"),
+        "introspection_endpoint": tls("introspect"),
+        "revocation_endpoint": tls("revoke"),
+        "userinfo_endpoint": tls("userinfo"),
+        "jwks_uri": tls("jwks"),
+        "mtls_endpoint_aliases": {
+            "token_endpoint": mtls("token"),
+            "pushed_authorization_request_endpoint": mtls("par"),
+            "introspection_endpoint": mtls("introspect"),
+            "revocation_endpoint": mtls("revoke"),
+            "userinfo_endpoint": mtls("userinfo"),
+        },
+        "require_pushed_authorization_requests": p.require_pushed_authorization_requests,
+        "response_types_supported": p.response_types,
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grant_types,
+        "code_challenge_methods_supported": p.pkce_methods,
+        "token_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "revocation_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "revocation_endpoint_auth_signing_alg_values_supported": algs,
+        "dpop_signing_alg_values_supported": algs,
+        "tls_client_certificate_bound_access_tokens": true,
+        "authorization_response_iss_parameter_supported": true,
+        "id_token_signing_alg_values_supported": signing,
+        "userinfo_signing_alg_values_supported": signing,
+        "subject_types_supported": ["public"],
+        "scopes_supported": ws.settings.scopes,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "email"],
+        "claims_parameter_supported": true,
+        "acr_values_supported": ws.settings.acr_values,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
+    })
+}

@@ -1,0 +1,60 @@
+//! Token introspection (RFC 7662; INT-01..INT-03). A client may introspect its own tokens; a
+//! resource-server client any token of the workspace. Anything else is `{"active": false}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::access;
+use crate::client_auth;
+use crate::error::OAuthError;
+use crate::http::{OAuthForm, Peer, Ws};
+use crate::state::SharedState;
+
+pub async fn introspect(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
+    let caller = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "introspect")?.client;
+    let token = form.require("token", "INT-01")?;
+    let hint = form.get("token_type_hint");
+    let may_see = |client_id: &str| caller.resource_server || caller.client_id == client_id;
+    let body = if hint != Some("refresh_token") {
+        access::active_access_token(&state, &ws, token).filter(|r| may_see(&r.client_id)).map(|r| {
+            let mut body = json!({
+                "active": true,
+                "iss": ws.issuer,
+                "client_id": r.client_id,
+                "scope": r.scope,
+                "token_type": r.cnf.token_type(),
+                "exp": r.expires_at,
+                "iat": r.issued_at,
+                "jti": r.jti,
+                "aud": ws.settings.access_token_audience,
+                "cnf": r.cnf.to_cnf(),
+            });
+            body["sub"] = json!(r.subject.clone().unwrap_or_else(|| r.client_id.clone()));
+            body
+        })
+    } else {
+        None
+    };
+    let body = body
+        .or_else(|| {
+            access::active_refresh_token(&state, &ws, token).filter(|r| may_see(&r.client_id)).map(|r| {
+                json!({
+                    "active": true,
+                    "iss": ws.issuer,
+                    "client_id": r.client_id,
+                    "token_type": "refresh_token",
+                    "exp": r.expires_at,
+                    "iat": r.issued_at,
+                    "cnf": r.cnf.to_cnf(),
+                })
+            })
+        })
+        // INT-03: nothing else about inactive tokens.
+        .unwrap_or_else(|| json!({ "active": false }));
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

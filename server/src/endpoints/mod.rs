@@ -1,0 +1,12 @@
+//! One file per endpoint. Handlers are thin: extract, call the protocol code, answer.
+
+pub mod authorize;
+pub mod consent;
+pub mod discovery;
+pub mod introspect;
+pub mod jwks;
+pub mod login;
+pub mod par;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;

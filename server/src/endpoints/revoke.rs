@@ -1,0 +1,52 @@
+//! Token revocation (RFC 7009; REV-01..REV-06). Revoking a refresh token revokes its whole
+//! grant, access tokens included (REV-05). A token of another client is not revoked and the
+//! caller is told so (REV-02). Unknown tokens answer 200 (REV-03).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::client_auth;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http::{OAuthForm, Peer, Ws};
+use crate::state::SharedState;
+use crate::store::Kind;
+use crate::store::records::{AccessTokenRecord, RefreshTokenRecord, plain_key, secret_key};
+
+pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
+    let caller = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "revoke")?.client;
+    let token = form.require("token", "REV-01")?;
+    if let Some(hint) = form.get("token_type_hint") {
+        if hint != "access_token" && hint != "refresh_token" {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedTokenType,
+                format!("token_type_hint {hint:?} is not supported; use access_token or refresh_token [REV-04]"),
+            ));
+        }
+    }
+    let key = secret_key(&ws.key, token);
+    let not_yours = || {
+        OAuthError::unauthorized_client("the token was issued to another client and was not revoked [REV-02]")
+    };
+    if let Some(rt) = state.records.get::<RefreshTokenRecord>(Kind::RefreshToken, &key).map_err(OAuthError::server)? {
+        if rt.client_id != caller.client_id {
+            return Err(not_yours());
+        }
+        state.records.revoke_grant(&plain_key(&ws.key, &rt.grant_id)).map_err(OAuthError::server)?;
+        tracing::info!(client_id = %caller.client_id, "refresh token revoked with its grant");
+    } else if let Some(at) = state.records.get::<AccessTokenRecord>(Kind::AccessToken, &key).map_err(OAuthError::server)? {
+        if at.client_id != caller.client_id {
+            return Err(not_yours());
+        }
+        state
+            .records
+            .modify::<AccessTokenRecord>(Kind::AccessToken, &key, |r| {
+                let changed = !r.revoked;
+                r.revoked = true;
+                changed
+            })
+            .map_err(OAuthError::server)?;
+        tracing::info!(client_id = %caller.client_id, "access token revoked");
+    }
+    Ok(StatusCode::OK.into_response())
+}

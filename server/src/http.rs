@@ -1,0 +1,180 @@
+//! HTTP plumbing: extractors whose rejection is an OAuth error, and the middleware every
+//! response passes through (request ids, security headers).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::error::OAuthError;
+use crate::state::SharedState;
+use crate::tls::ConnectionInfo;
+use crate::workspace::{Listener, Workspace};
+
+/// The workspace named by the `{tenant}/{workspace}` path segments.
+pub struct Ws(pub Arc<Workspace>);
+
+impl FromRequestParts<SharedState> for Ws {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| OAuthError::new(crate::error::ErrorCode::NotFound, "no such tenant or workspace"))?;
+        let (Some(t), Some(w)) = (params.get("tenant"), params.get("workspace")) else {
+            return Err(OAuthError::new(crate::error::ErrorCode::NotFound, "no such tenant or workspace"));
+        };
+        state
+            .workspace(t, w)
+            .cloned()
+            .map(Ws)
+            .ok_or_else(|| OAuthError::new(crate::error::ErrorCode::NotFound, format!("no workspace {w:?} in tenant {t:?}")))
+    }
+}
+
+/// The connection the request came over, with the client certificate that applies to it:
+/// the one from the TLS handshake, or — only from a configured proxy — an RFC 9440 header.
+#[derive(Clone)]
+pub struct Peer {
+    pub listener: Listener,
+    pub client_certificate: Option<Arc<Vec<u8>>>,
+}
+
+impl FromRequestParts<SharedState> for Peer {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let Some(info) = parts.extensions.get::<ConnectionInfo>().cloned() else {
+            return Err(OAuthError::server("request without connection info"));
+        };
+        let mut certificate = info.client_certificate.clone();
+        if state.client_cert_proxies.contains(&info.peer.ip()) {
+            if let Some(value) = parts.headers.get("client-cert") {
+                certificate = Some(Arc::new(parse_client_cert_header(value).ok_or_else(|| {
+                    OAuthError::invalid_request("the Client-Cert header is not an RFC 9440 byte sequence")
+                })?));
+            }
+        }
+        Ok(Peer { listener: info.listener, client_certificate: certificate })
+    }
+}
+
+/// RFC 9440 §2.2: `Client-Cert: :<base64 DER>:` (an RFC 8941 byte sequence).
+fn parse_client_cert_header(value: &HeaderValue) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = value.to_str().ok()?.trim();
+    let inner = text.strip_prefix(':')?.strip_suffix(':')?;
+    base64::engine::general_purpose::STANDARD.decode(inner).ok()
+}
+
+/// An `application/x-www-form-urlencoded` body, parameters at most once each (RFC 6749 §3.1).
+pub struct OAuthForm(pub FormParams);
+
+#[derive(Debug, Default, Clone)]
+pub struct FormParams {
+    params: HashMap<String, String>,
+}
+
+impl FormParams {
+    pub fn parse(body: &[u8]) -> Result<FormParams, OAuthError> {
+        let mut params = HashMap::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            if params.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {k} is repeated; each parameter may appear once [RFC6749-3.1]"
+                )));
+            }
+        }
+        Ok(FormParams { params })
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+    pub fn contains(&self, name: &str) -> bool {
+        self.params.contains_key(name)
+    }
+    pub fn require(&self, name: &str, requirement: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("{name} is required [{requirement}]")))
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.params.iter()
+    }
+}
+
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+        if !is_form {
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded [RFC6749-3.2, PAR-02]",
+            ));
+        }
+        let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES).await.map_err(|_| {
+            OAuthError::invalid_request("the request body is larger than 64 KiB [PAR-07]")
+                .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+        })?;
+        Ok(OAuthForm(FormParams::parse(&body)?))
+    }
+}
+
+/// Adds a request id to the tracing span and the response, and the headers every response
+/// carries: HSTS (FAPI2-SP-NET-09), nosniff, no referrer. No CORS header is ever added
+/// (FAPI2-SP-NET-11).
+pub async fn response_headers(axum::extract::State(state): axum::extract::State<SharedState>, request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| fapilab_jose::random_token(12));
+    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let mut response = {
+        let _enter = span.enter();
+        tracing::debug!("received");
+        drop(_enter);
+        use tracing::Instrument;
+        next.run(request).instrument(span.clone()).await
+    };
+    span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
+    let headers: &mut HeaderMap = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", state.hsts_max_age)) {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(FormParams::parse(b"a=1&b=2").is_ok());
+        assert!(FormParams::parse(b"a=1&a=2").is_err());
+    }
+
+    #[test]
+    fn client_cert_header_is_a_byte_sequence() {
+        let v = HeaderValue::from_static(":AQID:");
+        assert_eq!(parse_client_cert_header(&v), Some(vec![1, 2, 3]));
+        assert_eq!(parse_client_cert_header(&HeaderValue::from_static("AQID")), None);
+    }
+}

@@ -1,0 +1,133 @@
+//! Minting tokens for a grant: the access token (RFC 9068 JWT or opaque), the refresh token
+//! and the ID token, and the JSON token response (RFC 6749 §5.1).
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{OAuthError, OAuthResult};
+use crate::store::Kind;
+use crate::store::records::{AccessTokenRecord, Confirmation, Grant, RefreshTokenRecord, secret_key};
+use crate::state::AppState;
+use crate::workspace::{Client, Workspace};
+
+pub struct Issue<'a> {
+    pub client: &'a Client,
+    pub grant_id: &'a str,
+    pub grant: &'a Grant,
+    /// Scope of this access token (⊆ the grant's).
+    pub scope: &'a str,
+    pub cnf: &'a Confirmation,
+    pub refresh: RefreshToken<'a>,
+    /// `Some(nonce)` for an ID token (inner `None`: no nonce claim, e.g. on refresh).
+    pub id_token_nonce: Option<Option<&'a str>>,
+}
+
+pub enum RefreshToken<'a> {
+    None,
+    New,
+    /// AS-10: no rotation; the response repeats the token the client sent.
+    Same(&'a str),
+}
+
+const ID_TOKEN_LIFETIME: i64 = 300;
+
+pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<Value> {
+    let now = fapilab_jose::now();
+    let lifetime = ws.settings.access_token_lifetime as i64;
+    let jti = fapilab_jose::random_token(18);
+    let subject = issue.grant.subject.clone();
+    let access_token = if ws.access_tokens_are_jwt() {
+        let mut claims = json!({
+            "iss": ws.issuer,
+            "sub": subject.clone().unwrap_or_else(|| issue.client.client_id.clone()),
+            "aud": ws.settings.access_token_audience,
+            "client_id": issue.client.client_id,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": jti,
+            "scope": issue.scope,
+            "cnf": issue.cnf.to_cnf(),
+        });
+        if let Some(t) = issue.grant.auth_time {
+            claims["auth_time"] = json!(t);
+        }
+        if let Some(acr) = &issue.grant.acr {
+            claims["acr"] = json!(acr);
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("at+jwt"));
+        fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?
+    } else {
+        fapilab_jose::random_token(32)
+    };
+    let record = AccessTokenRecord {
+        grant_id: issue.grant_id.to_owned(),
+        client_id: issue.client.client_id.clone(),
+        subject: subject.clone(),
+        scope: issue.scope.to_owned(),
+        jti,
+        cnf: issue.cnf.clone(),
+        issued_at: now,
+        expires_at: now + lifetime,
+        revoked: false,
+    };
+    state
+        .records
+        .put(Kind::AccessToken, &secret_key(&ws.key, &access_token), Some(now + lifetime), &record)
+        .map_err(OAuthError::server)?;
+
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": issue.cnf.token_type(),
+        "expires_in": lifetime,
+        "scope": issue.scope,
+    });
+
+    match issue.refresh {
+        RefreshToken::None => {}
+        RefreshToken::Same(token) => body["refresh_token"] = json!(token),
+        RefreshToken::New => {
+            let token = fapilab_jose::random_token(32);
+            let rt_lifetime = ws.settings.refresh_token_lifetime as i64;
+            let record = RefreshTokenRecord {
+                grant_id: issue.grant_id.to_owned(),
+                client_id: issue.client.client_id.clone(),
+                cnf: issue.cnf.clone(),
+                issued_at: now,
+                expires_at: now + rt_lifetime,
+                revoked: false,
+                retired_until: None,
+            };
+            state
+                .records
+                .put(Kind::RefreshToken, &secret_key(&ws.key, &token), Some(now + rt_lifetime), &record)
+                .map_err(OAuthError::server)?;
+            body["refresh_token"] = json!(token);
+        }
+    }
+
+    if let (Some(nonce), Some(subject)) = (issue.id_token_nonce, subject.as_ref()) {
+        let mut claims = json!({
+            "iss": ws.issuer,
+            "sub": subject,
+            "aud": issue.client.client_id,
+            "azp": issue.client.client_id,
+            "iat": now,
+            "exp": now + ID_TOKEN_LIFETIME,
+        });
+        if let Some(t) = issue.grant.auth_time {
+            claims["auth_time"] = json!(t);
+        }
+        if let Some(acr) = &issue.grant.acr {
+            claims["acr"] = json!(acr);
+            claims["amr"] = json!(["pwd"]);
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("JWT"));
+        let id_token = fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?;
+        body["id_token"] = json!(id_token);
+    }
+    Ok(body)
+}

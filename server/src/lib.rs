@@ -1,0 +1,31 @@
+//! fapilab's reference authorization server.
+//!
+//! Tenants hold workspaces; each workspace is an issuer (`{base}/{tenant}/{workspace}`) that
+//! runs one profile. A profile is data ([`profiles::Policy`]) that the endpoints consult.
+//! Layout: one file per endpoint under `endpoints/`, one per grant under `grants/`, one per
+//! profile under `profiles/`, protocol checks without I/O under `protocol/`, storage under
+//! `store/`. See ARCHITECTURE.md at the repository root.
+
+pub mod access;
+pub mod client_auth;
+pub mod config;
+pub mod dpop;
+pub mod endpoints;
+pub mod error;
+pub mod grants;
+pub mod http;
+pub mod interaction;
+pub mod issuance;
+pub mod keys;
+pub mod pages;
+pub mod password;
+pub mod profiles;
+pub mod protocol;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tls;
+pub mod workspace;
+
+pub use config::Config;
+pub use server::{RunningServer, StartError, app, start};

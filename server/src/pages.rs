@@ -1,0 +1,114 @@
+//! The server-rendered pages: login, consent and errors. Plain HTML with labels and a
+//! natural focus order, no JavaScript. The form field names are a documented contract
+//! (README "Login form contract") that the harness and scripts rely on:
+//!
+//! - login: `POST {issuer}/login` with `interaction_id`, `csrf_token`, `username`, `password`
+//! - consent: `POST {issuer}/consent` with `interaction_id`, `csrf_token`, `decision` =
+//!   `approve` | `deny`
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}\
+label{display:block;margin-top:1rem;font-weight:600}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}\
+button{font-size:1rem;margin-top:1.2rem;margin-right:.6rem;padding:.5rem 1.2rem}\
+.error{color:#a40000;border-left:4px solid #a40000;padding-left:.6rem}ul{line-height:1.6}";
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        title = escape(title)
+    );
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
+    let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in</h1><p><strong>{client}</strong> asks to access your account.</p>{error_html}\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        client = escape(client_name),
+        action = escape(action),
+        iid = escape(interaction_id),
+        csrf = escape(csrf_token),
+    );
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    page(status, "Sign in", &body)
+}
+
+/// Plain words for the scopes we know (FAPI2-SP-AZ-13: enough information to decide).
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Confirm who you are".into(),
+        "profile" => "See your name".into(),
+        "email" => "See your email address".into(),
+        "accounts" => "See your accounts, balances and transactions".into(),
+        other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+pub fn consent(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, username: &str, scopes: &[&str]) -> Response {
+    let items: String = scopes.iter().map(|s| format!("<li>{}</li>", escape(&describe_scope(s)))).collect();
+    let body = format!(
+        "<h1>Allow access?</h1><p>Signed in as <strong>{user}</strong>.</p>\
+         <p><strong>{client}</strong> would like to:</p><ul>{items}</ul>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+        user = escape(username),
+        client = escape(client_name),
+        action = escape(action),
+        iid = escape(interaction_id),
+        csrf = escape(csrf_token),
+    );
+    page(StatusCode::OK, "Allow access?", &body)
+}
+
+/// An error the browser sees instead of a redirect (OA-03: no redirect to an unvalidated URI).
+pub fn error(status: StatusCode, error_code: &str, description: &str) -> Response {
+    tracing::info!(error = error_code, description, "authorization request refused with an error page");
+    let body = format!(
+        "<h1>This request cannot be completed</h1><p class=\"error\" role=\"alert\">\
+         <span id=\"error\">{code}</span>: <span id=\"error_description\">{desc}</span></p>",
+        code = escape(error_code),
+        desc = escape(description)
+    );
+    page(status, "Error", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_covers_html_metacharacters() {
+        assert_eq!(super::escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}

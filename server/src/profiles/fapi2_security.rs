@@ -1,0 +1,50 @@
+//! FAPI 2.0 Security Profile (Final, 22 Feb 2025) as data.
+//!
+//! Requirement ids refer to `shared/spec/fapi2-security-profile.md` (prefix `FAPI2-SP-`).
+
+use std::time::Duration;
+
+use fapilab_jose::Algorithm;
+
+use super::{AssertionAudience, ClientAuthMethod, Policy, ProfileId, SenderConstraint};
+
+pub fn policy() -> Policy {
+    Policy {
+        profile: ProfileId::Fapi2SecurityProfile,
+        // FAPI2-SP-AZ-02 / AZ-03
+        require_pushed_authorization_requests: true,
+        // FAPI2-SP-AZ-01
+        response_types: &["code"],
+        // FAPI2-SP-AZ-05
+        require_pkce: true,
+        pkce_methods: &["S256"],
+        // FAPI2-SP-AS-06
+        client_auth_methods: &[
+            ClientAuthMethod::PrivateKeyJwt,
+            ClientAuthMethod::TlsClientAuth,
+            ClientAuthMethod::SelfSignedTlsClientAuth,
+        ],
+        // FAPI2-SP-CR-02
+        accepted_algorithms: &[Algorithm::Ps256, Algorithm::Es256, Algorithm::EdDsa],
+        signing_algorithms: &[Algorithm::Es256, Algorithm::Ps256],
+        // FAPI2-SP-AS-08 (Final): the issuer as a plain string, nothing else
+        assertion_audience: AssertionAudience::IssuerStringOnly,
+        // FAPI2-SP-AS-05
+        sender_constraints: &[SenderConstraint::Dpop, SenderConstraint::Mtls],
+        // FAPI2-SP-AS-04
+        require_sender_constraint: true,
+        // FAPI2-SP-AS-12
+        max_code_lifetime: Duration::from_secs(60),
+        // FAPI2-SP-AZ-12: expires_in < 600
+        max_request_uri_lifetime: Duration::from_secs(599),
+        // FAPI2-SP-AS-14: accept 0–10 s in the future
+        max_future_skew: Duration::from_secs(10),
+        max_jwt_age: Duration::from_secs(300),
+        // FAPI2-SP-AS-10
+        allow_refresh_token_rotation: true,
+        // FAPI2-SP-AZ-08
+        allow_http_loopback_redirects: true,
+        // FAPI2-SP-AZ-14
+        min_supported_nonce_length: 64,
+    }
+}

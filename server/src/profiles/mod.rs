@@ -1,0 +1,132 @@
+//! Profiles are data.
+//!
+//! A [`Policy`] is the complete set of knobs a FAPI profile turns: which response types,
+//! client authentication methods, signing algorithms and sender constraints are allowed, what
+//! a client assertion's `aud` may be, and the ceilings on every lifetime. Endpoints consult the
+//! policy of the workspace they serve; no handler asks which profile it is running. Adding a
+//! profile is adding a file here that returns a `Policy`.
+
+pub mod fapi2_security;
+
+use std::time::Duration;
+
+use fapilab_jose::Algorithm;
+use serde::{Deserialize, Serialize};
+
+/// The profiles a workspace can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProfileId {
+    #[serde(rename = "fapi2-security-profile")]
+    Fapi2SecurityProfile,
+}
+
+impl ProfileId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileId::Fapi2SecurityProfile => "fapi2-security-profile",
+        }
+    }
+
+    pub fn policy(self) -> Policy {
+        match self {
+            ProfileId::Fapi2SecurityProfile => fapi2_security::policy(),
+        }
+    }
+}
+
+/// How a client authenticates at the token-family endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    PrivateKeyJwt,
+    TlsClientAuth,
+    SelfSignedTlsClientAuth,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::TlsClientAuth => "tls_client_auth",
+            ClientAuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+        }
+    }
+    pub fn uses_certificate(self) -> bool {
+        !matches!(self, ClientAuthMethod::PrivateKeyJwt)
+    }
+}
+
+/// How an access token is bound to its holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderConstraint {
+    Dpop,
+    Mtls,
+}
+
+impl SenderConstraint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderConstraint::Dpop => "dpop",
+            SenderConstraint::Mtls => "mtls",
+        }
+    }
+}
+
+/// Which `aud` values a `private_key_jwt` assertion may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// FAPI2-SP-AS-08: only the issuer identifier, as a JSON string.
+    IssuerStringOnly,
+    /// RFC 7523 / RFC 9126 / FAPI 1: the issuer, the token endpoint URL or the endpoint that
+    /// received the assertion, as a string or inside an array.
+    IssuerOrEndpoint,
+}
+
+/// The rules a workspace enforces. Every field cites the requirement that sets it.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub profile: ProfileId,
+    /// AZ-03 / PAR-01: authorization requests must arrive through PAR.
+    pub require_pushed_authorization_requests: bool,
+    /// AZ-01: the response types a client may ask for.
+    pub response_types: &'static [&'static str],
+    /// AZ-05: PKCE is required and these are the accepted methods.
+    pub require_pkce: bool,
+    pub pkce_methods: &'static [&'static str],
+    /// AS-06 / AS-03: the only client authentication methods.
+    pub client_auth_methods: &'static [ClientAuthMethod],
+    /// CR-02: algorithms accepted on client assertions, DPoP proofs and request objects.
+    pub accepted_algorithms: &'static [Algorithm],
+    /// CR-02: algorithms the server may sign ID tokens and access tokens with.
+    pub signing_algorithms: &'static [Algorithm],
+    /// AS-08: the `aud` rule for client assertions.
+    pub assertion_audience: AssertionAudience,
+    /// AS-04 / AS-05: the sender constraints a client may register.
+    pub sender_constraints: &'static [SenderConstraint],
+    /// AS-04: every access token must be sender-constrained.
+    pub require_sender_constraint: bool,
+    /// AS-12: ceiling on the authorization code lifetime.
+    pub max_code_lifetime: Duration,
+    /// AZ-12: ceiling on the `request_uri` lifetime (strictly below 600 s).
+    pub max_request_uri_lifetime: Duration,
+    /// AS-14: how far in the future `iat`/`nbf` may be on JWTs we receive.
+    pub max_future_skew: Duration,
+    /// PKJ-05 / DP-11: how old a client assertion or DPoP proof `iat` may be.
+    pub max_jwt_age: Duration,
+    /// AS-10: refresh tokens are not rotated unless the operator opts in.
+    pub allow_refresh_token_rotation: bool,
+    /// AZ-08: authorization responses never travel over plain http (loopback excepted).
+    pub allow_http_loopback_redirects: bool,
+    /// AZ-14: `nonce` values up to this many characters are accepted.
+    pub min_supported_nonce_length: usize,
+}
+
+impl Policy {
+    pub fn accepts_algorithm(&self, alg: Algorithm) -> bool {
+        self.accepted_algorithms.contains(&alg)
+    }
+    pub fn algorithm_names(&self) -> Vec<&'static str> {
+        self.accepted_algorithms.iter().map(|a| a.as_str()).collect()
+    }
+}

@@ -1,0 +1,7 @@
+//! Protocol logic as sans-IO functions: no sockets, no axum types, testable on their own.
+
+pub mod client_assertion;
+pub mod mtls;
+pub mod pkce;
+pub mod redirect;
+pub mod replay;

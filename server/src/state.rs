@@ -1,0 +1,30 @@
+//! Shared state handed to every handler.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::protocol::replay::ReplayCache;
+use crate::store::Records;
+use crate::workspace::Workspace;
+
+pub struct AppState {
+    /// Keyed by `tenant/workspace`.
+    pub workspaces: HashMap<String, Arc<Workspace>>,
+    pub records: Records,
+    /// PKJ-04: client assertion `jti`s seen, until their `exp`.
+    pub assertion_replay: ReplayCache,
+    /// DP-13: DPoP proof `jti`s seen, until the proof would be too old anyway.
+    pub dpop_replay: ReplayCache,
+    pub hsts_max_age: u64,
+    /// RFC 9440 `Client-Cert` is honoured only from these peers (empty: never).
+    pub client_cert_proxies: Vec<IpAddr>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn workspace(&self, tenant: &str, workspace: &str) -> Option<&Arc<Workspace>> {
+        self.workspaces.get(&format!("{tenant}/{workspace}"))
+    }
+}

@@ -1,0 +1,60 @@
+//! An in-memory [`Store`] for unit tests and throwaway servers.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use super::{Kind, Store, StoreError, Update};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<(Kind, String), (Option<i64>, Value)>>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Kind, String), (Option<i64>, Value)>> {
+        match self.records.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn put(&self, kind: Kind, key: &str, expires_at: Option<i64>, data: &Value) -> Result<(), StoreError> {
+        self.lock().insert((kind, key.to_owned()), (expires_at, data.clone()));
+        Ok(())
+    }
+
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.lock().get(&(kind, key.to_owned())).map(|(_, v)| v.clone()))
+    }
+
+    fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().remove(&(kind, key.to_owned())).is_some())
+    }
+
+    fn update(&self, kind: Kind, key: &str, decide: &mut dyn FnMut(&Value) -> Update) -> Result<Option<Value>, StoreError> {
+        let mut records = self.lock();
+        let id = (kind, key.to_owned());
+        let Some((expires_at, before)) = records.get(&id).cloned() else { return Ok(None) };
+        match decide(&before) {
+            Update::Keep => {}
+            Update::Replace(after) => {
+                records.insert(id, (expires_at, after));
+            }
+            Update::Delete => {
+                records.remove(&id);
+            }
+        }
+        Ok(Some(before))
+    }
+
+    fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let mut records = self.lock();
+        let before = records.len();
+        records.retain(|_, (exp, _)| exp.is_none_or(|e| e >= now));
+        Ok(before - records.len())
+    }
+}

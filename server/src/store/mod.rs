@@ -1,0 +1,69 @@
+//! Storage behind one trait.
+//!
+//! The [`Store`] trait is deliberately small — kinds of records keyed by string, each a JSON
+//! document with an optional expiry — so that a second backend (Postgres) is a single file.
+//! [`Records`] puts typed accessors on top. Secrets (codes, tokens, session ids) are stored
+//! under the SHA-256 of their value, so a copy of the database does not hand out credentials.
+//! The embedded default is SQLite in the data dir ([`sqlite::SqliteStore`]); [`memory`] serves
+//! unit tests.
+
+pub mod memory;
+pub mod records;
+pub mod sqlite;
+
+pub use records::Records;
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    PushedRequest,
+    Code,
+    Grant,
+    AccessToken,
+    RefreshToken,
+    Session,
+    Interaction,
+    Consent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::PushedRequest => "pushed_request",
+            Kind::Code => "code",
+            Kind::Grant => "grant",
+            Kind::AccessToken => "access_token",
+            Kind::RefreshToken => "refresh_token",
+            Kind::Session => "session",
+            Kind::Interaction => "interaction",
+            Kind::Consent => "consent",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("stored record {kind}/{key} is corrupt: {reason}")]
+    Corrupt { kind: &'static str, key: String, reason: String },
+}
+
+/// An update decision: keep the record as it is, replace it, or delete it.
+pub enum Update {
+    Keep,
+    Replace(Value),
+    Delete,
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn put(&self, kind: Kind, key: &str, expires_at: Option<i64>, data: &Value) -> Result<(), StoreError>;
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError>;
+    fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError>;
+    /// Reads the record and applies `decide` atomically (no other writer sees the record in
+    /// between). Returns the record as it was before, or `None` if it did not exist.
+    fn update(&self, kind: Kind, key: &str, decide: &mut dyn FnMut(&Value) -> Update) -> Result<Option<Value>, StoreError>;
+    /// Removes records whose expiry has passed; returns how many.
+    fn purge_expired(&self, now: i64) -> Result<usize, StoreError>;
+}

@@ -1,0 +1,262 @@
+//! Typed records on top of the [`Store`] trait.
+//!
+//! Keys: pushed requests and interactions by their random handle (already unguessable and
+//! never a credential on their own); codes, tokens and sessions by the SHA-256 of their value.
+//! Every key is prefixed with the workspace so no record can cross workspaces.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Kind, Store, StoreError, Update};
+
+/// The authorization request as pushed (RFC 9126) and validated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationParams {
+    pub response_type: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    /// RFC 9449 §10: the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
+    pub acr_values: Option<String>,
+    /// An `acr` the client marked essential through the `claims` parameter.
+    pub essential_acr: Option<Vec<String>>,
+    pub max_age: Option<i64>,
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushedRequest {
+    pub client_id: String,
+    pub params: AuthorizationParams,
+    pub expires_at: i64,
+    /// AZ-15: consumed when the authorization completes, not when the page loads.
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub client_id: String,
+    pub params: AuthorizationParams,
+    pub subject: String,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub expires_at: i64,
+    /// Set on first redemption: the grant it created, revoked if the code comes back.
+    pub redeemed_grant: Option<String>,
+}
+
+/// What a resource owner (or, for client_credentials, the client) granted one client.
+/// Tokens point at their grant; revoking the grant revokes them all (FAPI2-SP-SC-06).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub subject: Option<String>,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub acr: Option<String>,
+    pub created_at: i64,
+    pub revoked: bool,
+}
+
+/// Proof-of-possession confirmation (RFC 7800 `cnf`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Confirmation {
+    /// RFC 9449 §6: JWK SHA-256 thumbprint.
+    Jkt(String),
+    /// RFC 8705 §3.1: certificate SHA-256 thumbprint.
+    X5tS256(String),
+}
+
+impl Confirmation {
+    pub fn to_cnf(&self) -> Value {
+        match self {
+            Confirmation::Jkt(t) => serde_json::json!({ "jkt": t }),
+            Confirmation::X5tS256(t) => serde_json::json!({ "x5t#S256": t }),
+        }
+    }
+    pub fn token_type(&self) -> &'static str {
+        match self {
+            Confirmation::Jkt(_) => "DPoP",
+            Confirmation::X5tS256(_) => "Bearer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub subject: Option<String>,
+    pub scope: String,
+    pub jti: String,
+    pub cnf: Confirmation,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshTokenRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub cnf: Confirmation,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+    /// AS-10: when rotation replaced this token, it keeps working until this moment.
+    pub retired_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub subject: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// One browser's walk through login and consent for one pushed request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interaction {
+    pub request_handle: String,
+    pub client_id: String,
+    /// Set as a cookie and required back: the form cannot be replayed from another browser.
+    pub browser_binding: String,
+    /// Hidden form field: proves the POST came from our page (CSRF).
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Consent {
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// Typed access to the store for one server.
+#[derive(Clone)]
+pub struct Records {
+    store: Arc<dyn Store>,
+}
+
+pub fn secret_key(workspace: &str, secret: &str) -> String {
+    format!("{workspace}|{}", fapilab_jose::sha256_b64url(secret.as_bytes()))
+}
+
+pub fn plain_key(workspace: &str, id: &str) -> String {
+    format!("{workspace}|{id}")
+}
+
+fn decode<T: DeserializeOwned>(kind: Kind, key: &str, v: Value) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt { kind: kind.as_str(), key: key.to_owned(), reason: e.to_string() })
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+impl Records {
+    pub fn new(store: Arc<dyn Store>) -> Records {
+        Records { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn put<T: Serialize>(&self, kind: Kind, key: &str, expires_at: Option<i64>, value: &T) -> Result<(), StoreError> {
+        self.store.put(kind, key, expires_at, &encode(value)?)
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, kind: Kind, key: &str) -> Result<Option<T>, StoreError> {
+        self.store.get(kind, key)?.map(|v| decode(kind, key, v)).transpose()
+    }
+
+    pub fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.store.delete(kind, key)
+    }
+
+    /// Atomically applies `change` to a typed record; returns the record as it was.
+    pub fn modify<T: Serialize + DeserializeOwned>(
+        &self,
+        kind: Kind,
+        key: &str,
+        mut change: impl FnMut(&mut T) -> bool,
+    ) -> Result<Option<T>, StoreError> {
+        let mut failure = None;
+        let before = self.store.update(kind, key, &mut |v| {
+            let mut record: T = match serde_json::from_value(v.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    failure = Some(StoreError::Corrupt { kind: kind.as_str(), key: key.to_owned(), reason: e.to_string() });
+                    return Update::Keep;
+                }
+            };
+            if !change(&mut record) {
+                return Update::Keep;
+            }
+            match serde_json::to_value(&record) {
+                Ok(after) => Update::Replace(after),
+                Err(e) => {
+                    failure = Some(StoreError::Backend(e.to_string()));
+                    Update::Keep
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        before.map(|v| decode(kind, key, v)).transpose()
+    }
+
+    /// Atomically removes a record and returns it (single-use values).
+    pub fn take<T: DeserializeOwned>(&self, kind: Kind, key: &str) -> Result<Option<T>, StoreError> {
+        self.store.update(kind, key, &mut |_| Update::Delete)?.map(|v| decode(kind, key, v)).transpose()
+    }
+
+    pub fn revoke_grant(&self, grant_key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .modify::<Grant>(Kind::Grant, grant_key, |g| {
+                let changed = !g.revoked;
+                g.revoked = true;
+                changed
+            })?
+            .is_some())
+    }
+
+    pub fn grant_active(&self, grant_key: &str) -> Result<Option<Grant>, StoreError> {
+        Ok(self.get::<Grant>(Kind::Grant, grant_key)?.filter(|g| !g.revoked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    #[test]
+    fn secrets_are_stored_hashed() {
+        let key = secret_key("t/w", "s3cret");
+        assert!(!key.contains("s3cret"));
+        assert!(key.starts_with("t/w|"));
+    }
+
+    #[test]
+    fn revoking_a_grant_is_idempotent() {
+        let r = Records::new(Arc::new(MemoryStore::default()));
+        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, created_at: 0, revoked: false };
+        r.put(Kind::Grant, "k", None, &g).expect("put");
+        assert!(r.grant_active("k").expect("get").is_some());
+        assert!(r.revoke_grant("k").expect("revoke"));
+        assert!(r.grant_active("k").expect("get").is_none());
+        assert!(!r.revoke_grant("missing").expect("revoke"));
+    }
+}

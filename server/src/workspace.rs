@@ -1,0 +1,304 @@
+//! A workspace at run time: its issuer, policy, clients, users and signing key, all parsed
+//! once at startup so that no request parses a key (issue requirement: keys parsed once).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use fapilab_jose::{Algorithm, Jwks, SigningKey};
+use rustls_pki_types::CertificateDer;
+use serde_json::{Value, json};
+
+use crate::config::{AccessTokenFormat, ClientConfig, UserConfig, WorkspaceConfig};
+use crate::profiles::{ClientAuthMethod, Policy, ProfileId, SenderConstraint};
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Never asks for a client certificate.
+    Tls,
+    /// Asks for one: the `mtls_endpoint_aliases` (RFC 8705 §5).
+    Mtls,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: String,
+    pub auth_method: ClientAuthMethod,
+    pub sender_constraint: Option<SenderConstraint>,
+    pub jwks: Jwks,
+    pub tls_client_auth_subject_dn: Option<String>,
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.2: the certificates (DER) in the client's JWKS `x5c` entries.
+    pub self_signed_certificates: Vec<Vec<u8>>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub resource_server: bool,
+    /// The CA's TPP whose certificate and keys the client uses, when it has one.
+    pub tpp: Option<String>,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+pub struct User {
+    pub username: String,
+    pub subject: String,
+    pub password_hash: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+pub struct Workspace {
+    pub tenant: String,
+    pub id: String,
+    /// `tenant/workspace`: the prefix of every stored record of this workspace.
+    pub key: String,
+    pub issuer: String,
+    /// The same path on the mTLS listener.
+    pub mtls_issuer: String,
+    pub profile: ProfileId,
+    pub policy: Policy,
+    pub settings: WorkspaceConfig,
+    pub clients: HashMap<String, Arc<Client>>,
+    pub users: HashMap<String, User>,
+    pub signing_key: SigningKey,
+    pub public_jwks: Value,
+    pub trusted_client_cas: Vec<CertificateDer<'static>>,
+    dpop_nonce_key: aws_lc_rs::hmac::Key,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("workspace {workspace}: {message}")]
+    Setup { workspace: String, message: String },
+}
+
+pub struct WorkspaceInputs<'a> {
+    pub tenant: &'a str,
+    pub settings: &'a WorkspaceConfig,
+    pub base_url: &'a str,
+    pub mtls_base_url: &'a str,
+    pub key_dir: &'a Path,
+    pub ca: &'a fapilab_certs::CaDir,
+    pub leaf_days: u32,
+}
+
+impl Workspace {
+    pub fn build(input: WorkspaceInputs<'_>) -> Result<Workspace, WorkspaceError> {
+        let settings = input.settings;
+        let key = format!("{}/{}", input.tenant, settings.id);
+        let fail = |message: String| WorkspaceError::Setup { workspace: key.clone(), message };
+        let policy = settings.profile.policy();
+        let alg: Algorithm = settings.signing_alg.parse().map_err(|_| fail("signing_alg must be ES256 or PS256".into()))?;
+        let signing_key = crate::keys::load_or_create(&input.key_dir.join(&key), alg).map_err(|e| fail(e.to_string()))?;
+        let public_jwks = json!({ "keys": [signing_key.public_jwk().to_value()] });
+
+        let ca_cert = std::fs::read(input.ca.ca_cert()).map_err(|e| fail(format!("reading the CA certificate: {e}")))?;
+        let trusted_client_cas: Vec<CertificateDer<'static>> = {
+            use rustls_pki_types::pem::PemObject;
+            CertificateDer::pem_slice_iter(&ca_cert).filter_map(Result::ok).collect()
+        };
+
+        let client_configs = if settings.clients.is_empty() && settings.default_clients {
+            default_clients()
+        } else {
+            settings.clients.clone()
+        };
+        let mut clients = HashMap::new();
+        for cfg in &client_configs {
+            let client = build_client(cfg, input.ca, input.leaf_days).map_err(|e| fail(format!("client {}: {e}", cfg.client_id)))?;
+            clients.insert(client.client_id.clone(), Arc::new(client));
+        }
+
+        let user_configs = if settings.users.is_empty() { vec![default_user()] } else { settings.users.clone() };
+        let mut users = HashMap::new();
+        for u in &user_configs {
+            let hash = crate::password::hash(&u.password).map_err(|e| fail(format!("user {}: {e}", u.username)))?;
+            users.insert(
+                u.username.clone(),
+                User {
+                    username: u.username.clone(),
+                    subject: subject_for(&key, &u.username),
+                    password_hash: hash,
+                    name: u.name.clone(),
+                    email: u.email.clone(),
+                },
+            );
+        }
+
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let dpop_nonce_key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
+            .map_err(|_| fail("could not generate the DPoP nonce key".into()))?;
+
+        Ok(Workspace {
+            tenant: input.tenant.to_owned(),
+            id: settings.id.clone(),
+            issuer: format!("{}/{}/{}", input.base_url, input.tenant, settings.id),
+            mtls_issuer: format!("{}/{}/{}", input.mtls_base_url, input.tenant, settings.id),
+            key,
+            profile: settings.profile,
+            policy,
+            settings: settings.clone(),
+            clients,
+            users,
+            signing_key,
+            public_jwks,
+            trusted_client_cas,
+            dpop_nonce_key,
+        })
+    }
+
+    /// The URL of an endpoint on a listener, e.g. `endpoint(Listener::Tls, "token")`.
+    pub fn endpoint(&self, listener: Listener, name: &str) -> String {
+        match listener {
+            Listener::Tls => format!("{}/{name}", self.issuer),
+            Listener::Mtls => format!("{}/{name}", self.mtls_issuer),
+        }
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(client_id)
+    }
+
+    pub fn access_tokens_are_jwt(&self) -> bool {
+        self.settings.access_token_format == AccessTokenFormat::Jwt
+    }
+
+    /// RFC 9449 §8: a server nonce is an HMAC over a time window, so it needs no state.
+    /// Nonces of the current and the previous window are accepted.
+    pub fn dpop_nonce(&self, now: i64) -> String {
+        self.dpop_nonce_for_window(now / self.settings.dpop_nonce_lifetime as i64)
+    }
+
+    pub fn dpop_nonce_is_current(&self, nonce: &str, now: i64) -> bool {
+        let window = now / self.settings.dpop_nonce_lifetime as i64;
+        nonce == self.dpop_nonce_for_window(window) || nonce == self.dpop_nonce_for_window(window - 1)
+    }
+
+    fn dpop_nonce_for_window(&self, window: i64) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.dpop_nonce_key, &window.to_be_bytes());
+        fapilab_jose::b64::encode(&tag.as_ref()[..18])
+    }
+}
+
+/// A stable, opaque subject per workspace and user (pairwise across workspaces).
+pub fn subject_for(workspace_key: &str, username: &str) -> String {
+    fapilab_jose::sha256_b64url(format!("{workspace_key}|{username}").as_bytes())[..22].to_string()
+}
+
+fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -> Result<Client, String> {
+    let (jwks_value, subject_dn, san) = match (&cfg.tpp, &cfg.jwks_file) {
+        (Some(tpp), _) => {
+            let self_signed = cfg.token_endpoint_auth_method == ClientAuthMethod::SelfSignedTlsClientAuth;
+            let bundle = ca.ensure_tpp(tpp, self_signed, leaf_days).map_err(|e| e.to_string())?;
+            (bundle.public_jwks(), Some(bundle.subject.rfc4514()), None)
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let value: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            (value, None, None)
+        }
+        (None, None) => return Err("needs `tpp` or `jwks_file`".into()),
+    };
+    let jwks = Jwks::from_value(&jwks_value).map_err(|e| format!("JWKS: {e}"))?;
+    let self_signed_certificates = jwks
+        .keys()
+        .iter()
+        .flat_map(|k| k.x5c().first())
+        .filter_map(|c| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(c).ok()
+        })
+        .collect();
+    let (dn, san_dns) = match cfg.token_endpoint_auth_method {
+        ClientAuthMethod::TlsClientAuth => (
+            cfg.tls_client_auth_subject_dn.clone().or(if cfg.tls_client_auth_san_dns.is_some() { None } else { subject_dn }),
+            cfg.tls_client_auth_san_dns.clone().or(san),
+        ),
+        _ => (None, None),
+    };
+    if dn.is_some() && san_dns.is_some() {
+        return Err("register one of tls_client_auth_subject_dn and tls_client_auth_san_dns [MT-02]".into());
+    }
+    Ok(Client {
+        client_id: cfg.client_id.clone(),
+        client_name: cfg.client_name.clone().unwrap_or_else(|| cfg.client_id.clone()),
+        auth_method: cfg.token_endpoint_auth_method,
+        sender_constraint: cfg.sender_constraint,
+        jwks,
+        tls_client_auth_subject_dn: dn,
+        tls_client_auth_san_dns: san_dns,
+        self_signed_certificates,
+        redirect_uris: cfg.redirect_uris.clone(),
+        scopes: cfg.scope.split_whitespace().map(str::to_owned).collect(),
+        grant_types: cfg.grant_types.clone(),
+        resource_server: cfg.resource_server,
+        tpp: cfg.tpp.clone(),
+    })
+}
+
+/// The default redirect URIs of generated clients.
+pub const DEFAULT_REDIRECT_URIS: [&str; 2] =
+    ["https://client.fapilab.test/callback", "https://client.fapilab.test/callback-2"];
+
+/// Two clients for every client authentication × sender constraint (a certification run needs
+/// two), plus the bank's resource-server client used for introspection.
+pub fn default_clients() -> Vec<ClientConfig> {
+    let mut clients = Vec::new();
+    let methods = [
+        (ClientAuthMethod::PrivateKeyJwt, "pkjwt"),
+        (ClientAuthMethod::TlsClientAuth, "tls"),
+        (ClientAuthMethod::SelfSignedTlsClientAuth, "selfsigned"),
+    ];
+    for (method, short) in methods {
+        for constraint in [SenderConstraint::Dpop, SenderConstraint::Mtls] {
+            for n in 1..=2 {
+                let id = format!("{short}-{}-{n}", constraint.as_str());
+                clients.push(ClientConfig {
+                    client_id: id.clone(),
+                    client_name: Some(format!("fapilab TPP {id}")),
+                    token_endpoint_auth_method: method,
+                    sender_constraint: Some(constraint),
+                    tpp: Some(id),
+                    jwks_file: None,
+                    tls_client_auth_subject_dn: None,
+                    tls_client_auth_san_dns: None,
+                    redirect_uris: DEFAULT_REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
+                    scope: "openid profile email accounts".into(),
+                    grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
+                    resource_server: false,
+                });
+            }
+        }
+    }
+    clients.push(ClientConfig {
+        client_id: "bank".into(),
+        client_name: Some("fapilab mock bank".into()),
+        token_endpoint_auth_method: ClientAuthMethod::PrivateKeyJwt,
+        sender_constraint: None,
+        tpp: Some("bank".into()),
+        jwks_file: None,
+        tls_client_auth_subject_dn: None,
+        tls_client_auth_san_dns: None,
+        redirect_uris: Vec::new(),
+        scope: String::new(),
+        grant_types: Vec::new(),
+        resource_server: true,
+    });
+    clients
+}
+
+pub fn default_user() -> UserConfig {
+    UserConfig {
+        username: crate::config::DEFAULT_USER.into(),
+        password: crate::config::DEFAULT_PASSWORD.into(),
+        name: Some("Alice Example".into()),
+        email: Some("alice@fapilab.test".into()),
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: real listeners on loopback, real TLS and mTLS, real signatures.
+//! One test binary (see Cargo.toml `[[test]] e2e`), one module per area.
+
+mod support;
+mod flows;
+mod negative;
+mod interop;
+mod sandbox;
