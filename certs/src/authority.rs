@@ -22,7 +22,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 
 use crate::dn::parse_cert;
-use crate::subject::{TPP_DOMAIN, TppSubject, is_dns_label};
+use crate::subject::{TppSubject, is_dns_label};
 use crate::{CertsError, IssuedCertificate, util};
 
 /// Common name of the root CA.
@@ -334,7 +334,6 @@ fn random_serial() -> Result<SerialNumber, CertsError> {
 fn transport_san(subject: &TppSubject) -> Result<SanType, CertsError> {
     subject.validate()?;
     let name = subject.san_dns_name();
-    debug_assert!(name.ends_with(TPP_DOMAIN));
     rcgen::string::Ia5String::try_from(name.clone())
         .map(SanType::DnsName)
         .map_err(|_| CertsError::InvalidValue {

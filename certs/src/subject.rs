@@ -83,7 +83,7 @@ impl TppSubject {
     }
 
     /// The subject DN as an RFC 4514 string, by the rules documented in the
-    /// crate's [`dn`](crate::dn) module: most specific RDN first, short names
+    /// crate's [`crate::dn`] module: most specific RDN first, short names
     /// only for RFC 4514's own list (`CN`, `O`, `OU`, `C`, `UID` here), and
     /// `serialNumber` / `jurisdictionCountryName` in dotted-decimal form with
     /// a `#`-hex DER value.

@@ -91,7 +91,9 @@ mod tests {
 
     #[test]
     fn everything_else_is_refused() {
-        for name in ["none", "None", "RS256", "HS256", "es256", "EDDSA", "Ed25519", "ES384", ""] {
+        for name in [
+            "none", "None", "RS256", "HS256", "es256", "EDDSA", "Ed25519", "ES384", "",
+        ] {
             assert_eq!(
                 name.parse::<Algorithm>(),
                 Err(JoseError::UnsupportedAlgorithm(name.to_string())),
@@ -100,6 +102,9 @@ mod tests {
         }
         assert!(serde_json::from_str::<Algorithm>("\"RS256\"").is_err());
         let msg = "HS256".parse::<Algorithm>().unwrap_err().to_string();
-        assert!(msg.contains("\"HS256\"") && msg.contains("FAPI2-SP-CR-02"), "{msg}");
+        assert!(
+            msg.contains("\"HS256\"") && msg.contains("FAPI2-SP-CR-02"),
+            "{msg}"
+        );
     }
 }

@@ -61,7 +61,9 @@ impl<'a> Reader<'a> {
             }
             let (len_bytes, after) = rest.split_at(count);
             rest = after;
-            let len = len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = len_bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             // DER requires the shortest length form.
             if len < 0x80 || len_bytes.first() == Some(&0) {
                 return Err(malformed());
@@ -83,9 +85,16 @@ impl<'a> Reader<'a> {
             None => Err(malformed()),
             Some(b) if b & 0x80 != 0 => Err(malformed()),
             Some(_) => {
-                let start = content.iter().position(|b| *b != 0).unwrap_or(content.len());
+                let start = content
+                    .iter()
+                    .position(|b| *b != 0)
+                    .unwrap_or(content.len());
                 let value = &content[start..];
-                Ok(if value.is_empty() { vec![0] } else { value.to_vec() })
+                Ok(if value.is_empty() {
+                    vec![0]
+                } else {
+                    value.to_vec()
+                })
             }
         }
     }
@@ -103,7 +112,9 @@ pub(crate) fn rsa_components_from_pkcs8(pkcs8: &[u8]) -> Result<RsaPrivateCompon
     let mut key = Reader::new(info.expect(TAG_OCTET_STRING)?);
     let mut rsa = Reader::new(key.expect(TAG_SEQUENCE)?);
     if rsa.unsigned()? != [0] {
-        return Err(JoseError::InvalidPrivateKey("multi-prime RSA keys are not supported".into()));
+        return Err(JoseError::InvalidPrivateKey(
+            "multi-prime RSA keys are not supported".into(),
+        ));
     }
     let components = RsaPrivateComponents {
         n: rsa.unsigned()?,
@@ -151,28 +162,50 @@ mod tests {
         tlv(TAG_SEQUENCE, &info)
     }
 
+    /// A PKCS#8 RSA key with the given version and modulus and small fixed other members.
+    fn toy_rsa_key(version: u8, n: &[u8]) -> Vec<u8> {
+        toy_pkcs8(&[&[version], n, &[1, 0, 1], &[5], &[7], &[11], &[13], &[17], &[19]])
+    }
+
     #[test]
     fn reads_components_and_strips_sign_octets() {
         let big = [0x00, 0x80, 0x01];
-        let doc = toy_pkcs8(&[&[0], &big, &[1, 0, 1], &[5], &[7], &[11], &[13], &[17], &[19]]);
+        let doc = toy_rsa_key(0, &big);
         let c = rsa_components_from_pkcs8(&doc).unwrap();
         assert_eq!(c.n, vec![0x80, 0x01]);
         assert_eq!(c.e, vec![1, 0, 1]);
-        assert_eq!((c.d, c.p, c.q, c.dp, c.dq, c.qi), (vec![5], vec![7], vec![11], vec![13], vec![17], vec![19]));
+        assert_eq!(
+            (c.d, c.p, c.q, c.dp, c.dq, c.qi),
+            (vec![5], vec![7], vec![11], vec![13], vec![17], vec![19])
+        );
     }
 
     #[test]
     fn rejects_truncated_and_odd_input() {
-        let doc = toy_pkcs8(&[&[0], &[3], &[1, 0, 1], &[5], &[7], &[11], &[13], &[17], &[19]]);
+        let doc = toy_rsa_key(0, &[3]);
         for cut in 0..doc.len() {
             assert!(rsa_components_from_pkcs8(&doc[..cut]).is_err(), "cut {cut}");
         }
-        let multi = toy_pkcs8(&[&[1], &[3], &[1, 0, 1], &[5], &[7], &[11], &[13], &[17], &[19]]);
+        let multi = toy_rsa_key(1, &[3]);
         assert!(rsa_components_from_pkcs8(&multi).is_err());
-        let negative = toy_pkcs8(&[&[0], &[0x80], &[1, 0, 1], &[5], &[7], &[11], &[13], &[17], &[19]]);
+        let negative = toy_pkcs8(&[
+            &[0],
+            &[0x80],
+            &[1, 0, 1],
+            &[5],
+            &[7],
+            &[11],
+            &[13],
+            &[17],
+            &[19],
+        ]);
         assert!(rsa_components_from_pkcs8(&negative).is_err());
         // Non-minimal long-form length.
-        assert!(Reader::new(&[TAG_INTEGER, 0x81, 0x01, 0x05]).expect(TAG_INTEGER).is_err());
+        assert!(
+            Reader::new(&[TAG_INTEGER, 0x81, 0x01, 0x05])
+                .expect(TAG_INTEGER)
+                .is_err()
+        );
         assert!(rsa_components_from_pkcs8(&[]).is_err());
     }
 }

@@ -122,7 +122,11 @@ fn split_authority(authority: &str) -> Option<(String, Option<&str>)> {
         let close = inner.find(']')?;
         let literal = &inner[..close];
         let after = &inner[close + 1..];
-        if literal.is_empty() || !literal.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return None;
         }
         let port = match after {
@@ -174,7 +178,22 @@ fn normalize_path(path: &str) -> Option<String> {
             continue;
         }
         let allowed = is_unreserved(b)
-            || matches!(b, b'/' | b':' | b'@' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
+            || matches!(
+                b,
+                b'/' | b':'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
         if !allowed {
             return None;
         }
@@ -283,7 +302,9 @@ pub enum DpopViolation {
     #[error("DPoP proof header has no \"alg\" [DP-05]")]
     MissingAlg,
     /// `alg` is `none`, symmetric, unknown or not in the allowed list.
-    #[error("DPoP proof alg \"{0}\" is not one of the asymmetric algorithms this server accepts [DP-05]")]
+    #[error(
+        "DPoP proof alg \"{0}\" is not one of the asymmetric algorithms this server accepts [DP-05]"
+    )]
     AlgorithmNotAllowed(String),
     /// No `jwk` header.
     #[error("DPoP proof header has no \"jwk\" public key [DP-06]")]
@@ -292,10 +313,14 @@ pub enum DpopViolation {
     #[error("DPoP proof \"jwk\" header contains private key material [DP-07]")]
     PrivateJwk,
     /// The `jwk` header is not a usable public key for the proof's `alg`.
-    #[error("DPoP proof \"jwk\" header is not a usable public key for the proof's alg: {0} [DP-06]")]
+    #[error(
+        "DPoP proof \"jwk\" header is not a usable public key for the proof's alg: {0} [DP-06]"
+    )]
     BadJwk(String),
     /// The `jwk` header is an RSA key under 2048 bits.
-    #[error("DPoP proof \"jwk\" is an RSA key of {bits} bits; at least 2048 bits are required [FAPI2-SP-CR-04]")]
+    #[error(
+        "DPoP proof \"jwk\" is an RSA key of {bits} bits; at least 2048 bits are required [FAPI2-SP-CR-04]"
+    )]
     WeakJwk {
         /// Modulus size of the rejected key.
         bits: usize,
@@ -326,13 +351,19 @@ pub enum DpopViolation {
         expected: String,
     },
     /// The server demanded a nonce and the proof has none.
-    #[error("DPoP proof lacks the nonce the server requires; retry with the DPoP-Nonce value [DP-10]")]
+    #[error(
+        "DPoP proof lacks the nonce the server requires; retry with the DPoP-Nonce value [DP-10]"
+    )]
     MissingNonce,
     /// The proof's nonce is not the current server nonce.
-    #[error("DPoP proof nonce is not the current server nonce; retry with the DPoP-Nonce value [DP-10]")]
+    #[error(
+        "DPoP proof nonce is not the current server nonce; retry with the DPoP-Nonce value [DP-10]"
+    )]
     NonceMismatch,
     /// `iat` lies too far in the future.
-    #[error("DPoP proof iat is {ahead} s in the future; at most {limit} s is accepted [DP-11, FAPI2-SP-AS-14]")]
+    #[error(
+        "DPoP proof iat is {ahead} s in the future; at most {limit} s is accepted [DP-11, FAPI2-SP-AS-14]"
+    )]
     IatInFuture {
         /// Seconds ahead of the server clock.
         ahead: i64,
@@ -371,14 +402,18 @@ impl DpopViolation {
             DpopViolation::MissingClaim(_) | DpopViolation::WrongClaimType(_) => "DP-03",
             DpopViolation::WrongTyp => "DP-04",
             DpopViolation::MissingAlg | DpopViolation::AlgorithmNotAllowed(_) => "DP-05",
-            DpopViolation::MissingJwk | DpopViolation::BadJwk(_) | DpopViolation::BadSignature => "DP-06",
+            DpopViolation::MissingJwk | DpopViolation::BadJwk(_) | DpopViolation::BadSignature => {
+                "DP-06"
+            }
             DpopViolation::PrivateJwk => "DP-07",
             DpopViolation::WeakJwk { .. } => "FAPI2-SP-CR-04",
             DpopViolation::HtmMismatch { .. } => "DP-08",
             DpopViolation::HtuMismatch { .. } => "DP-09",
             DpopViolation::MissingNonce | DpopViolation::NonceMismatch => "DP-10",
             DpopViolation::IatInFuture { .. } | DpopViolation::IatTooOld { .. } => "DP-11",
-            DpopViolation::MissingAth | DpopViolation::AthMismatch | DpopViolation::KeyMismatch => "DP-12",
+            DpopViolation::MissingAth | DpopViolation::AthMismatch | DpopViolation::KeyMismatch => {
+                "DP-12"
+            }
             DpopViolation::Replayed => "DP-13",
         }
     }
@@ -386,13 +421,20 @@ impl DpopViolation {
     /// Whether the client should be answered with `use_dpop_nonce` and a
     /// fresh `DPoP-Nonce` (RFC 9449 §8, §9) rather than `invalid_dpop_proof`.
     pub fn is_nonce_problem(&self) -> bool {
-        matches!(self, DpopViolation::MissingNonce | DpopViolation::NonceMismatch)
+        matches!(
+            self,
+            DpopViolation::MissingNonce | DpopViolation::NonceMismatch
+        )
     }
 
     /// The OAuth error code for the response: `use_dpop_nonce` or
     /// `invalid_dpop_proof`.
     pub fn error_code(&self) -> &'static str {
-        if self.is_nonce_problem() { "use_dpop_nonce" } else { "invalid_dpop_proof" }
+        if self.is_nonce_problem() {
+            "use_dpop_nonce"
+        } else {
+            "invalid_dpop_proof"
+        }
     }
 }
 
@@ -400,8 +442,8 @@ impl DpopViolation {
 /// and DP-14). Replay (DP-13) and key binding (DP-12 `cnf.jkt`) are left to
 /// the caller.
 pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProof, DpopViolation> {
-    let jws = crate::jws::CompactJws::parse(proof).map_err(|e| DpopViolation::Malformed(e.to_string()))?;
-    let claims = jws.claims().map_err(|e| DpopViolation::Malformed(e.to_string()))?;
+    let jws = crate::jws::CompactJws::parse(proof).map_err(malformed)?;
+    let claims = jws.claims().map_err(malformed)?;
     let header = jws.header();
 
     // Required claims present and of the right type (DP-03).
@@ -429,7 +471,11 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
             Ok(alg) if req.allowed_algs.contains(&alg) => alg,
             _ => return Err(DpopViolation::AlgorithmNotAllowed(printable(name))),
         },
-        Some(other) => return Err(DpopViolation::AlgorithmNotAllowed(printable(&other.to_string()))),
+        Some(other) => {
+            return Err(DpopViolation::AlgorithmNotAllowed(printable(
+                &other.to_string(),
+            )));
+        }
     };
 
     // jwk: present (DP-06), public only (DP-07), usable for alg.
@@ -443,10 +489,12 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
         Err(other) => return Err(DpopViolation::BadJwk(other.to_string())),
     };
     if !jwk.supports(alg) {
-        return Err(DpopViolation::BadJwk(format!(
-            "a {} key cannot make {alg} signatures",
-            jwk.kty()
-        )));
+        let reason = if jwk.key_algorithm() == alg {
+            format!("its \"alg\" or \"use\" member excludes {alg}")
+        } else {
+            format!("a key of type {} cannot make {alg} signatures", jwk.kty())
+        };
+        return Err(DpopViolation::BadJwk(reason));
     }
 
     // Signature (DP-06).
@@ -455,13 +503,19 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
 
     // htm (DP-08).
     if htm != req.method {
-        return Err(DpopViolation::HtmMismatch { htm: printable(&htm), method: printable(req.method) });
+        return Err(DpopViolation::HtmMismatch {
+            htm: printable(&htm),
+            method: printable(req.method),
+        });
     }
 
     // htu (DP-09).
     let expected = normalize_htu(req.url);
     if expected.is_none() || normalize_htu(&htu) != expected {
-        return Err(DpopViolation::HtuMismatch { htu: printable(&htu), expected: printable(req.url) });
+        return Err(DpopViolation::HtuMismatch {
+            htu: printable(&htu),
+            expected: printable(req.url),
+        });
     }
 
     // nonce (DP-10).
@@ -473,7 +527,9 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
     if let Some(expected) = req.nonce {
         match nonce.as_deref() {
             None => return Err(DpopViolation::MissingNonce),
-            Some(got) if !constant_time_eq(got, expected) => return Err(DpopViolation::NonceMismatch),
+            Some(got) if !constant_time_eq(got, expected) => {
+                return Err(DpopViolation::NonceMismatch);
+            }
             Some(_) => {}
         }
     }
@@ -481,11 +537,17 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
     // iat window (DP-11, FAPI2-SP-AS-14).
     let ahead = iat.saturating_sub(req.now);
     if ahead > req.max_future_skew {
-        return Err(DpopViolation::IatInFuture { ahead, limit: req.max_future_skew });
+        return Err(DpopViolation::IatInFuture {
+            ahead,
+            limit: req.max_future_skew,
+        });
     }
     let age = req.now.saturating_sub(iat);
     if age > req.max_age {
-        return Err(DpopViolation::IatTooOld { age, limit: req.max_age });
+        return Err(DpopViolation::IatTooOld {
+            age,
+            limit: req.max_age,
+        });
     }
 
     // ath (DP-12).
@@ -501,7 +563,26 @@ pub fn verify_proof(proof: &str, req: &ProofRequirements) -> Result<VerifiedProo
         }
     }
 
-    Ok(VerifiedProof { jkt: jwk.thumbprint(), jti, iat, jwk, nonce })
+    Ok(VerifiedProof {
+        jkt: jwk.thumbprint(),
+        jti,
+        iat,
+        jwk,
+        nonce,
+    })
+}
+
+/// The detail of a parse failure, without the generic "malformed JWS" prefix.
+fn malformed(error: JoseError) -> DpopViolation {
+    let detail = match error {
+        JoseError::MalformedJws(detail) => detail,
+        JoseError::CriticalHeader => {
+            "it has a \"crit\" header, and no JWS extension is understood here".into()
+        }
+        JoseError::ClaimsNotObject => "the payload is not a JSON object".into(),
+        other => other.to_string(),
+    };
+    DpopViolation::Malformed(detail)
 }
 
 fn string_claim(claims: &Map<String, Value>, name: &'static str) -> Result<String, DpopViolation> {
@@ -558,7 +639,10 @@ mod tests {
     }
 
     fn std_claims() -> Map<String, Value> {
-        json!({"jti": "jti-1", "htm": "POST", "htu": URL, "iat": NOW}).as_object().unwrap().clone()
+        json!({"jti": "jti-1", "htm": "POST", "htu": URL, "iat": NOW})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     /// Signs a proof after letting the test edit header and claims.
@@ -591,7 +675,16 @@ mod tests {
 
     #[test]
     fn created_proof_has_the_rfc9449_shape() {
-        let p = create_proof(key(Algorithm::Es256), "GET", URL, Some("at"), Some("n1"), NOW, "j").unwrap();
+        let p = create_proof(
+            key(Algorithm::Es256),
+            "GET",
+            URL,
+            Some("at"),
+            Some("n1"),
+            NOW,
+            "j",
+        )
+        .unwrap();
         let jws = crate::jws::CompactJws::parse(&p).unwrap();
         assert_eq!(jws.typ(), Some("dpop+jwt"));
         assert_eq!(jws.kid(), None);
@@ -622,7 +715,10 @@ mod tests {
             "y": "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA"
         }))
         .unwrap();
-        assert_eq!(jwk.thumbprint(), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+        assert_eq!(
+            jwk.thumbprint(),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
     }
 
     #[test]
@@ -631,32 +727,67 @@ mod tests {
             h.insert("x-extra".into(), json!({"a": 1}));
             h.insert("kid".into(), json!("whatever"));
             c.insert("extra".into(), json!([1, 2]));
-            c.insert("htu".into(), json!("HTTPS://AS.example.com:443/token?x=1#frag"));
+            c.insert(
+                "htu".into(),
+                json!("HTTPS://AS.example.com:443/token?x=1#frag"),
+            );
         });
         verify_proof(&p, &req()).unwrap();
         // The expected URL is normalized as well.
-        let r = ProofRequirements { url: "https://as.EXAMPLE.com/./token", ..req() };
+        let r = ProofRequirements {
+            url: "https://as.EXAMPLE.com/./token",
+            ..req()
+        };
         verify_proof(&proof(Algorithm::Es256), &r).unwrap();
     }
 
     #[test]
     fn violation_malformed() {
-        rejects("not-a-jwt", &req(), DpopViolation::Malformed("malformed JWS: a compact JWS has exactly 3 dot-separated parts, found 1".into()));
+        rejects(
+            "not-a-jwt",
+            &req(),
+            DpopViolation::Malformed(
+                "a compact JWS has exactly 3 dot-separated parts, found 1".into(),
+            ),
+        );
         let p = proof(Algorithm::Es256);
         let parts: Vec<&str> = p.split('.').collect();
         let array_payload = format!("{}.{}.{}", parts[0], b64::encode(b"[1]"), parts[2]);
-        assert!(matches!(verify_proof(&array_payload, &req()), Err(DpopViolation::Malformed(_))));
+        assert!(matches!(
+            verify_proof(&array_payload, &req()),
+            Err(DpopViolation::Malformed(_))
+        ));
         let crit = craft(|h, _| {
             h.insert("crit".into(), json!(["exp"]));
         });
-        assert!(matches!(verify_proof(&crit, &req()), Err(DpopViolation::Malformed(_))));
+        let err = verify_proof(&crit, &req()).unwrap_err();
+        assert!(matches!(err, DpopViolation::Malformed(_)));
+        assert!(err.to_string().contains("\"crit\""), "{err}");
     }
 
     #[test]
     fn violation_wrong_typ() {
-        rejects(&craft(|h, _| { h.remove("typ"); }), &req(), DpopViolation::WrongTyp);
-        rejects(&craft(|h, _| { h.insert("typ".into(), json!("JWT")); }), &req(), DpopViolation::WrongTyp);
-        rejects(&craft(|h, _| { h.insert("typ".into(), json!("DPoP+JWT")); }), &req(), DpopViolation::WrongTyp);
+        rejects(
+            &craft(|h, _| {
+                h.remove("typ");
+            }),
+            &req(),
+            DpopViolation::WrongTyp,
+        );
+        rejects(
+            &craft(|h, _| {
+                h.insert("typ".into(), json!("JWT"));
+            }),
+            &req(),
+            DpopViolation::WrongTyp,
+        );
+        rejects(
+            &craft(|h, _| {
+                h.insert("typ".into(), json!("DPoP+JWT"));
+            }),
+            &req(),
+            DpopViolation::WrongTyp,
+        );
     }
 
     #[test]
@@ -665,55 +796,124 @@ mod tests {
         let parts: Vec<&str> = p.split('.').collect();
         let mut header: Value = serde_json::from_slice(&b64::decode(parts[0]).unwrap()).unwrap();
         header.as_object_mut().unwrap().remove("alg");
-        let no_alg = format!("{}.{}.{}", b64::encode(header.to_string().as_bytes()), parts[1], parts[2]);
+        let no_alg = format!(
+            "{}.{}.{}",
+            b64::encode(header.to_string().as_bytes()),
+            parts[1],
+            parts[2]
+        );
         rejects(&no_alg, &req(), DpopViolation::MissingAlg);
         for bad in ["none", "RS256", "HS256"] {
             header["alg"] = json!(bad);
-            let forged = format!("{}.{}.{}", b64::encode(header.to_string().as_bytes()), parts[1], parts[2]);
-            rejects(&forged, &req(), DpopViolation::AlgorithmNotAllowed(bad.into()));
+            let forged = format!(
+                "{}.{}.{}",
+                b64::encode(header.to_string().as_bytes()),
+                parts[1],
+                parts[2]
+            );
+            rejects(
+                &forged,
+                &req(),
+                DpopViolation::AlgorithmNotAllowed(bad.into()),
+            );
         }
-        let only_es = ProofRequirements { allowed_algs: &[Algorithm::Es256], ..req() };
-        rejects(&proof(Algorithm::EdDsa), &only_es, DpopViolation::AlgorithmNotAllowed("EdDSA".into()));
+        let only_es = ProofRequirements {
+            allowed_algs: &[Algorithm::Es256],
+            ..req()
+        };
+        rejects(
+            &proof(Algorithm::EdDsa),
+            &only_es,
+            DpopViolation::AlgorithmNotAllowed("EdDSA".into()),
+        );
         verify_proof(&proof(Algorithm::Es256), &only_es).unwrap();
     }
 
     #[test]
     fn violation_missing_jwk() {
-        rejects(&craft(|h, _| { h.remove("jwk"); }), &req(), DpopViolation::MissingJwk);
+        rejects(
+            &craft(|h, _| {
+                h.remove("jwk");
+            }),
+            &req(),
+            DpopViolation::MissingJwk,
+        );
     }
 
     #[test]
     fn violation_private_jwk() {
         let private = key(Algorithm::Es256).to_private_jwk();
-        rejects(&craft(|h, _| { h.insert("jwk".into(), private); }), &req(), DpopViolation::PrivateJwk);
+        rejects(
+            &craft(|h, _| {
+                h.insert("jwk".into(), private);
+            }),
+            &req(),
+            DpopViolation::PrivateJwk,
+        );
     }
 
     #[test]
     fn violation_bad_jwk() {
-        let p = craft(|h, _| { h.insert("jwk".into(), json!("not an object")); });
-        assert!(matches!(verify_proof(&p, &req()), Err(DpopViolation::BadJwk(_))));
-        let p = craft(|h, _| { h.insert("jwk".into(), json!({"kty": "EC", "crv": "P-384", "x": "AQ", "y": "AQ"})); });
-        assert!(matches!(verify_proof(&p, &req()), Err(DpopViolation::BadJwk(_))));
+        let p = craft(|h, _| {
+            h.insert("jwk".into(), json!("not an object"));
+        });
+        assert!(matches!(
+            verify_proof(&p, &req()),
+            Err(DpopViolation::BadJwk(_))
+        ));
+        let p = craft(|h, _| {
+            h.insert(
+                "jwk".into(),
+                json!({"kty": "EC", "crv": "P-384", "x": "AQ", "y": "AQ"}),
+            );
+        });
+        assert!(matches!(
+            verify_proof(&p, &req()),
+            Err(DpopViolation::BadJwk(_))
+        ));
         // An Ed25519 key in a proof signed with ES256.
         let ed = key(Algorithm::EdDsa).public_jwk().to_minimal_value();
-        let p = craft(|h, _| { h.insert("jwk".into(), ed); });
+        let p = craft(|h, _| {
+            h.insert("jwk".into(), ed);
+        });
         let err = verify_proof(&p, &req()).unwrap_err();
-        assert_eq!(err, DpopViolation::BadJwk("a OKP key cannot make ES256 signatures".into()));
+        assert_eq!(
+            err,
+            DpopViolation::BadJwk("a key of type OKP cannot make ES256 signatures".into())
+        );
+        let mut tagged = key(Algorithm::Es256).public_jwk().to_minimal_value();
+        tagged["use"] = json!("enc");
+        let p = craft(|h, _| {
+            h.insert("jwk".into(), tagged);
+        });
+        let err = verify_proof(&p, &req()).unwrap_err();
         assert_eq!(err.requirement(), "DP-06");
+        assert!(err.to_string().contains("excludes ES256"), "{err}");
     }
 
     #[test]
     fn violation_weak_jwk() {
         let weak = json!({"kty": "RSA", "n": b64::encode(&[0xC1; 128]), "e": "AQAB"});
-        let p = craft(|h, _| { h.insert("jwk".into(), weak); });
+        let p = craft(|h, _| {
+            h.insert("jwk".into(), weak);
+        });
         rejects(&p, &req(), DpopViolation::WeakJwk { bits: 1024 });
     }
 
     #[test]
     fn violation_bad_signature() {
         // Signed by one EC key, carrying another EC key.
-        let other = SigningKey::generate(Algorithm::Es256, None).unwrap().public_jwk().to_minimal_value();
-        rejects(&craft(|h, _| { h.insert("jwk".into(), other); }), &req(), DpopViolation::BadSignature);
+        let other = SigningKey::generate(Algorithm::Es256, None)
+            .unwrap()
+            .public_jwk()
+            .to_minimal_value();
+        rejects(
+            &craft(|h, _| {
+                h.insert("jwk".into(), other);
+            }),
+            &req(),
+            DpopViolation::BadSignature,
+        );
         let p = proof(Algorithm::Ps256);
         let (head, _) = p.rsplit_once('.').unwrap();
         let forged = format!("{head}.{}", b64::encode(&[0u8; 256]));
@@ -723,7 +923,9 @@ mod tests {
     #[test]
     fn violation_missing_claims() {
         for name in ["jti", "htm", "htu", "iat"] {
-            let p = craft(|_, c| { c.remove(name); });
+            let p = craft(|_, c| {
+                c.remove(name);
+            });
             let expected = DpopViolation::MissingClaim(match name {
                 "jti" => "jti",
                 "htm" => "htm",
@@ -736,88 +938,268 @@ mod tests {
 
     #[test]
     fn violation_wrong_claim_types() {
-        rejects(&craft(|_, c| { c.insert("jti".into(), json!(5)); }), &req(), DpopViolation::WrongClaimType("jti"));
-        rejects(&craft(|_, c| { c.insert("jti".into(), json!("")); }), &req(), DpopViolation::WrongClaimType("jti"));
-        rejects(&craft(|_, c| { c.insert("htm".into(), json!(["POST"])); }), &req(), DpopViolation::WrongClaimType("htm"));
-        rejects(&craft(|_, c| { c.insert("htu".into(), json!(null)); }), &req(), DpopViolation::WrongClaimType("htu"));
-        rejects(&craft(|_, c| { c.insert("iat".into(), json!("1750000000")); }), &req(), DpopViolation::WrongClaimType("iat"));
-        rejects(&craft(|_, c| { c.insert("nonce".into(), json!(1)); }), &req(), DpopViolation::WrongClaimType("nonce"));
-        let with_at = ProofRequirements { access_token: Some("at"), ..req() };
-        rejects(&craft(|_, c| { c.insert("ath".into(), json!(1)); }), &with_at, DpopViolation::WrongClaimType("ath"));
+        rejects(
+            &craft(|_, c| {
+                c.insert("jti".into(), json!(5));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("jti"),
+        );
+        rejects(
+            &craft(|_, c| {
+                c.insert("jti".into(), json!(""));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("jti"),
+        );
+        rejects(
+            &craft(|_, c| {
+                c.insert("htm".into(), json!(["POST"]));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("htm"),
+        );
+        rejects(
+            &craft(|_, c| {
+                c.insert("htu".into(), json!(null));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("htu"),
+        );
+        rejects(
+            &craft(|_, c| {
+                c.insert("iat".into(), json!("1750000000"));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("iat"),
+        );
+        rejects(
+            &craft(|_, c| {
+                c.insert("nonce".into(), json!(1));
+            }),
+            &req(),
+            DpopViolation::WrongClaimType("nonce"),
+        );
+        let with_at = ProofRequirements {
+            access_token: Some("at"),
+            ..req()
+        };
+        rejects(
+            &craft(|_, c| {
+                c.insert("ath".into(), json!(1));
+            }),
+            &with_at,
+            DpopViolation::WrongClaimType("ath"),
+        );
         // A fractional iat is a valid NumericDate.
-        verify_proof(&craft(|_, c| { c.insert("iat".into(), json!(NOW as f64 + 0.5)); }), &req()).unwrap();
+        verify_proof(
+            &craft(|_, c| {
+                c.insert("iat".into(), json!(NOW as f64 + 0.5));
+            }),
+            &req(),
+        )
+        .unwrap();
     }
 
     #[test]
     fn violation_htm_mismatch() {
-        let p = craft(|_, c| { c.insert("htm".into(), json!("PUT")); });
-        let r = ProofRequirements { method: "GET", ..req() };
-        rejects(&p, &r, DpopViolation::HtmMismatch { htm: "PUT".into(), method: "GET".into() });
+        let p = craft(|_, c| {
+            c.insert("htm".into(), json!("PUT"));
+        });
+        let r = ProofRequirements {
+            method: "GET",
+            ..req()
+        };
+        rejects(
+            &p,
+            &r,
+            DpopViolation::HtmMismatch {
+                htm: "PUT".into(),
+                method: "GET".into(),
+            },
+        );
         assert_eq!(
             verify_proof(&p, &r).unwrap_err().to_string(),
             "DPoP proof htm \"PUT\" does not match the request method GET [DP-08]"
         );
         // Methods are case-sensitive.
-        let lower = craft(|_, c| { c.insert("htm".into(), json!("post")); });
-        assert!(matches!(verify_proof(&lower, &req()), Err(DpopViolation::HtmMismatch { .. })));
+        let lower = craft(|_, c| {
+            c.insert("htm".into(), json!("post"));
+        });
+        assert!(matches!(
+            verify_proof(&lower, &req()),
+            Err(DpopViolation::HtmMismatch { .. })
+        ));
     }
 
     #[test]
     fn violation_htu_mismatch() {
-        for other in ["https://as.example.com/par", "http://as.example.com/token", "https://as.example.com:8443/token", "/token", "not a url"] {
-            let p = craft(|_, c| { c.insert("htu".into(), json!(other)); });
-            rejects(&p, &req(), DpopViolation::HtuMismatch { htu: other.into(), expected: URL.into() });
+        for other in [
+            "https://as.example.com/par",
+            "http://as.example.com/token",
+            "https://as.example.com:8443/token",
+            "/token",
+            "not a url",
+        ] {
+            let p = craft(|_, c| {
+                c.insert("htu".into(), json!(other));
+            });
+            rejects(
+                &p,
+                &req(),
+                DpopViolation::HtuMismatch {
+                    htu: other.into(),
+                    expected: URL.into(),
+                },
+            );
         }
         // A server URL that cannot be normalized never matches.
-        let r = ProofRequirements { url: "ftp://as.example.com/token", ..req() };
-        assert!(matches!(verify_proof(&proof(Algorithm::Es256), &r), Err(DpopViolation::HtuMismatch { .. })));
+        let r = ProofRequirements {
+            url: "ftp://as.example.com/token",
+            ..req()
+        };
+        assert!(matches!(
+            verify_proof(&proof(Algorithm::Es256), &r),
+            Err(DpopViolation::HtuMismatch { .. })
+        ));
     }
 
     #[test]
     fn violation_nonce() {
-        let r = ProofRequirements { nonce: Some("n-2"), ..req() };
+        let r = ProofRequirements {
+            nonce: Some("n-2"),
+            ..req()
+        };
         let missing = verify_proof(&proof(Algorithm::Es256), &r).unwrap_err();
         assert_eq!(missing, DpopViolation::MissingNonce);
         assert!(missing.is_nonce_problem());
         assert_eq!(missing.error_code(), "use_dpop_nonce");
-        let old = create_proof(key(Algorithm::Es256), "POST", URL, None, Some("n-1"), NOW, "j").unwrap();
+        let old = create_proof(
+            key(Algorithm::Es256),
+            "POST",
+            URL,
+            None,
+            Some("n-1"),
+            NOW,
+            "j",
+        )
+        .unwrap();
         let mismatch = verify_proof(&old, &r).unwrap_err();
         assert_eq!(mismatch, DpopViolation::NonceMismatch);
         assert!(mismatch.is_nonce_problem());
-        let fresh = create_proof(key(Algorithm::Es256), "POST", URL, None, Some("n-2"), NOW, "j").unwrap();
-        assert_eq!(verify_proof(&fresh, &r).unwrap().nonce.as_deref(), Some("n-2"));
+        let fresh = create_proof(
+            key(Algorithm::Es256),
+            "POST",
+            URL,
+            None,
+            Some("n-2"),
+            NOW,
+            "j",
+        )
+        .unwrap();
+        assert_eq!(
+            verify_proof(&fresh, &r).unwrap().nonce.as_deref(),
+            Some("n-2")
+        );
         // Without a demanded nonce the claim is reported, not checked.
-        assert_eq!(verify_proof(&old, &req()).unwrap().nonce.as_deref(), Some("n-1"));
+        assert_eq!(
+            verify_proof(&old, &req()).unwrap().nonce.as_deref(),
+            Some("n-1")
+        );
         assert!(!DpopViolation::BadSignature.is_nonce_problem());
-        assert_eq!(DpopViolation::BadSignature.error_code(), "invalid_dpop_proof");
+        assert_eq!(
+            DpopViolation::BadSignature.error_code(),
+            "invalid_dpop_proof"
+        );
     }
 
     #[test]
     fn violation_iat_window() {
-        let at = |iat: i64| create_proof(key(Algorithm::Es256), "POST", URL, None, None, iat, "j").unwrap();
+        let at = |iat: i64| {
+            create_proof(key(Algorithm::Es256), "POST", URL, None, None, iat, "j").unwrap()
+        };
         // FAPI2-SP-AS-14: +9 s accepted, +61 s rejected (here with a 10 s window).
         verify_proof(&at(NOW + 9), &req()).unwrap();
         verify_proof(&at(NOW + 10), &req()).unwrap();
-        rejects(&at(NOW + 11), &req(), DpopViolation::IatInFuture { ahead: 11, limit: 10 });
-        let lenient = ProofRequirements { max_future_skew: 60, ..req() };
+        rejects(
+            &at(NOW + 11),
+            &req(),
+            DpopViolation::IatInFuture {
+                ahead: 11,
+                limit: 10,
+            },
+        );
+        let lenient = ProofRequirements {
+            max_future_skew: 60,
+            ..req()
+        };
         verify_proof(&at(NOW + 60), &lenient).unwrap();
-        rejects(&at(NOW + 61), &lenient, DpopViolation::IatInFuture { ahead: 61, limit: 60 });
-        rejects(&at(NOW + 3600), &req(), DpopViolation::IatInFuture { ahead: 3600, limit: 10 });
+        rejects(
+            &at(NOW + 61),
+            &lenient,
+            DpopViolation::IatInFuture {
+                ahead: 61,
+                limit: 60,
+            },
+        );
+        rejects(
+            &at(NOW + 3600),
+            &req(),
+            DpopViolation::IatInFuture {
+                ahead: 3600,
+                limit: 10,
+            },
+        );
         // DP-14: an hour old is rejected.
         verify_proof(&at(NOW - 60), &req()).unwrap();
-        rejects(&at(NOW - 3600), &req(), DpopViolation::IatTooOld { age: 3600, limit: 60 });
-        rejects(&at(i64::MIN), &req(), DpopViolation::IatTooOld { age: i64::MAX, limit: 60 });
+        rejects(
+            &at(NOW - 3600),
+            &req(),
+            DpopViolation::IatTooOld {
+                age: 3600,
+                limit: 60,
+            },
+        );
+        rejects(
+            &at(i64::MIN),
+            &req(),
+            DpopViolation::IatTooOld {
+                age: i64::MAX,
+                limit: 60,
+            },
+        );
         let err = verify_proof(&at(NOW + 75), &req()).unwrap_err().to_string();
         assert!(err.contains("FAPI2-SP-AS-14"), "{err}");
     }
 
     #[test]
     fn violation_ath() {
-        let r = ProofRequirements { access_token: Some("token-A"), ..req() };
+        let r = ProofRequirements {
+            access_token: Some("token-A"),
+            ..req()
+        };
         rejects(&proof(Algorithm::Es256), &r, DpopViolation::MissingAth);
-        let wrong = create_proof(key(Algorithm::Es256), "POST", URL, Some("token-B"), None, NOW, "j").unwrap();
+        let wrong = create_proof(
+            key(Algorithm::Es256),
+            "POST",
+            URL,
+            Some("token-B"),
+            None,
+            NOW,
+            "j",
+        )
+        .unwrap();
         rejects(&wrong, &r, DpopViolation::AthMismatch);
-        let right = create_proof(key(Algorithm::Es256), "POST", URL, Some("token-A"), None, NOW, "j").unwrap();
+        let right = create_proof(
+            key(Algorithm::Es256),
+            "POST",
+            URL,
+            Some("token-A"),
+            None,
+            NOW,
+            "j",
+        )
+        .unwrap();
         verify_proof(&right, &r).unwrap();
     }
 
@@ -835,7 +1217,9 @@ mod tests {
 
     #[test]
     fn echoed_values_are_sanitized() {
-        let p = craft(|_, c| { c.insert("htm".into(), json!("P\"U\r\nT")); });
+        let p = craft(|_, c| {
+            c.insert("htm".into(), json!("P\"U\r\nT"));
+        });
         let err = verify_proof(&p, &req()).unwrap_err().to_string();
         assert!(err.contains("\"P?U??T\""), "{err}");
     }
@@ -843,22 +1227,67 @@ mod tests {
     #[test]
     fn normalize_htu_cases() {
         let cases = [
-            ("https://AS.Example.com/token", Some("https://as.example.com/token")),
-            ("HTTPS://as.example.com:443/token", Some("https://as.example.com/token")),
-            ("https://as.example.com:/token", Some("https://as.example.com/token")),
-            ("http://as.example.com:80/x", Some("http://as.example.com/x")),
-            ("http://as.example.com:443/x", Some("http://as.example.com:443/x")),
-            ("https://as.example.com:0443/x", Some("https://as.example.com/x")),
-            ("https://as.example.com:8443", Some("https://as.example.com:8443/")),
+            (
+                "https://AS.Example.com/token",
+                Some("https://as.example.com/token"),
+            ),
+            (
+                "HTTPS://as.example.com:443/token",
+                Some("https://as.example.com/token"),
+            ),
+            (
+                "https://as.example.com:/token",
+                Some("https://as.example.com/token"),
+            ),
+            (
+                "http://as.example.com:80/x",
+                Some("http://as.example.com/x"),
+            ),
+            (
+                "http://as.example.com:443/x",
+                Some("http://as.example.com:443/x"),
+            ),
+            (
+                "https://as.example.com:0443/x",
+                Some("https://as.example.com/x"),
+            ),
+            (
+                "https://as.example.com:8443",
+                Some("https://as.example.com:8443/"),
+            ),
             ("https://as.example.com", Some("https://as.example.com/")),
-            ("https://as.example.com?x=1", Some("https://as.example.com/")),
-            ("https://as.example.com/a/b?x=1#f", Some("https://as.example.com/a/b")),
-            ("https://as.example.com/a#f?x", Some("https://as.example.com/a")),
-            ("https://as.example.com/a/./b/../c", Some("https://as.example.com/a/c")),
-            ("https://as.example.com/a/..", Some("https://as.example.com/")),
-            ("https://as.example.com/%7euser/%2f", Some("https://as.example.com/~user/%2F")),
-            ("https://as.example.com/Case/Path/", Some("https://as.example.com/Case/Path/")),
-            ("https://[2001:DB8::1]:443/t", Some("https://[2001:db8::1]/t")),
+            (
+                "https://as.example.com?x=1",
+                Some("https://as.example.com/"),
+            ),
+            (
+                "https://as.example.com/a/b?x=1#f",
+                Some("https://as.example.com/a/b"),
+            ),
+            (
+                "https://as.example.com/a#f?x",
+                Some("https://as.example.com/a"),
+            ),
+            (
+                "https://as.example.com/a/./b/../c",
+                Some("https://as.example.com/a/c"),
+            ),
+            (
+                "https://as.example.com/a/..",
+                Some("https://as.example.com/"),
+            ),
+            (
+                "https://as.example.com/%7euser/%2f",
+                Some("https://as.example.com/~user/%2F"),
+            ),
+            (
+                "https://as.example.com/Case/Path/",
+                Some("https://as.example.com/Case/Path/"),
+            ),
+            (
+                "https://[2001:DB8::1]:443/t",
+                Some("https://[2001:db8::1]/t"),
+            ),
             ("https://[::1]:8443/t", Some("https://[::1]:8443/t")),
             ("ftp://as.example.com/", None),
             ("as.example.com/token", None),

@@ -6,7 +6,7 @@
 //! and, where a profile rule applies, the requirement id from the project's
 //! spec digests (e.g. `[FAPI2-SP-CR-04]`), but it never contains key material
 //! or internal library diagnostics. Values that came from the untrusted input
-//! are passed through [`crate::error::printable`] before they are stored, so a
+//! are passed through a sanitizer (`printable`) before they are stored, so a
 //! message never carries control characters, quotes or unbounded lengths.
 
 use crate::alg::Algorithm;
@@ -16,11 +16,15 @@ use crate::alg::Algorithm;
 #[non_exhaustive]
 pub enum JoseError {
     /// Input was not unpadded base64url (RFC 7515 §2, RFC 4648 §5).
-    #[error("invalid base64url: only the unpadded URL-safe alphabet is allowed (RFC 7515 section 2)")]
+    #[error(
+        "invalid base64url: only the unpadded URL-safe alphabet is allowed (RFC 7515 section 2)"
+    )]
     Base64,
 
     /// The `alg` value is not one of PS256, ES256, EdDSA (RFC 8725 §3.1).
-    #[error("unsupported JWS algorithm \"{0}\": only PS256, ES256 and EdDSA are accepted [FAPI2-SP-CR-02]")]
+    #[error(
+        "unsupported JWS algorithm \"{0}\": only PS256, ES256 and EdDSA are accepted [FAPI2-SP-CR-02]"
+    )]
     UnsupportedAlgorithm(String),
 
     /// The JWS header carries no `alg` member (RFC 7515 §4.1.1).
@@ -36,7 +40,9 @@ pub enum JoseError {
     InvalidKey(String),
 
     /// An RSA key with a modulus under 2048 bits.
-    #[error("RSA key of {bits} bits is too small: at least 2048 bits are required [FAPI2-SP-CR-04]")]
+    #[error(
+        "RSA key of {bits} bits is too small: at least 2048 bits are required [FAPI2-SP-CR-04]"
+    )]
     WeakRsaKey {
         /// Size of the rejected modulus.
         bits: usize,
@@ -44,7 +50,9 @@ pub enum JoseError {
 
     /// A key cannot be used with the requested algorithm: wrong key type or
     /// curve, a different `alg` member, or `use` other than `sig`.
-    #[error("the key cannot be used to verify {alg} signatures (key type, \"alg\" or \"use\" do not fit)")]
+    #[error(
+        "the key cannot be used to verify {alg} signatures (key type, \"alg\" or \"use\" do not fit)"
+    )]
     KeyNotUsable {
         /// The requested algorithm.
         alg: Algorithm,
@@ -71,7 +79,9 @@ pub enum JoseError {
 
     /// The JWS header has a `crit` member; this crate understands no
     /// extensions, so RFC 7515 §4.1.11 requires rejecting the JWS.
-    #[error("JWS header lists critical extensions (\"crit\") that are not understood (RFC 7515 section 4.1.11)")]
+    #[error(
+        "JWS header lists critical extensions (\"crit\") that are not understood (RFC 7515 section 4.1.11)"
+    )]
     CriticalHeader,
 
     /// The JWS payload is not a JSON object, so it is not a JWT claims set
@@ -119,7 +129,7 @@ pub(crate) fn printable(value: &str) -> String {
             out.push_str("...");
             break;
         }
-        if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+        if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' {
             out.push(c);
         } else {
             out.push('?');
@@ -144,13 +154,23 @@ mod tests {
 
     #[test]
     fn messages_cite_requirements() {
-        assert!(JoseError::WeakRsaKey { bits: 1024 }.to_string().contains("FAPI2-SP-CR-04"));
-        let e = JoseError::NoMatchingKey { kid: Some("k1".into()), alg: Algorithm::Es256 };
+        assert!(
+            JoseError::WeakRsaKey { bits: 1024 }
+                .to_string()
+                .contains("FAPI2-SP-CR-04")
+        );
+        let e = JoseError::NoMatchingKey {
+            kid: Some("k1".into()),
+            alg: Algorithm::Es256,
+        };
         assert_eq!(
             e.to_string(),
             "no key in the JWK set matches kid \"k1\" and alg ES256 [FAPI2-SP-CR-08]"
         );
-        let e = JoseError::NoMatchingKey { kid: None, alg: Algorithm::EdDsa };
+        let e = JoseError::NoMatchingKey {
+            kid: None,
+            alg: Algorithm::EdDsa,
+        };
         assert!(e.to_string().contains("an absent kid"));
     }
 }

@@ -78,11 +78,17 @@ impl PublicParams {
                     JoseError::InvalidKey("EC \"x\"/\"y\" are not a point on P-256".into())
                 })
             }
-            PublicParams::Rsa { n, e } => RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
-                .to_parsed_public_key(&RSA_PSS_2048_8192_SHA256)
-                .map_err(|_| JoseError::InvalidKey("RSA \"n\"/\"e\" do not form a usable public key".into())),
-            PublicParams::Ed25519 { x } => ParsedPublicKey::new(&ED25519, x)
-                .map_err(|_| JoseError::InvalidKey("OKP \"x\" is not an Ed25519 public key".into())),
+            PublicParams::Rsa { n, e } => RsaPublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .to_parsed_public_key(&RSA_PSS_2048_8192_SHA256)
+            .map_err(|_| {
+                JoseError::InvalidKey("RSA \"n\"/\"e\" do not form a usable public key".into())
+            }),
+            PublicParams::Ed25519 { x } => ParsedPublicKey::new(&ED25519, x).map_err(|_| {
+                JoseError::InvalidKey("OKP \"x\" is not an Ed25519 public key".into())
+            }),
         }
     }
 
@@ -129,7 +135,14 @@ impl Jwk {
         key_use: Option<String>,
     ) -> Result<Jwk, JoseError> {
         let verifier = params.parse_verifier()?;
-        Ok(Jwk { params, verifier, kid, alg, key_use, x5c: Vec::new() })
+        Ok(Jwk {
+            params,
+            verifier,
+            kid,
+            alg,
+            key_use,
+            x5c: Vec::new(),
+        })
     }
 
     /// Parses a public JWK (see the module documentation for the rules).
@@ -288,7 +301,12 @@ impl Jwk {
     /// Ed25519 (RFC 8037 §3.1). Fails with [`JoseError::KeyNotUsable`] unless
     /// [`Jwk::supports`] holds, and with [`JoseError::BadSignature`] when
     /// the signature does not verify.
-    pub fn verify(&self, alg: Algorithm, signing_input: &[u8], signature: &[u8]) -> Result<(), JoseError> {
+    pub fn verify(
+        &self,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), JoseError> {
         if !self.supports(alg) {
             return Err(JoseError::KeyNotUsable { alg });
         }
@@ -352,7 +370,10 @@ pub(crate) fn parse_public_params(obj: &Map<String, Value>) -> Result<PublicPara
         "EC" => {
             let crv = required_string(obj, "crv")?;
             if crv != "P-256" {
-                return Err(JoseError::UnsupportedKeyType(format!("EC curve \"{}\"", printable(crv))));
+                return Err(JoseError::UnsupportedKeyType(format!(
+                    "EC curve \"{}\"",
+                    printable(crv)
+                )));
             }
             let x = fixed_b64(obj, "x", 32, "EC")?;
             let y = fixed_b64(obj, "y", 32, "EC")?;
@@ -381,30 +402,48 @@ pub(crate) fn parse_public_params(obj: &Map<String, Value>) -> Result<PublicPara
         "OKP" => {
             let crv = required_string(obj, "crv")?;
             if crv != "Ed25519" {
-                return Err(JoseError::UnsupportedKeyType(format!("OKP curve \"{}\"", printable(crv))));
+                return Err(JoseError::UnsupportedKeyType(format!(
+                    "OKP curve \"{}\"",
+                    printable(crv)
+                )));
             }
             let x = fixed_b64(obj, "x", 32, "Ed25519")?;
             Ok(PublicParams::Ed25519 { x })
         }
-        other => Err(JoseError::UnsupportedKeyType(format!("kty \"{}\"", printable(other)))),
+        other => Err(JoseError::UnsupportedKeyType(format!(
+            "kty \"{}\"",
+            printable(other)
+        ))),
     }
 }
 
 /// A member that must be present and a string.
-pub(crate) fn required_string<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, JoseError> {
+pub(crate) fn required_string<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, JoseError> {
     match obj.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(JoseError::InvalidKey(format!("JWK member \"{name}\" must be a string"))),
-        None => Err(JoseError::InvalidKey(format!("JWK member \"{name}\" is missing"))),
+        Some(_) => Err(JoseError::InvalidKey(format!(
+            "JWK member \"{name}\" must be a string"
+        ))),
+        None => Err(JoseError::InvalidKey(format!(
+            "JWK member \"{name}\" is missing"
+        ))),
     }
 }
 
 /// A member that may be absent but must be a string when present.
-pub(crate) fn optional_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, JoseError> {
+pub(crate) fn optional_string(
+    obj: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, JoseError> {
     match obj.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(JoseError::InvalidKey(format!("JWK member \"{name}\" must be a string"))),
+        Some(_) => Err(JoseError::InvalidKey(format!(
+            "JWK member \"{name}\" must be a string"
+        ))),
     }
 }
 
@@ -428,14 +467,17 @@ pub(crate) fn fixed_b64(
 /// A base64url member of any length.
 pub(crate) fn any_b64(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JoseError> {
     let text = required_string(obj, name)?;
-    b64::decode(text).map_err(|_| JoseError::InvalidKey(format!("JWK member \"{name}\" is not base64url")))
+    b64::decode(text)
+        .map_err(|_| JoseError::InvalidKey(format!("JWK member \"{name}\" is not base64url")))
 }
 
 /// A Base64urlUInt member (RFC 7518 §2): non-empty, no leading zero octet.
 pub(crate) fn uint_b64(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JoseError> {
     let bytes = any_b64(obj, name)?;
     match bytes.first() {
-        None => Err(JoseError::InvalidKey(format!("JWK member \"{name}\" is empty"))),
+        None => Err(JoseError::InvalidKey(format!(
+            "JWK member \"{name}\" is empty"
+        ))),
         Some(0) => Err(JoseError::InvalidKey(format!(
             "JWK member \"{name}\" has a leading zero octet (RFC 7518 section 2 requires the minimal encoding)"
         ))),
@@ -447,7 +489,11 @@ fn parse_x5c(obj: &Map<String, Value>) -> Result<Vec<String>, JoseError> {
     let Some(value) = obj.get("x5c") else {
         return Ok(Vec::new());
     };
-    let bad = || JoseError::InvalidKey("JWK member \"x5c\" must be an array of base64 DER certificates".into());
+    let bad = || {
+        JoseError::InvalidKey(
+            "JWK member \"x5c\" must be an array of base64 DER certificates".into(),
+        )
+    };
     let items = value.as_array().ok_or_else(bad)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -479,7 +525,10 @@ mod tests {
     #[test]
     fn rfc7638_thumbprint_vector() {
         let jwk = Jwk::from_value(&rfc7638_key()).unwrap();
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
         assert_eq!(jwk.rsa_modulus_bits(), Some(2048));
         assert_eq!(jwk.kid(), Some("2011-04-29"));
         assert_eq!(jwk.alg(), Some("RS256"));
@@ -503,7 +552,10 @@ mod tests {
             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
         }))
         .unwrap();
-        assert_eq!(jwk.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            jwk.thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -542,7 +594,8 @@ mod tests {
         }
         let mut n = vec![0u8];
         n.extend_from_slice(&[0xC5; 256]);
-        let err = Jwk::from_value(&json!({"kty": "RSA", "n": b64::encode(&n), "e": "AQAB"})).unwrap_err();
+        let err =
+            Jwk::from_value(&json!({"kty": "RSA", "n": b64::encode(&n), "e": "AQAB"})).unwrap_err();
         assert!(err.to_string().contains("leading zero"), "{err}");
     }
 
@@ -553,7 +606,13 @@ mod tests {
             json!({"kty": "EC", "crv": "P-384", "x": "AQ", "y": "AQ"}),
             json!({"kty": "OKP", "crv": "X25519", "x": "AQ"}),
         ] {
-            assert!(matches!(Jwk::from_value(&case), Err(JoseError::UnsupportedKeyType(_))), "{case}");
+            assert!(
+                matches!(
+                    Jwk::from_value(&case),
+                    Err(JoseError::UnsupportedKeyType(_))
+                ),
+                "{case}"
+            );
         }
     }
 
@@ -593,8 +652,9 @@ mod tests {
     #[test]
     fn supports_checks_type_alg_and_use() {
         let x = b64::encode(&[
-            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
-            0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64,
+            0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68,
+            0xf7, 0x07, 0x51, 0x1a,
         ]);
         let base = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
         let jwk = Jwk::from_value(&base).unwrap();
@@ -603,14 +663,27 @@ mod tests {
         assert_eq!(jwk.key_algorithm(), Algorithm::EdDsa);
         let mut with_alg = base.clone();
         with_alg["alg"] = json!("EdDSA");
-        assert!(Jwk::from_value(&with_alg).unwrap().supports(Algorithm::EdDsa));
+        assert!(
+            Jwk::from_value(&with_alg)
+                .unwrap()
+                .supports(Algorithm::EdDsa)
+        );
         with_alg["alg"] = json!("Ed25519");
-        assert!(!Jwk::from_value(&with_alg).unwrap().supports(Algorithm::EdDsa));
+        assert!(
+            !Jwk::from_value(&with_alg)
+                .unwrap()
+                .supports(Algorithm::EdDsa)
+        );
         let mut enc = base.clone();
         enc["use"] = json!("enc");
         let enc = Jwk::from_value(&enc).unwrap();
         assert!(!enc.supports(Algorithm::EdDsa));
-        assert_eq!(enc.verify(Algorithm::EdDsa, b"x", &[0; 64]), Err(JoseError::KeyNotUsable { alg: Algorithm::EdDsa }));
+        assert_eq!(
+            enc.verify(Algorithm::EdDsa, b"x", &[0; 64]),
+            Err(JoseError::KeyNotUsable {
+                alg: Algorithm::EdDsa
+            })
+        );
     }
 
     #[test]
@@ -627,7 +700,10 @@ mod tests {
         )
         .unwrap();
         jwk.verify(Algorithm::EdDsa, input, &sig).unwrap();
-        assert_eq!(jwk.verify(Algorithm::EdDsa, b"other", &sig), Err(JoseError::BadSignature));
+        assert_eq!(
+            jwk.verify(Algorithm::EdDsa, b"other", &sig),
+            Err(JoseError::BadSignature)
+        );
     }
 
     #[test]

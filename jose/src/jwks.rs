@@ -36,7 +36,9 @@ impl Jwks {
             .as_object()
             .and_then(|obj| obj.get("keys"))
             .and_then(Value::as_array)
-            .ok_or_else(|| JoseError::InvalidKey("a JWK set must be an object with a \"keys\" array".into()))?;
+            .ok_or_else(|| {
+                JoseError::InvalidKey("a JWK set must be an object with a \"keys\" array".into())
+            })?;
         let mut parsed = Vec::with_capacity(keys.len());
         for (index, key) in keys.iter().enumerate() {
             if key.get("use").and_then(Value::as_str) == Some("enc") {
@@ -46,7 +48,9 @@ impl Jwks {
                 Ok(jwk) => parsed.push(jwk),
                 Err(JoseError::UnsupportedKeyType(_)) => {}
                 Err(JoseError::InvalidKey(reason)) => {
-                    return Err(JoseError::InvalidKey(format!("key {index} of the set: {reason}")));
+                    return Err(JoseError::InvalidKey(format!(
+                        "key {index} of the set: {reason}"
+                    )));
                 }
                 Err(other) => return Err(other),
             }
@@ -67,7 +71,11 @@ impl Jwks {
     /// Keys that may have produced a signature with `alg` and header `kid`
     /// (FAPI2-SP-CR-08): when `kid` is given only keys with exactly that
     /// `kid` qualify, and every candidate must [`Jwk::supports`] `alg`.
-    pub fn candidates<'a>(&'a self, kid: Option<&'a str>, alg: Algorithm) -> impl Iterator<Item = &'a Jwk> + 'a {
+    pub fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a Jwk> + 'a {
         self.keys.iter().filter(move |key| fits(key, kid, alg))
     }
 
@@ -137,8 +145,12 @@ mod tests {
         let err = Jwks::from_value(&broken).unwrap_err();
         assert!(err.to_string().contains("key 1"), "{err}");
 
-        let weak = json!({"keys": [{"kty": "RSA", "n": crate::b64::encode(&[0xC1; 128]), "e": "AQAB"}]});
-        assert_eq!(Jwks::from_value(&weak), Err(JoseError::WeakRsaKey { bits: 1024 }));
+        let weak =
+            json!({"keys": [{"kty": "RSA", "n": crate::b64::encode(&[0xC1; 128]), "e": "AQAB"}]});
+        assert_eq!(
+            Jwks::from_value(&weak),
+            Err(JoseError::WeakRsaKey { bits: 1024 })
+        );
 
         assert!(Jwks::from_value(&json!({"keys": {}})).is_err());
         assert!(Jwks::from_value(&json!([])).is_err());
@@ -159,7 +171,10 @@ mod tests {
         assert_eq!(jwks.candidates(None, Algorithm::EdDsa).count(), 2);
         assert_eq!(jwks.candidates(Some("k3"), Algorithm::EdDsa).count(), 0);
         assert_eq!(jwks.candidates(Some("k1"), Algorithm::Ps256).count(), 0);
-        assert_eq!(jwks.find_by_thumbprint(&ec.public_jwk().thumbprint()), Some(&ec.public_jwk()));
+        assert_eq!(
+            jwks.find_by_thumbprint(&ec.public_jwk().thumbprint()),
+            Some(&ec.public_jwk())
+        );
     }
 
     #[test]

@@ -30,24 +30,40 @@ pub const MAX_JWS_LEN: usize = 64 * 1024;
 /// is added when the key has one and `header` does not; other header
 /// members (`typ`, `jwk`, …) are used as given. `claims` must be a JSON
 /// object (a JWT claims set).
-pub fn sign(key: &SigningKey, header: Map<String, Value>, claims: &Value) -> Result<String, JoseError> {
+pub fn sign(
+    key: &SigningKey,
+    header: Map<String, Value>,
+    claims: &Value,
+) -> Result<String, JoseError> {
     let mut header = header;
     if let Some(kid) = key.kid() {
-        header.entry("kid").or_insert_with(|| Value::String(kid.to_string()));
+        header
+            .entry("kid")
+            .or_insert_with(|| Value::String(kid.to_string()));
     }
     sign_exact(key, header, claims)
 }
 
 /// Like [`sign`], but never adds `kid`.
-pub(crate) fn sign_exact(key: &SigningKey, header: Map<String, Value>, claims: &Value) -> Result<String, JoseError> {
+pub(crate) fn sign_exact(
+    key: &SigningKey,
+    header: Map<String, Value>,
+    claims: &Value,
+) -> Result<String, JoseError> {
     if !claims.is_object() {
         return Err(JoseError::ClaimsNotObject);
     }
     let mut header = header;
     header.insert("alg".into(), Value::String(key.algorithm().as_str().into()));
-    let header_json = serde_json::to_vec(&header).map_err(|_| JoseError::Crypto("JSON serialization"))?;
-    let claims_json = serde_json::to_vec(claims).map_err(|_| JoseError::Crypto("JSON serialization"))?;
-    let signing_input = format!("{}.{}", b64::encode(&header_json), b64::encode(&claims_json));
+    let header_json =
+        serde_json::to_vec(&header).map_err(|_| JoseError::Crypto("JSON serialization"))?;
+    let claims_json =
+        serde_json::to_vec(claims).map_err(|_| JoseError::Crypto("JSON serialization"))?;
+    let signing_input = format!(
+        "{}.{}",
+        b64::encode(&header_json),
+        b64::encode(&claims_json)
+    );
     let signature = key.sign(signing_input.as_bytes())?;
     Ok(format!("{signing_input}.{}", b64::encode(&signature)))
 }
@@ -87,7 +103,11 @@ impl CompactJws {
             .map_err(|_| JoseError::MalformedJws("the header is not base64url".into()))?;
         let header = match serde_json::from_slice::<Value>(&header_bytes) {
             Ok(Value::Object(map)) => map,
-            _ => return Err(JoseError::MalformedJws("the header is not a JSON object".into())),
+            _ => {
+                return Err(JoseError::MalformedJws(
+                    "the header is not a JSON object".into(),
+                ));
+            }
         };
         if header.contains_key("crit") {
             return Err(JoseError::CriticalHeader);
@@ -97,7 +117,12 @@ impl CompactJws {
         let signature = b64::decode(signature_b64)
             .map_err(|_| JoseError::MalformedJws("the signature is not base64url".into()))?;
         let signing_input = token[..header_b64.len() + 1 + payload_b64.len()].to_string();
-        Ok(CompactJws { signing_input, header, payload, signature })
+        Ok(CompactJws {
+            signing_input,
+            header,
+            payload,
+            signature,
+        })
     }
 
     /// The JOSE header.
@@ -127,7 +152,9 @@ impl CompactJws {
         match self.header.get("alg") {
             None => Err(JoseError::MissingAlgorithm),
             Some(Value::String(name)) => name.parse(),
-            Some(other) => Err(JoseError::UnsupportedAlgorithm(crate::error::printable(&other.to_string()))),
+            Some(other) => Err(JoseError::UnsupportedAlgorithm(crate::error::printable(
+                &other.to_string(),
+            ))),
         }
     }
 
@@ -166,19 +193,33 @@ impl CompactJws {
         let kid = match self.header.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.as_str()),
-            Some(_) => return Err(JoseError::MalformedJws("the \"kid\" header is not a string".into())),
+            Some(_) => {
+                return Err(JoseError::MalformedJws(
+                    "the \"kid\" header is not a string".into(),
+                ));
+            }
         };
         let mut tried = false;
-        for candidate in jwks.keys().iter().filter(|k| crate::jwks::fits(k, kid, alg)) {
+        for candidate in jwks
+            .keys()
+            .iter()
+            .filter(|k| crate::jwks::fits(k, kid, alg))
+        {
             tried = true;
-            if candidate.verify(alg, self.signing_input(), &self.signature).is_ok() {
+            if candidate
+                .verify(alg, self.signing_input(), &self.signature)
+                .is_ok()
+            {
                 return Ok(candidate);
             }
         }
         if tried {
             Err(JoseError::BadSignature)
         } else {
-            Err(JoseError::NoMatchingKey { kid: kid.map(crate::error::printable), alg })
+            Err(JoseError::NoMatchingKey {
+                kid: kid.map(crate::error::printable),
+                alg,
+            })
         }
     }
 }
@@ -217,7 +258,10 @@ mod tests {
             assert_eq!(jws.kid(), k.kid());
             assert_eq!(jws.claims().unwrap(), *claims().as_object().unwrap());
             jws.verify(&k.public_jwk()).unwrap();
-            assert_eq!(decode_unverified_claims(&token).unwrap()["sub"], json!("alice"));
+            assert_eq!(
+                decode_unverified_claims(&token).unwrap()["sub"],
+                json!("alice")
+            );
         }
     }
 
@@ -234,7 +278,10 @@ mod tests {
         let jws = CompactJws::parse(&sign(&keyless, Map::new(), &claims()).unwrap()).unwrap();
         assert_eq!(jws.kid(), None);
         assert_eq!(jws.header().len(), 1);
-        assert_eq!(sign(k, Map::new(), &json!([1])), Err(JoseError::ClaimsNotObject));
+        assert_eq!(
+            sign(k, Map::new(), &json!([1])),
+            Err(JoseError::ClaimsNotObject)
+        );
     }
 
     #[test]
@@ -243,18 +290,35 @@ mod tests {
             let k = key(alg);
             let public = k.public_jwk();
             let token = sign(k, header("JWT"), &claims()).unwrap();
-            let payload = splice(&token, 1, r#"{"iss":"https://as.example","sub":"mallory","n":1}"#);
-            assert_eq!(CompactJws::parse(&payload).unwrap().verify(&public), Err(JoseError::BadSignature));
+            let payload = splice(
+                &token,
+                1,
+                r#"{"iss":"https://as.example","sub":"mallory","n":1}"#,
+            );
+            assert_eq!(
+                CompactJws::parse(&payload).unwrap().verify(&public),
+                Err(JoseError::BadSignature)
+            );
             let mut parts: Vec<&str> = token.split('.').collect();
             let other = sign(k, header("JWT"), &json!({"sub": "x"})).unwrap();
             let other_sig = other.rsplit('.').next().unwrap();
             parts[2] = other_sig;
             let swapped = parts.join(".");
-            assert_eq!(CompactJws::parse(&swapped).unwrap().verify(&public), Err(JoseError::BadSignature));
+            assert_eq!(
+                CompactJws::parse(&swapped).unwrap().verify(&public),
+                Err(JoseError::BadSignature)
+            );
             let mut sig = b64::decode(token.rsplit('.').next().unwrap()).unwrap();
             sig[0] ^= 0x80;
-            let flipped = format!("{}.{}", &token[..token.rfind('.').unwrap()], b64::encode(&sig));
-            assert_eq!(CompactJws::parse(&flipped).unwrap().verify(&public), Err(JoseError::BadSignature));
+            let flipped = format!(
+                "{}.{}",
+                &token[..token.rfind('.').unwrap()],
+                b64::encode(&sig)
+            );
+            assert_eq!(
+                CompactJws::parse(&flipped).unwrap().verify(&public),
+                Err(JoseError::BadSignature)
+            );
         }
     }
 
@@ -263,9 +327,18 @@ mod tests {
         let k = key(Algorithm::Es256);
         let token = sign(k, header("JWT"), &claims()).unwrap();
         for (alg_header, expected) in [
-            (r#"{"alg":"none"}"#, JoseError::UnsupportedAlgorithm("none".into())),
-            (r#"{"alg":"RS256"}"#, JoseError::UnsupportedAlgorithm("RS256".into())),
-            (r#"{"alg":"HS256"}"#, JoseError::UnsupportedAlgorithm("HS256".into())),
+            (
+                r#"{"alg":"none"}"#,
+                JoseError::UnsupportedAlgorithm("none".into()),
+            ),
+            (
+                r#"{"alg":"RS256"}"#,
+                JoseError::UnsupportedAlgorithm("RS256".into()),
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                JoseError::UnsupportedAlgorithm("HS256".into()),
+            ),
             (r#"{"alg":7}"#, JoseError::UnsupportedAlgorithm("7".into())),
             (r#"{"typ":"JWT"}"#, JoseError::MissingAlgorithm),
         ] {
@@ -275,7 +348,11 @@ mod tests {
             assert_eq!(jws.verify(&k.public_jwk()), Err(expected));
         }
         // An unsecured JWT with an empty signature part.
-        let unsecured = format!("{}.{}.", b64::encode(br#"{"alg":"none"}"#), b64::encode(br#"{"sub":"x"}"#));
+        let unsecured = format!(
+            "{}.{}.",
+            b64::encode(br#"{"alg":"none"}"#),
+            b64::encode(br#"{"sub":"x"}"#)
+        );
         let jws = CompactJws::parse(&unsecured).unwrap();
         assert!(jws.signature().is_empty());
         assert!(jws.verify(&k.public_jwk()).is_err());
@@ -283,7 +360,9 @@ mod tests {
         let ps = splice(&token, 0, r#"{"alg":"PS256"}"#);
         assert_eq!(
             CompactJws::parse(&ps).unwrap().verify(&k.public_jwk()),
-            Err(JoseError::KeyNotUsable { alg: Algorithm::Ps256 })
+            Err(JoseError::KeyNotUsable {
+                alg: Algorithm::Ps256
+            })
         );
     }
 
@@ -304,14 +383,29 @@ mod tests {
             format!(" {ok_header}.{ok_payload}.AA"),
         ];
         for case in cases {
-            assert!(matches!(CompactJws::parse(&case), Err(JoseError::MalformedJws(_))), "{case}");
+            assert!(
+                matches!(CompactJws::parse(&case), Err(JoseError::MalformedJws(_))),
+                "{case}"
+            );
         }
-        let crit = format!("{}.{ok_payload}.AA", b64::encode(br#"{"alg":"ES256","crit":["b64"],"b64":false}"#));
-        assert_eq!(CompactJws::parse(&crit).unwrap_err(), JoseError::CriticalHeader);
+        let crit = format!(
+            "{}.{ok_payload}.AA",
+            b64::encode(br#"{"alg":"ES256","crit":["b64"],"b64":false}"#)
+        );
+        assert_eq!(
+            CompactJws::parse(&crit).unwrap_err(),
+            JoseError::CriticalHeader
+        );
         let huge = "a".repeat(MAX_JWS_LEN + 1);
-        assert_eq!(CompactJws::parse(&huge).unwrap_err(), JoseError::TooLarge { limit: MAX_JWS_LEN });
+        assert_eq!(
+            CompactJws::parse(&huge).unwrap_err(),
+            JoseError::TooLarge { limit: MAX_JWS_LEN }
+        );
         let array_payload = format!("{ok_header}.{}.AA", b64::encode(b"[1,2]"));
-        assert_eq!(CompactJws::parse(&array_payload).unwrap().claims(), Err(JoseError::ClaimsNotObject));
+        assert_eq!(
+            CompactJws::parse(&array_payload).unwrap().claims(),
+            Err(JoseError::ClaimsNotObject)
+        );
         let empty_payload = format!("{ok_header}..AA");
         assert_eq!(CompactJws::parse(&empty_payload).unwrap().payload(), b"");
     }
@@ -323,19 +417,38 @@ mod tests {
         let ec = SigningKey::generate(Algorithm::Es256, Some("k1".into())).unwrap();
         let ed = SigningKey::generate(Algorithm::EdDsa, Some("k1".into())).unwrap();
         let ec_impostor = SigningKey::generate(Algorithm::Es256, Some("k1".into())).unwrap();
-        let jwks = Jwks::new(vec![ed.public_jwk(), ec_impostor.public_jwk(), ec.public_jwk()]);
+        let jwks = Jwks::new(vec![
+            ed.public_jwk(),
+            ec_impostor.public_jwk(),
+            ec.public_jwk(),
+        ]);
         let token = sign(&ec, Map::new(), &claims()).unwrap();
-        let used = CompactJws::parse(&token).unwrap().verify_with_jwks(&jwks).unwrap();
+        let used = CompactJws::parse(&token)
+            .unwrap()
+            .verify_with_jwks(&jwks)
+            .unwrap();
         assert_eq!(used, &ec.public_jwk());
 
         let stranger = SigningKey::generate(Algorithm::Es256, Some("k1".into())).unwrap();
         let token = sign(&stranger, Map::new(), &claims()).unwrap();
-        assert_eq!(CompactJws::parse(&token).unwrap().verify_with_jwks(&jwks), Err(JoseError::BadSignature));
+        assert_eq!(
+            CompactJws::parse(&token).unwrap().verify_with_jwks(&jwks),
+            Err(JoseError::BadSignature)
+        );
 
         let unknown = SigningKey::generate(Algorithm::Es256, Some("k9".into())).unwrap();
         let token = sign(&unknown, Map::new(), &claims()).unwrap();
-        let err = CompactJws::parse(&token).unwrap().verify_with_jwks(&jwks).unwrap_err();
-        assert_eq!(err, JoseError::NoMatchingKey { kid: Some("k9".into()), alg: Algorithm::Es256 });
+        let err = CompactJws::parse(&token)
+            .unwrap()
+            .verify_with_jwks(&jwks)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            JoseError::NoMatchingKey {
+                kid: Some("k9".into()),
+                alg: Algorithm::Es256
+            }
+        );
 
         // Without a kid every key that supports the algorithm is tried.
         let mut h = Map::new();

@@ -64,21 +64,29 @@ impl SigningKey {
                     .map_err(|_| JoseError::Crypto("P-256 key generation"))?,
             ),
             Algorithm::Ps256 => Pair::Rsa(
-                RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| JoseError::Crypto("RSA key generation"))?,
+                RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| JoseError::Crypto("RSA key generation"))?,
             ),
-            Algorithm::EdDsa => {
-                Pair::Ed(Ed25519KeyPair::generate().map_err(|_| JoseError::Crypto("Ed25519 key generation"))?)
-            }
+            Algorithm::EdDsa => Pair::Ed(
+                Ed25519KeyPair::generate()
+                    .map_err(|_| JoseError::Crypto("Ed25519 key generation"))?,
+            ),
         };
         SigningKey::assemble(pair, alg, kid)
     }
 
     /// Loads an unencrypted PKCS#8 private key of the type `alg` needs.
-    pub fn from_pkcs8_der(alg: Algorithm, der: &[u8], kid: Option<String>) -> Result<SigningKey, JoseError> {
-        let rejected = |what: &str| JoseError::InvalidPrivateKey(format!("not a PKCS#8 {what} private key"));
+    pub fn from_pkcs8_der(
+        alg: Algorithm,
+        der: &[u8],
+        kid: Option<String>,
+    ) -> Result<SigningKey, JoseError> {
+        let rejected =
+            |what: &str| JoseError::InvalidPrivateKey(format!("not a PKCS#8 {what} private key"));
         let pair = match alg {
             Algorithm::Es256 => Pair::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| rejected("P-256"))?,
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| rejected("P-256"))?,
             ),
             Algorithm::Ps256 => match RsaKeyPair::from_pkcs8(der) {
                 Ok(pair) => Pair::Rsa(pair),
@@ -93,20 +101,28 @@ impl SigningKey {
                     return Err(rejected("RSA (2048 to 8192 bits)"));
                 }
             },
-            Algorithm::EdDsa => Pair::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|_| rejected("Ed25519"))?),
+            Algorithm::EdDsa => {
+                Pair::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|_| rejected("Ed25519"))?)
+            }
         };
         SigningKey::assemble(pair, alg, kid)
     }
 
     /// Loads a PEM `PRIVATE KEY` (PKCS#8) block.
-    pub fn from_pkcs8_pem(alg: Algorithm, pem: &str, kid: Option<String>) -> Result<SigningKey, JoseError> {
+    pub fn from_pkcs8_pem(
+        alg: Algorithm,
+        pem: &str,
+        kid: Option<String>,
+    ) -> Result<SigningKey, JoseError> {
         SigningKey::from_pkcs8_der(alg, &pem_decode(pem)?, kid)
     }
 
     /// The key as a PEM `PRIVATE KEY` (PKCS#8 v1) block with 64-column lines.
     pub fn to_pkcs8_pem(&self) -> String {
         let body = STANDARD.encode(&self.pkcs8);
-        let mut pem = String::with_capacity(body.len() + body.len() / 64 + PEM_BEGIN.len() + PEM_END.len() + 4);
+        let mut pem = String::with_capacity(
+            body.len() + body.len() / 64 + PEM_BEGIN.len() + PEM_END.len() + 4,
+        );
         pem.push_str(PEM_BEGIN);
         pem.push('\n');
         let mut rest = body.as_str();
@@ -135,7 +151,9 @@ impl SigningKey {
             .as_object()
             .ok_or_else(|| JoseError::InvalidKey("a JWK must be a JSON object".into()))?;
         if !obj.contains_key("d") {
-            return Err(JoseError::InvalidPrivateKey("the JWK has no private member \"d\"".into()));
+            return Err(JoseError::InvalidPrivateKey(
+                "the JWK has no private member \"d\"".into(),
+            ));
         }
         if let Some(key_use) = optional_string(obj, "use")?
             && key_use != "sig"
@@ -151,7 +169,12 @@ impl SigningKey {
             "EC" => Algorithm::Es256,
             "RSA" => Algorithm::Ps256,
             "OKP" => Algorithm::EdDsa,
-            other => return Err(JoseError::UnsupportedKeyType(format!("kty \"{}\"", printable(other)))),
+            other => {
+                return Err(JoseError::UnsupportedKeyType(format!(
+                    "kty \"{}\"",
+                    printable(other)
+                )));
+            }
         };
         let alg = match optional_string(obj, "alg")? {
             Some(name) => {
@@ -165,7 +188,9 @@ impl SigningKey {
             }
             None => implied,
         };
-        let inconsistent = |what: &str| JoseError::InvalidPrivateKey(format!("{what} private key members are inconsistent"));
+        let inconsistent = |what: &str| {
+            JoseError::InvalidPrivateKey(format!("{what} private key members are inconsistent"))
+        };
         let pair = match crate::jwk::parse_public_params(obj)? {
             PublicParams::Ec { x, y } => {
                 let d = fixed_b64(obj, "d", 32, "EC")?;
@@ -173,24 +198,35 @@ impl SigningKey {
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
                 Pair::Ec(
-                    EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, &d, &point)
-                        .map_err(|_| inconsistent("EC"))?,
+                    EcdsaKeyPair::from_private_key_and_public_key(
+                        &ECDSA_P256_SHA256_FIXED_SIGNING,
+                        &d,
+                        &point,
+                    )
+                    .map_err(|_| inconsistent("EC"))?,
                 )
             }
             PublicParams::Rsa { n, e } => {
                 if obj.contains_key("oth") {
-                    return Err(JoseError::InvalidPrivateKey("multi-prime RSA keys (\"oth\") are not supported".into()));
+                    return Err(JoseError::InvalidPrivateKey(
+                        "multi-prime RSA keys (\"oth\") are not supported".into(),
+                    ));
                 }
                 let mut private = Vec::with_capacity(6);
                 for name in ["d", "p", "q", "dp", "dq", "qi"] {
                     let value = any_b64(obj, name)?;
                     if value.is_empty() {
-                        return Err(JoseError::InvalidKey(format!("JWK member \"{name}\" is empty")));
+                        return Err(JoseError::InvalidKey(format!(
+                            "JWK member \"{name}\" is empty"
+                        )));
                     }
                     private.push(value);
                 }
                 let components = KeyPairComponents {
-                    public_key: RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() },
+                    public_key: RsaPublicKeyComponents {
+                        n: n.as_slice(),
+                        e: e.as_slice(),
+                    },
                     d: private[0].as_slice(),
                     p: private[1].as_slice(),
                     q: private[2].as_slice(),
@@ -198,11 +234,16 @@ impl SigningKey {
                     dQ: private[4].as_slice(),
                     qInv: private[5].as_slice(),
                 };
-                Pair::Rsa(RsaKeyPair::from_components(&components).map_err(|_| inconsistent("RSA"))?)
+                Pair::Rsa(
+                    RsaKeyPair::from_components(&components).map_err(|_| inconsistent("RSA"))?,
+                )
             }
             PublicParams::Ed25519 { x } => {
                 let d = fixed_b64(obj, "d", 32, "Ed25519")?;
-                Pair::Ed(Ed25519KeyPair::from_seed_and_public_key(&d, &x).map_err(|_| inconsistent("Ed25519"))?)
+                Pair::Ed(
+                    Ed25519KeyPair::from_seed_and_public_key(&d, &x)
+                        .map_err(|_| inconsistent("Ed25519"))?,
+                )
             }
         };
         SigningKey::assemble(pair, alg, kid)
@@ -251,8 +292,13 @@ impl SigningKey {
                 .map_err(|_| JoseError::Crypto("ECDSA signing")),
             Pair::Rsa(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(&RSA_PSS_SHA256, &SystemRandom::new(), message, &mut signature)
-                    .map_err(|_| JoseError::Crypto("RSA-PSS signing"))?;
+                pair.sign(
+                    &RSA_PSS_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| JoseError::Crypto("RSA-PSS signing"))?;
                 Ok(signature)
             }
             Pair::Ed(pair) => pair
@@ -272,10 +318,16 @@ impl SigningKey {
                 if point.len() != 65 || point[0] != 0x04 {
                     return Err(export("P-256 public key export"));
                 }
-                let d = p.private_key().as_be_bytes().map_err(|_| export("P-256 private key export"))?;
+                let d = p
+                    .private_key()
+                    .as_be_bytes()
+                    .map_err(|_| export("P-256 private key export"))?;
                 let pkcs8 = p.to_pkcs8v1().map_err(|_| export("PKCS#8 export"))?;
                 (
-                    PublicParams::Ec { x: point[1..33].to_vec(), y: point[33..].to_vec() },
+                    PublicParams::Ec {
+                        x: point[1..33].to_vec(),
+                        y: point[33..].to_vec(),
+                    },
                     pkcs8.as_ref().to_vec(),
                     vec![("d", b64::encode(d.as_ref()))],
                 )
@@ -296,20 +348,41 @@ impl SigningKey {
                     ("dq", b64::encode(&c.dq)),
                     ("qi", b64::encode(&c.qi)),
                 ];
-                (PublicParams::Rsa { n: c.n, e: c.e }, pkcs8.as_ref().to_vec(), members)
+                (
+                    PublicParams::Rsa { n: c.n, e: c.e },
+                    pkcs8.as_ref().to_vec(),
+                    members,
+                )
             }
             Pair::Ed(p) => {
-                let seed = p.seed().and_then(|s| s.as_be_bytes()).map_err(|_| export("Ed25519 seed export"))?;
+                let seed = p
+                    .seed()
+                    .and_then(|s| s.as_be_bytes())
+                    .map_err(|_| export("Ed25519 seed export"))?;
                 let pkcs8 = p.to_pkcs8v1().map_err(|_| export("PKCS#8 export"))?;
                 (
-                    PublicParams::Ed25519 { x: p.public_key().as_ref().to_vec() },
+                    PublicParams::Ed25519 {
+                        x: p.public_key().as_ref().to_vec(),
+                    },
                     pkcs8.as_ref().to_vec(),
                     vec![("d", b64::encode(seed.as_ref()))],
                 )
             }
         };
-        let public = Jwk::from_params(params, kid.clone(), Some(alg.as_str().to_string()), Some("sig".to_string()))?;
-        Ok(SigningKey { pair, alg, kid, public, pkcs8, private_members })
+        let public = Jwk::from_params(
+            params,
+            kid.clone(),
+            Some(alg.as_str().to_string()),
+            Some("sig".to_string()),
+        )?;
+        Ok(SigningKey {
+            pair,
+            alg,
+            kid,
+            public,
+            pkcs8,
+            private_members,
+        })
     }
 }
 
@@ -392,17 +465,29 @@ fqsiMtXHAU48Rw==
             assert_eq!(sig.len(), expected_len, "{alg}");
             let public = k.public_jwk();
             public.verify(alg, b"payload", &sig).unwrap();
-            assert_eq!(public.verify(alg, b"payloaD", &sig), Err(JoseError::BadSignature));
+            assert_eq!(
+                public.verify(alg, b"payloaD", &sig),
+                Err(JoseError::BadSignature)
+            );
             let mut bad = sig.clone();
             bad[5] ^= 1;
-            assert_eq!(public.verify(alg, b"payload", &bad), Err(JoseError::BadSignature));
+            assert_eq!(
+                public.verify(alg, b"payload", &bad),
+                Err(JoseError::BadSignature)
+            );
             assert_eq!(public.alg(), Some(alg.as_str()));
             assert_eq!(public.key_use(), Some("sig"));
             for other in Algorithm::ALL.into_iter().filter(|o| *o != alg) {
-                assert_eq!(public.verify(other, b"payload", &sig), Err(JoseError::KeyNotUsable { alg: other }));
+                assert_eq!(
+                    public.verify(other, b"payload", &sig),
+                    Err(JoseError::KeyNotUsable { alg: other })
+                );
             }
         }
-        assert_eq!(key(Algorithm::Ps256).public_jwk().rsa_modulus_bits(), Some(2048));
+        assert_eq!(
+            key(Algorithm::Ps256).public_jwk().rsa_modulus_bits(),
+            Some(2048)
+        );
     }
 
     #[test]
@@ -418,11 +503,16 @@ fqsiMtXHAU48Rw==
             assert_eq!(reloaded.kid(), original.kid());
             assert_eq!(reloaded.public_jwk(), original.public_jwk());
             let sig = reloaded.sign(b"reloaded").unwrap();
-            original.public_jwk().verify(alg, b"reloaded", &sig).unwrap();
+            original
+                .public_jwk()
+                .verify(alg, b"reloaded", &sig)
+                .unwrap();
             assert_eq!(reloaded.to_private_jwk(), jwk);
             // The private JWK parses as a public key too, but the public form drops the secrets.
             assert!(Jwk::contains_private_members(&jwk));
-            assert!(!Jwk::contains_private_members(&original.public_jwk().to_value()));
+            assert!(!Jwk::contains_private_members(
+                &original.public_jwk().to_value()
+            ));
         }
         let rsa = key(Algorithm::Ps256).to_private_jwk();
         for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
@@ -451,13 +541,22 @@ fqsiMtXHAU48Rw==
     fn private_jwk_errors() {
         let ec = key(Algorithm::Es256).to_private_jwk();
         let public_only = key(Algorithm::Es256).public_jwk().to_value();
-        assert!(matches!(SigningKey::from_private_jwk(&public_only), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&public_only),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         let mut enc = ec.clone();
         enc["use"] = json!("enc");
-        assert!(matches!(SigningKey::from_private_jwk(&enc), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&enc),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         let mut wrong_alg = ec.clone();
         wrong_alg["alg"] = json!("PS256");
-        assert!(matches!(SigningKey::from_private_jwk(&wrong_alg), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&wrong_alg),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         wrong_alg["alg"] = json!("RS256");
         assert_eq!(
             SigningKey::from_private_jwk(&wrong_alg).unwrap_err(),
@@ -465,30 +564,54 @@ fqsiMtXHAU48Rw==
         );
         let mut other_d = ec.clone();
         other_d["d"] = json!(b64::encode(&[7; 32]));
-        assert!(matches!(SigningKey::from_private_jwk(&other_d), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&other_d),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         let mut short_d = ec.clone();
         short_d["d"] = json!("AQ");
-        assert!(matches!(SigningKey::from_private_jwk(&short_d), Err(JoseError::InvalidKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&short_d),
+            Err(JoseError::InvalidKey(_))
+        ));
 
         let ed = key(Algorithm::EdDsa).to_private_jwk();
         let mut other_seed = ed.clone();
         other_seed["d"] = json!(b64::encode(&[7; 32]));
-        assert!(matches!(SigningKey::from_private_jwk(&other_seed), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&other_seed),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
 
         let rsa = key(Algorithm::Ps256).to_private_jwk();
         let mut no_p = rsa.clone();
         no_p.as_object_mut().unwrap().remove("p");
-        assert!(matches!(SigningKey::from_private_jwk(&no_p), Err(JoseError::InvalidKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&no_p),
+            Err(JoseError::InvalidKey(_))
+        ));
         let mut swapped = rsa.clone();
         swapped["dp"] = rsa["dq"].clone();
-        assert!(matches!(SigningKey::from_private_jwk(&swapped), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&swapped),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         let mut multi = rsa.clone();
         multi["oth"] = json!([]);
-        assert!(matches!(SigningKey::from_private_jwk(&multi), Err(JoseError::InvalidPrivateKey(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&multi),
+            Err(JoseError::InvalidPrivateKey(_))
+        ));
         let weak = json!({"kty": "RSA", "n": b64::encode(&[0xC1; 128]), "e": "AQAB", "d": "AQ"});
-        assert_eq!(SigningKey::from_private_jwk(&weak).unwrap_err(), JoseError::WeakRsaKey { bits: 1024 });
+        assert_eq!(
+            SigningKey::from_private_jwk(&weak).unwrap_err(),
+            JoseError::WeakRsaKey { bits: 1024 }
+        );
         let oct = json!({"kty": "oct", "k": "AQ", "d": "AQ"});
-        assert!(matches!(SigningKey::from_private_jwk(&oct), Err(JoseError::UnsupportedKeyType(_))));
+        assert!(matches!(
+            SigningKey::from_private_jwk(&oct),
+            Err(JoseError::UnsupportedKeyType(_))
+        ));
         assert!(SigningKey::from_private_jwk(&json!([])).is_err());
     }
 
@@ -508,7 +631,10 @@ fqsiMtXHAU48Rw==
             original.public_jwk().verify(alg, b"m", &sig).unwrap();
             for other in Algorithm::ALL.into_iter().filter(|o| *o != alg) {
                 assert!(
-                    matches!(SigningKey::from_pkcs8_pem(other, &pem, None), Err(JoseError::InvalidPrivateKey(_))),
+                    matches!(
+                        SigningKey::from_pkcs8_pem(other, &pem, None),
+                        Err(JoseError::InvalidPrivateKey(_))
+                    ),
                     "{alg} key loaded as {other}"
                 );
             }
@@ -523,12 +649,21 @@ fqsiMtXHAU48Rw==
 
     #[test]
     fn pem_errors_are_precise() {
-        let err = SigningKey::from_pkcs8_pem(Algorithm::Es256, "-----BEGIN EC PRIVATE KEY-----\nAA\n-----END EC PRIVATE KEY-----\n", None)
-            .unwrap_err();
-        assert!(err.to_string().contains("found \"EC PRIVATE KEY\""), "{err}");
+        let err = SigningKey::from_pkcs8_pem(
+            Algorithm::Es256,
+            "-----BEGIN EC PRIVATE KEY-----\nAA\n-----END EC PRIVATE KEY-----\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("found \"EC PRIVATE KEY\""),
+            "{err}"
+        );
         let err = SigningKey::from_pkcs8_pem(Algorithm::Es256, "garbage", None).unwrap_err();
         assert!(matches!(err, JoseError::Pem(_)));
-        let err = SigningKey::from_pkcs8_pem(Algorithm::Es256, "-----BEGIN PRIVATE KEY-----\nAAAA", None).unwrap_err();
+        let err =
+            SigningKey::from_pkcs8_pem(Algorithm::Es256, "-----BEGIN PRIVATE KEY-----\nAAAA", None)
+                .unwrap_err();
         assert!(err.to_string().contains("END PRIVATE KEY"), "{err}");
         let err = SigningKey::from_pkcs8_pem(
             Algorithm::Es256,
@@ -612,12 +747,23 @@ process.stdin.on('end', () => {
             .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
             .unwrap();
         let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "node failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "node failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
         for (alg, result) in Algorithm::ALL.iter().zip(results) {
-            assert_eq!(result["ok"], json!(true), "node rejected our {alg} signature");
+            assert_eq!(
+                result["ok"],
+                json!(true),
+                "node rejected our {alg} signature"
+            );
             let sig = b64::decode(result["sig"].as_str().unwrap()).unwrap();
-            key(*alg).public_jwk().verify(*alg, b"interop message", &sig).unwrap();
+            key(*alg)
+                .public_jwk()
+                .verify(*alg, b"interop message", &sig)
+                .unwrap();
         }
     }
 }

@@ -16,5 +16,7 @@ pub(crate) fn key(alg: Algorithm) -> &'static SigningKey {
         Algorithm::Ps256 => &PS256,
         Algorithm::EdDsa => &EDDSA,
     };
-    cell.get_or_init(|| SigningKey::generate(alg, Some(format!("test-{alg}"))).expect("key generation"))
+    cell.get_or_init(|| {
+        SigningKey::generate(alg, Some(format!("test-{alg}"))).expect("key generation")
+    })
 }

@@ -454,3 +454,19 @@ mod tests {
         assert!(e.to_string().contains("signing_alg"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The shipped example must state exactly the defaults, so it cannot drift from the code.
+    #[test]
+    fn example_config_states_the_defaults() {
+        let text = include_str!("../../fapilab.example.toml");
+        let parsed = Config::parse(text, Path::new("fapilab.example.toml")).expect("example parses");
+        let default = Config::default();
+        assert_eq!(format!("{:?}", parsed.server), format!("{:?}", default.server));
+        assert_eq!(format!("{:?}", parsed.ca), format!("{:?}", default.ca));
+        assert_eq!(format!("{:?}", parsed.tenants), format!("{:?}", default.tenants));
+    }
+}

@@ -148,3 +148,20 @@ pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, kind: Listener
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FAPI2-SP-NET-02, NET-03, NET-06: TLS 1.2+ and, for TLS 1.2, only ECDHE with AEAD.
+    #[test]
+    fn only_bcp195_suites_are_offered() {
+        for suite in &provider().cipher_suites {
+            let name = format!("{:?}", suite.suite());
+            let tls13 = name.starts_with("TLS13_");
+            let ecdhe_aead = name.contains("ECDHE") && (name.contains("GCM") || name.contains("CHACHA20"));
+            assert!(tls13 || ecdhe_aead, "suite {name} is not BCP 195 recommended");
+        }
+        assert!(!provider().cipher_suites.is_empty());
+    }
+}

@@ -35,60 +35,10 @@ pub fn chains_to(cert_der: &[u8], roots: &[CertificateDer<'static>], now: std::t
         .map_err(|e| format!("certificate does not chain to a trusted CA: {e}"))
 }
 
-/// Normalises an RFC 4514 distinguished name for comparison: attribute types case-folded
-/// and mapped to one spelling, values trimmed, RDNs in the order given.
-pub fn normalize_dn(dn: &str) -> Vec<(String, String)> {
-    split_unescaped(dn, ',')
-        .into_iter()
-        .filter_map(|rdn| {
-            let (ty, value) = rdn.split_once('=')?;
-            let ty = ty.trim().to_ascii_lowercase();
-            let ty = match ty.as_str() {
-                "2.5.4.3" => "cn".to_string(),
-                "2.5.4.10" => "o".to_string(),
-                "2.5.4.11" => "ou".to_string(),
-                "2.5.4.6" => "c".to_string(),
-                "2.5.4.5" | "serialnumber" => "serialnumber".to_string(),
-                "0.9.2342.19200300.100.1.1" | "uid" | "userid" => "uid".to_string(),
-                "1.3.6.1.4.1.311.60.2.1.3" | "jurisdictioncountryname" | "jurisdictionc" => "jurisdictionc".to_string(),
-                other => other.to_string(),
-            };
-            Some((ty, value.trim().to_string()))
-        })
-        .collect()
-}
-
-fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut escaped = false;
-    for c in s.chars() {
-        if escaped {
-            current.push(c);
-            escaped = false;
-        } else if c == '\\' {
-            current.push(c);
-            escaped = true;
-        } else if c == sep {
-            parts.push(std::mem::take(&mut current));
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.trim().is_empty() {
-        parts.push(current);
-    }
-    parts
-}
-
 /// RFC 8705 §2.1.2: compares the certificate's subject with the registered DN, DN-wise.
 pub fn subject_matches(cert_der: &[u8], registered_dn: &str) -> Result<bool, String> {
     let subject = fapilab_certs::subject_dn_of(cert_der).map_err(|e| e.to_string())?;
-    let mut a = normalize_dn(&subject);
-    let mut b = normalize_dn(registered_dn);
-    a.sort();
-    b.sort();
-    Ok(!a.is_empty() && a == b)
+    Ok(fapilab_certs::dn_matches(&subject, registered_dn))
 }
 
 /// RFC 8705 §2.1.2: the certificate carries `dns` as a dNSName SAN.
@@ -114,15 +64,25 @@ pub fn currently_valid(cert_der: &[u8], now: std::time::SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fapilab_certs::{CertificateAuthority, Lifetimes, TppSubject, self_signed_transport};
 
     #[test]
-    fn dn_comparison_ignores_type_spelling_and_order() {
-        let a = normalize_dn("CN=tpp1, O=Org, 0.9.2342.19200300.100.1.1=abc");
-        let b = normalize_dn("UID=abc,o=Org,cn=tpp1");
-        let (mut a, mut b) = (a, b);
-        a.sort();
-        b.sort();
-        assert_eq!(a, b);
-        assert_ne!(normalize_dn("CN=a\\,b"), normalize_dn("CN=a,CN=b"));
+    fn ca_issued_certificates_chain_and_match_their_subject() {
+        let ca = CertificateAuthority::generate(&Lifetimes::default()).expect("ca");
+        let other = CertificateAuthority::generate(&Lifetimes::default()).expect("other ca");
+        let subject = TppSubject::for_name("tpp-a");
+        let cert = ca.issue_transport(&subject, 1).expect("cert");
+        let roots = vec![CertificateDer::from(ca.cert_der().to_vec())];
+        let other_roots = vec![CertificateDer::from(other.cert_der().to_vec())];
+        let now = std::time::SystemTime::now();
+        assert!(chains_to(&cert.cert_der, &roots, now).is_ok());
+        assert!(chains_to(&cert.cert_der, &other_roots, now).is_err(), "MT-02: untrusted CA");
+        assert!(subject_matches(&cert.cert_der, &subject.rfc4514()).expect("dn"));
+        assert!(!subject_matches(&cert.cert_der, &TppSubject::for_name("tpp-b").rfc4514()).expect("dn"));
+        assert!(san_dns_matches(&cert.cert_der, &subject.san_dns_name()).expect("san"));
+        assert!(currently_valid(&cert.cert_der, now));
+        let self_signed = self_signed_transport(&subject, 1).expect("self-signed");
+        assert!(chains_to(&self_signed.cert_der, &roots, now).is_err());
+        assert_eq!(thumbprint(&cert.cert_der), cert.x5t_s256());
     }
 }

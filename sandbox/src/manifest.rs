@@ -1,0 +1,216 @@
+//! `sandbox.json`: everything a client under test needs to talk to a running sandbox.
+//!
+//! A harness or a person reads one file instead of guessing URLs and file names: the trust
+//! anchor, every workspace's issuer and discovery URL, every client with its authentication
+//! method, sender constraint and credential files, the bank's URL and audience, and the test
+//! login. Paths are absolute so the file can be used from any working directory; a member
+//! that does not apply to a client (no TPP, so no files) is `null`. The bank's own
+//! resource-server client is left out: it is not for clients under test.
+//!
+//! The file is replaced atomically (a temporary file in the same directory, then a rename),
+//! so a reader polling for it never sees half a manifest.
+
+use std::path::{Path, PathBuf};
+
+use fapilab_certs::CaDir;
+use fapilab_server::RunningServer;
+use fapilab_server::workspace::Workspace;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SandboxError;
+
+/// The manifest's file name inside the data directory.
+pub const MANIFEST_FILE: &str = "sandbox.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The CA certificate (PEM) that every sandbox TLS certificate chains to.
+    pub ca_file: PathBuf,
+    /// The mock bank's base URL.
+    pub bank_url: String,
+    /// The `aud` of access tokens the bank accepts.
+    pub bank_audience: String,
+    /// Base URL of the authorization server's listener that asks for client certificates.
+    pub mtls_base_url: String,
+    pub workspaces: Vec<ManifestWorkspace>,
+    pub users: Vec<ManifestUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestWorkspace {
+    pub tenant: String,
+    pub workspace: String,
+    pub profile: String,
+    pub issuer: String,
+    pub discovery_url: String,
+    pub clients: Vec<ManifestClient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestClient {
+    pub client_id: String,
+    pub token_endpoint_auth_method: String,
+    /// `dpop` or `mtls`.
+    pub sender_constraint: Option<String>,
+    /// Private signing JWKS (ES256 and PS256 keys) for `private_key_jwt` and DPoP proofs.
+    pub private_jwks_file: Option<PathBuf>,
+    /// Transport certificate (PEM) for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PKCS#8 PEM).
+    pub key_file: Option<PathBuf>,
+    pub redirect_uris: Vec<String>,
+    /// Space-separated scopes the client may ask for.
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestUser {
+    pub username: String,
+    pub password: String,
+}
+
+impl Manifest {
+    /// Describes `server` and the bank at `bank_url`. `users` are the logins to publish.
+    pub fn describe(
+        server: &RunningServer,
+        bank_url: &str,
+        bank_audience: &str,
+        users: Vec<ManifestUser>,
+    ) -> Manifest {
+        Manifest {
+            ca_file: server.ca_dir.ca_cert(),
+            bank_url: bank_url.to_owned(),
+            bank_audience: bank_audience.to_owned(),
+            mtls_base_url: server.mtls_base_url.clone(),
+            workspaces: server
+                .workspaces()
+                .iter()
+                .map(|ws| describe_workspace(ws, &server.ca_dir))
+                .collect(),
+            users,
+        }
+    }
+
+    /// Reads a manifest written by [`Manifest::write`].
+    pub fn load(path: &Path) -> Result<Manifest, SandboxError> {
+        let fail = |message: String| SandboxError::Manifest {
+            path: path.to_owned(),
+            message,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| fail(format!("not a sandbox manifest: {e}")))
+    }
+
+    /// Writes the manifest to `path` atomically.
+    pub fn write(&self, path: &Path) -> Result<(), SandboxError> {
+        let fail = |message: String| SandboxError::Manifest {
+            path: path.to_owned(),
+            message,
+        };
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| fail(format!("cannot serialize it: {e}")))?;
+        text.push('\n');
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(MANIFEST_FILE);
+        let temporary = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+        std::fs::write(&temporary, text)
+            .map_err(|e| fail(format!("cannot write {}: {e}", temporary.display())))?;
+        std::fs::rename(&temporary, path).map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            fail(format!(
+                "cannot move {} into place: {e}",
+                temporary.display()
+            ))
+        })
+    }
+}
+
+fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
+    let mut clients: Vec<ManifestClient> = ws
+        .clients
+        .values()
+        .filter(|c| !c.resource_server)
+        .map(|c| {
+            let file = |path: PathBuf| path.is_file().then_some(path);
+            let tpp = c.tpp.as_deref();
+            ManifestClient {
+                client_id: c.client_id.clone(),
+                token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+                sender_constraint: c.sender_constraint.map(|s| s.as_str().to_owned()),
+                private_jwks_file: tpp.and_then(|t| file(ca.tpp_private_jwks(t))),
+                cert_file: tpp.and_then(|t| file(ca.tpp_transport_cert(t))),
+                key_file: tpp.and_then(|t| file(ca.tpp_transport_key(t))),
+                redirect_uris: c.redirect_uris.clone(),
+                scope: c.scopes.join(" "),
+            }
+        })
+        .collect();
+    clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    ManifestWorkspace {
+        tenant: ws.tenant.clone(),
+        workspace: ws.id.clone(),
+        profile: ws.profile.as_str().to_owned(),
+        issuer: ws.issuer.clone(),
+        discovery_url: format!("{}/.well-known/openid-configuration", ws.issuer),
+        clients,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_load_round_trips_and_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!(
+            "fapilab-manifest-{}-{}",
+            std::process::id(),
+            fapilab_jose::random_token(6)
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let manifest = Manifest {
+            ca_file: dir.join("ca/ca.pem"),
+            bank_url: "https://localhost:8445".into(),
+            bank_audience: "urn:fapilab:bank".into(),
+            mtls_base_url: "https://localhost:8444".into(),
+            workspaces: vec![ManifestWorkspace {
+                tenant: "default".into(),
+                workspace: "fapi2".into(),
+                profile: "fapi2-security-profile".into(),
+                issuer: "https://localhost:8443/default/fapi2".into(),
+                discovery_url:
+                    "https://localhost:8443/default/fapi2/.well-known/openid-configuration".into(),
+                clients: vec![ManifestClient {
+                    client_id: "c".into(),
+                    token_endpoint_auth_method: "private_key_jwt".into(),
+                    sender_constraint: None,
+                    private_jwks_file: None,
+                    cert_file: None,
+                    key_file: None,
+                    redirect_uris: Vec::new(),
+                    scope: "accounts".into(),
+                }],
+            }],
+            users: vec![ManifestUser {
+                username: "alice".into(),
+                password: "pw".into(),
+            }],
+        };
+        let path = dir.join(MANIFEST_FILE);
+        manifest.write(&path).expect("write");
+        manifest.write(&path).expect("overwrite");
+        assert_eq!(Manifest::load(&path).expect("load"), manifest);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("\"sender_constraint\": null"), "{text}");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from(MANIFEST_FILE)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,280 @@
+//! `start`: the whole sandbox in one call — test PKI, authorization server, mock bank and
+//! manifest — so that a client under test (or a person with curl) has a complete FAPI 2.0
+//! open-finance setup on loopback without configuring anything.
+//!
+//! Ports: with `port_base` 0 every listener gets an ephemeral port (for tests running in
+//! parallel); otherwise the authorization server's TLS listener is on `port_base`, its
+//! mutual-TLS listener (RFC 8705 §5 endpoint aliases) on `port_base + 1` and the bank on
+//! `port_base + 2`. The bank validates tokens by introspection, so revocation shows at once
+//! (FAPI2-SP-RS-03).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fapilab_certs::{CaDir, InitOptions, Lifetimes};
+use fapilab_server::RunningServer;
+use fapilab_server::config::{Config, DEFAULT_PASSWORD, DEFAULT_USER, url_for};
+use fapilab_server::workspace::Listener;
+
+use crate::bank::{self, AuthorizationServer, BankConfig, BankState, RunningBank};
+use crate::error::SandboxError;
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestUser};
+
+/// Where and how to run the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Holds the CA (`ca/`), the store, the signing keys and `sandbox.json`; created if missing.
+    pub data_dir: PathBuf,
+    /// First of three consecutive ports; 0 for ephemeral ports.
+    pub port_base: u16,
+    /// Address every listener binds to.
+    pub bind: IpAddr,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            data_dir: PathBuf::from("data/sandbox"),
+            port_base: 8443,
+            bind: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+}
+
+/// A running sandbox. Dropping it stops the authorization server and the bank.
+pub struct Sandbox {
+    pub server: RunningServer,
+    pub bank: RunningBank,
+    pub bank_url: String,
+    pub manifest: Manifest,
+    pub manifest_path: PathBuf,
+}
+
+/// Starts the sandbox: see the module documentation.
+pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+    let (tls_port, mtls_port, bank_port) = ports(opts.port_base)?;
+    std::fs::create_dir_all(&opts.data_dir).map_err(|source| SandboxError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    })?;
+    let data_dir =
+        std::fs::canonicalize(&opts.data_dir).map_err(|source| SandboxError::DataDir {
+            path: opts.data_dir.clone(),
+            source,
+        })?;
+
+    let mut config = Config::default();
+    config.server.data_dir = data_dir.clone();
+    config.server.bind = opts.bind;
+    config.server.tls_port = tls_port;
+    config.server.mtls_port = mtls_port;
+    config.ca.dir = data_dir.join("ca");
+    prepare_ca(&CaDir::new(config.ca_dir()), config.ca.leaf_days)?;
+    let users = published_users(&config);
+
+    let server = fapilab_server::start(config.clone()).await?;
+
+    let ws = server
+        .workspaces()
+        .into_iter()
+        .find(|ws| {
+            ws.client(bank::BANK_CLIENT_ID)
+                .is_some_and(|c| c.resource_server)
+        })
+        .ok_or_else(|| SandboxError::NoBankClient(bank::BANK_CLIENT_ID.into()))?;
+    let tpp = ws
+        .client(bank::BANK_CLIENT_ID)
+        .and_then(|c| c.tpp.clone())
+        .ok_or_else(|| SandboxError::NoSigningKey(bank::BANK_CLIENT_ID.into()))?;
+    let ca_pem = read(&server.ca_dir.ca_cert())?;
+    let authorization_server = AuthorizationServer {
+        issuer: ws.issuer.clone(),
+        introspection_endpoint: ws.endpoint(Listener::Tls, "introspect"),
+        jwks_uri: ws.endpoint(Listener::Tls, "jwks"),
+        ca_pem,
+    };
+
+    let listener = bank::bind(SocketAddr::new(opts.bind, bank_port)).await?;
+    let bank_addr = listener
+        .local_addr()
+        .map_err(SandboxError::ListenerAddress)?;
+    let bank_url = url_for(&config.server.public_host, bank_addr.port());
+    let mut bank_config = BankConfig::new(bank_url.clone());
+    bank_config.audience = ws.settings.access_token_audience.clone();
+    let signing_key = bank::signing_key_from_tpp(&server.ca_dir, &tpp)?;
+    let state = BankState::new(bank_config, &authorization_server, signing_key)?;
+    let bank = RunningBank::spawn(listener, bank::tls_config(&server.ca_dir)?, Arc::new(state))?;
+
+    let manifest = Manifest::describe(
+        &server,
+        &bank_url,
+        &ws.settings.access_token_audience,
+        users,
+    );
+    let manifest_path = data_dir.join(MANIFEST_FILE);
+    manifest.write(&manifest_path)?;
+    tracing::info!(manifest = %manifest_path.display(), "sandbox ready");
+    Ok(Sandbox {
+        server,
+        bank,
+        bank_url,
+        manifest,
+        manifest_path,
+    })
+}
+
+fn ports(base: u16) -> Result<(u16, u16, u16), SandboxError> {
+    if base == 0 {
+        return Ok((0, 0, 0));
+    }
+    let last = base.checked_add(2).ok_or(SandboxError::PortRange(base))?;
+    Ok((base, base + 1, last))
+}
+
+/// A CA with no TPPs if there is none yet, and the bank's TPP. The server creates the TPPs of
+/// its other clients itself when it builds the workspaces.
+fn prepare_ca(ca: &CaDir, leaf_days: u32) -> Result<(), SandboxError> {
+    if !ca.exists() {
+        ca.init(&InitOptions {
+            force: false,
+            lifetimes: Lifetimes::default(),
+            server_names: Vec::new(),
+            tpps: Vec::new(),
+        })?;
+        tracing::info!(dir = %ca.root().display(), "created the sandbox certificate authority");
+    }
+    ca.ensure_tpp(bank::BANK_CLIENT_ID, false, leaf_days)?;
+    Ok(())
+}
+
+/// The logins to publish: configured users, and the default user where a workspace has none.
+fn published_users(config: &Config) -> Vec<ManifestUser> {
+    let mut users: Vec<ManifestUser> = Vec::new();
+    let mut add = |username: &str, password: &str| {
+        if !users.iter().any(|u| u.username == username) {
+            users.push(ManifestUser {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            });
+        }
+    };
+    for ws in config.tenants.iter().flat_map(|t| &t.workspaces) {
+        if ws.users.is_empty() {
+            add(DEFAULT_USER, DEFAULT_PASSWORD);
+        }
+        for user in &ws.users {
+            add(&user.username, &user.password);
+        }
+    }
+    users
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SandboxError> {
+    std::fs::read(path).map_err(|source| SandboxError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl Sandbox {
+    /// Runs until Ctrl-C (or until a listener task dies).
+    pub async fn wait(self) {
+        let Sandbox {
+            server, mut bank, ..
+        } = self;
+        tokio::select! {
+            _ = server.wait() => {}
+            _ = bank.stopped() => {}
+        }
+    }
+
+    /// Stops both servers now (the same as dropping the sandbox).
+    pub fn stop(self) {}
+
+    /// What a person needs to start: URLs, the manifest, the login and a command to paste.
+    pub fn summary(&self) -> String {
+        let m = &self.manifest;
+        let ca = shell_quote(&m.ca_file.display().to_string());
+        let mut out = String::from("fapilab sandbox is running\n\n");
+        for ws in &m.workspaces {
+            out.push_str(&format!(
+                "  issuer ({}/{}, {}): {}\n",
+                ws.tenant, ws.workspace, ws.profile, ws.issuer
+            ));
+        }
+        out.push_str(&format!("  mTLS endpoints base:  {}\n", m.mtls_base_url));
+        out.push_str(&format!(
+            "  mock bank:            {} (token audience {})\n",
+            m.bank_url, m.bank_audience
+        ));
+        out.push_str(&format!(
+            "  CA certificate:       {}\n",
+            m.ca_file.display()
+        ));
+        out.push_str(&format!(
+            "  manifest:             {}\n",
+            self.manifest_path.display()
+        ));
+        for user in &m.users {
+            out.push_str(&format!(
+                "  login:                {} / {}\n",
+                user.username, user.password
+            ));
+        }
+        if let Some(ws) = m.workspaces.first() {
+            out.push_str("\nTry:\n");
+            out.push_str(&format!("  curl --cacert {ca} {}\n", ws.discovery_url));
+            out.push_str(&format!("  curl -i --cacert {ca} {}/accounts    # 401: the bank wants a sender-constrained token\n", m.bank_url));
+        }
+        out
+    }
+}
+
+/// Quotes `text` for a POSIX shell when it holds anything but safe characters.
+fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@+,".contains(c));
+    if safe {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_base() {
+        assert_eq!(ports(0).ok(), Some((0, 0, 0)));
+        assert_eq!(ports(8443).ok(), Some((8443, 8444, 8445)));
+        assert_eq!(ports(65_533).ok(), Some((65_533, 65_534, 65_535)));
+        assert!(matches!(
+            ports(65_534),
+            Err(SandboxError::PortRange(65_534))
+        ));
+    }
+
+    #[test]
+    fn the_default_config_publishes_the_default_user() {
+        let users = published_users(&Config::default());
+        assert_eq!(
+            users,
+            vec![ManifestUser {
+                username: DEFAULT_USER.into(),
+                password: DEFAULT_PASSWORD.into()
+            }]
+        );
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/tmp/a/ca.pem"), "/tmp/a/ca.pem");
+        assert_eq!(shell_quote("/tmp/my dir/ca.pem"), "'/tmp/my dir/ca.pem'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
