@@ -66,6 +66,12 @@ pub async fn push(
     let body: Value = json!({ "request_uri": format!("{REQUEST_URI_PREFIX}{handle}"), "expires_in": lifetime });
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if ws.settings.dpop_nonce {
+        // DP-N-01: hand out the current nonce so the token request needs no extra round trip.
+        if let Ok(v) = HeaderValue::from_str(&ws.dpop_nonce(now)) {
+            response.headers_mut().insert("dpop-nonce", v);
+        }
+    }
     Ok(response)
 }
 
