@@ -32,7 +32,8 @@ pub fn authenticate(
     if headers.contains_key(header::AUTHORIZATION) {
         return Err(OAuthError::invalid_client(
             "HTTP Basic / Authorization header client authentication is not allowed; use private_key_jwt or mTLS [FAPI2-SP-AS-06]",
-        ));
+        )
+        .with_challenge(crate::error::Challenge::Basic));
     }
     if form.contains("client_secret") {
         return Err(OAuthError::invalid_client(

@@ -73,6 +73,11 @@ impl ErrorCode {
 pub enum Challenge {
     Bearer,
     Dpop { algs: String },
+    /// RFC 6749 §5.2: the client tried HTTP Basic authentication.
+    Basic,
+    /// RFC 6750 §3.1 / RFC 9449 §7.1: no token at all, so both schemes are offered and no
+    /// error code is given.
+    TokenMissing { realm: String, algs: String },
 }
 
 #[derive(Debug, Clone)]
@@ -175,22 +180,21 @@ impl IntoResponse for OAuthError {
         // OA-01: error responses of the token family are never cached either.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        let challenge = match &self.challenge {
-            Some(Challenge::Bearer) => Some(format!(
-                "Bearer error=\"{}\", error_description=\"{}\"",
-                self.code.as_str(),
-                quoted(&self.description)
-            )),
-            Some(Challenge::Dpop { algs }) => Some(format!(
-                "DPoP error=\"{}\", error_description=\"{}\", algs=\"{}\"",
-                self.code.as_str(),
-                quoted(&self.description),
-                algs
-            )),
-            None => None,
+        let code = self.code.as_str();
+        let description = quoted(&self.description);
+        let challenges: Vec<String> = match &self.challenge {
+            Some(Challenge::Bearer) => vec![format!("Bearer error=\"{code}\", error_description=\"{description}\"")],
+            Some(Challenge::Dpop { algs }) => {
+                vec![format!("DPoP error=\"{code}\", error_description=\"{description}\", algs=\"{algs}\"")]
+            }
+            Some(Challenge::Basic) => vec!["Basic realm=\"fapilab\"".to_string()],
+            Some(Challenge::TokenMissing { realm, algs }) => {
+                vec![format!("Bearer realm=\"{realm}\""), format!("DPoP realm=\"{realm}\", algs=\"{algs}\"")]
+            }
+            None => Vec::new(),
         };
-        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
+        for value in challenges.iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
+            headers.append(header::WWW_AUTHENTICATE, value);
         }
         if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
             headers.insert("dpop-nonce", nonce);

@@ -43,7 +43,8 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 pub fn interaction_cookie_name(interaction_id: &str) -> String {
-    format!("{INTERACTION_COOKIE_PREFIX}{}", &interaction_id[..interaction_id.len().min(16)])
+    let short: String = interaction_id.chars().take(16).collect();
+    format!("{INTERACTION_COOKIE_PREFIX}{short}")
 }
 
 pub fn start(state: &AppState, ws: &Workspace, request_handle: &str, client_id: &str) -> Result<(String, Interaction), OAuthError> {
@@ -73,7 +74,8 @@ pub fn resume(
     csrf_token: Option<Option<&str>>,
 ) -> Result<Interaction, Response> {
     let refuse = |what: &str| pages::error(StatusCode::BAD_REQUEST, "invalid_request", what);
-    let Some(id) = interaction_id.filter(|i| !i.is_empty() && i.len() <= 64) else {
+    let well_formed = |i: &&str| !i.is_empty() && i.len() <= 64 && i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let Some(id) = interaction_id.filter(well_formed) else {
         return Err(refuse("the form does not name an interaction"));
     };
     let interaction: Interaction = match state.records.get(Kind::Interaction, &plain_key(&ws.key, id)) {

@@ -7,6 +7,7 @@
 //! `store/`. See ARCHITECTURE.md at the repository root.
 
 pub mod access;
+pub mod authorization_response;
 pub mod client_auth;
 pub mod config;
 pub mod dpop;

@@ -17,7 +17,8 @@ use crate::interaction;
 use crate::pages;
 use crate::state::{AppState, SharedState};
 use crate::store::Kind;
-use crate::store::records::{PushedRequest, plain_key};
+use crate::authorization_response::{self, Outcome};
+use crate::store::records::{PushedRequest, Session, plain_key};
 use crate::workspace::Workspace;
 
 pub async fn authorize(
@@ -78,6 +79,10 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
     let Some(client) = ws.client(&pushed.client_id) else {
         return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the client of this request no longer exists");
     };
+    let session = interaction::current_session(state, ws, headers);
+    if pushed.params.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == "none")) {
+        return answer_without_ui(state, ws, handle, pushed, session.as_ref());
+    }
     let (id, interaction) = match interaction::start(state, ws, handle, &client.client_id) {
         Ok(started) => started,
         Err(e) => {
@@ -86,7 +91,7 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
         }
     };
     let now = fapilab_jose::now();
-    let session = interaction::current_session(state, ws, headers).filter(|s| {
+    let session = session.filter(|s| {
         let fresh_enough = pushed.params.max_age.is_none_or(|max| now - s.auth_time <= max);
         let prompt_login = pushed.params.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == "login"));
         fresh_enough && !prompt_login
@@ -107,4 +112,22 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
         interaction::INTERACTION_LIFETIME,
     );
     response
+}
+
+/// OIDC Core §3.1.2.1 `prompt=none`: no page may be shown. Without a signed-in user the answer
+/// is `login_required`, without earlier consent `consent_required`; otherwise a code.
+fn answer_without_ui(state: &AppState, ws: &Workspace, handle: &str, pushed: &PushedRequest, session: Option<&Session>) -> Response {
+    let pushed_now = match authorization_response::consume(state, ws, handle) {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let outcome = match session {
+        None => Outcome::Refused { error: "login_required", description: "prompt=none was requested and no user is signed in [OIDC-3.1.2.6]" },
+        Some(s) if !authorization_response::has_consent(state, ws, &s.subject, pushed) => Outcome::Refused {
+            error: "consent_required",
+            description: "prompt=none was requested and the user has not consented to these scopes [OIDC-3.1.2.6]",
+        },
+        Some(s) => Outcome::Approved(s),
+    };
+    authorization_response::respond(state, ws, &pushed_now, outcome)
 }

@@ -1,20 +1,20 @@
-//! Consent: shows the client and the scopes in plain words (FAPI2-SP-AZ-13), then answers the
-//! client with a code or `access_denied`, always with `iss` (FAPI2-SP-AZ-07, RFC 9207) and
-//! always by 303 (AZ-10, AZ-11). The pushed request is consumed here (AZ-15).
+//! Consent: shows the client and the scopes in plain words (FAPI2-SP-AZ-13); the decision
+//! completes the authorization (see `authorization_response`).
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
 use crate::http::{OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
 use crate::state::SharedState;
 use crate::store::Kind;
-use crate::store::records::{AuthorizationCode, Consent, PushedRequest, plain_key, secret_key};
-use crate::workspace::{Listener, Workspace};
+use crate::store::records::{PushedRequest, plain_key};
+use crate::workspace::Listener;
+use crate::authorization_response::{self, Outcome};
 
 pub async fn show(
     State(state): State<SharedState>,
@@ -62,85 +62,15 @@ pub async fn decide(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         _ => return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "decision must be approve or deny"),
     };
     // AZ-15: the request_uri is single use, consumed now that the authorization completes.
-    let now = fapilab_jose::now();
-    let key = plain_key(&ws.key, &interaction.request_handle);
-    let before = state.records.modify::<PushedRequest>(Kind::PushedRequest, &key, |p| {
-        if p.used || p.expires_at < now {
-            return false;
-        }
-        p.used = true;
-        true
-    });
-    let pushed = match before {
-        Ok(Some(p)) if !p.used && p.expires_at >= now => p,
-        Ok(_) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_uri",
-                "the authorization request was already used or has expired [FAPI2-SP-AZ-15, AZ-12]",
-            );
-        }
-        Err(e) => return crate::error::OAuthError::server(e).into_response(),
+    let pushed = match authorization_response::consume(&state, &ws, &interaction.request_handle) {
+        Ok(p) => p,
+        Err(page) => return page,
     };
     interaction::finish(&state, &ws, &interaction_id);
-
-    let mut params: Vec<(&str, String)> = Vec::new();
-    if approve {
-        let code = fapilab_jose::random_token(32);
-        let acr = pushed
-            .params
-            .essential_acr
-            .as_ref()
-            .and_then(|wanted| wanted.iter().find(|w| ws.settings.acr_values.contains(w)).cloned())
-            .or_else(|| Some(session.acr.clone()).filter(|a| !a.is_empty()));
-        let record = AuthorizationCode {
-            client_id: pushed.client_id.clone(),
-            params: pushed.params.clone(),
-            subject: session.subject.clone(),
-            auth_time: session.auth_time,
-            acr,
-            expires_at: now + ws.settings.code_lifetime as i64,
-            redeemed_grant: None,
-        };
-        // Kept past its expiry so that a late second redemption is still recognised as reuse.
-        let keep_until = record.expires_at + ws.settings.refresh_token_lifetime as i64;
-        if let Err(e) = state.records.put(Kind::Code, &secret_key(&ws.key, &code), Some(keep_until), &record) {
-            return crate::error::OAuthError::server(e).into_response();
-        }
-        let consent = Consent { scope: pushed.params.scope.clone(), granted_at: now };
-        let consent_key = plain_key(&ws.key, &format!("{}|{}", session.subject, pushed.client_id));
-        if let Err(e) = state.records.put(Kind::Consent, &consent_key, None, &consent) {
-            return crate::error::OAuthError::server(e).into_response();
-        }
-        tracing::info!(client_id = %pushed.client_id, "authorization approved");
-        params.push(("code", code));
+    let outcome = if approve {
+        Outcome::Approved(&session)
     } else {
-        tracing::info!(client_id = %pushed.client_id, "authorization denied by the user");
-        params.push(("error", "access_denied".into()));
-        params.push(("error_description", "the user denied the request".into()));
-    }
-    if let Some(s) = &pushed.params.state {
-        params.push(("state", s.clone()));
-    }
-    redirect(&ws, &pushed.params.redirect_uri, &params)
-}
-
-/// 303 to the validated redirect URI with the response parameters and `iss` (RFC 9207).
-fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)]) -> Response {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        query.append_pair(k, v);
-    }
-    query.append_pair("iss", &ws.issuer);
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let target = format!("{redirect_uri}{separator}{}", query.finish());
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    match HeaderValue::from_str(&target) {
-        Ok(location) => {
-            response.headers_mut().insert(header::LOCATION, location);
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(_) => pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the redirect URI cannot be used"),
-    }
+        Outcome::Refused { error: "access_denied", description: "the user denied the request" }
+    };
+    authorization_response::respond(&state, &ws, &pushed, outcome)
 }

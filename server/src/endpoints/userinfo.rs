@@ -62,7 +62,8 @@ fn authorize_request(state: &AppState, ws: &Workspace, peer: &Peer, method: &str
     };
     let dpop_challenge = Challenge::Dpop { algs: ws.policy.algorithm_names().join(" ") };
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return Err(unauthorized(ErrorCode::InvalidToken, "an access token is required in the Authorization header [FAPI2-SP-RS-01, OA-05]", Challenge::Bearer));
+        let missing = Challenge::TokenMissing { realm: ws.issuer.clone(), algs: ws.policy.algorithm_names().join(" ") };
+        return Err(unauthorized(ErrorCode::InvalidToken, "an access token is required in the Authorization header [FAPI2-SP-RS-01, OA-05, DP-R-03]", missing));
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     let token = token.trim();

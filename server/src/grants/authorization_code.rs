@@ -51,25 +51,10 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         }
     }
 
-    // FAPI2-SP-AZ-09: claim the code atomically; a concurrent second redemption loses.
+    // The grant is stored before the code is claimed, so a replay that races this redemption
+    // always finds the grant to revoke (FAPI2-SP-AZ-09).
     let grant_id = fapilab_jose::random_token(18);
-    let before = state
-        .records
-        .modify::<AuthorizationCode>(Kind::Code, &code_key, |c| {
-            if c.redeemed_grant.is_some() {
-                return false;
-            }
-            c.redeemed_grant = Some(grant_id.clone());
-            true
-        })
-        .map_err(OAuthError::server)?;
-    if let Some(first) = before.and_then(|b| b.redeemed_grant) {
-        revoke_after_reuse(state, ws, &first);
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was already used; the tokens issued for it are revoked [FAPI2-SP-AZ-09, OA-04]",
-        ));
-    }
-
+    let grant_key = plain_key(&ws.key, &grant_id);
     let grant = Grant {
         client_id: client.client_id.clone(),
         subject: Some(record.subject.clone()),
@@ -80,10 +65,33 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         revoked: false,
     };
     let grant_lifetime = ws.settings.refresh_token_lifetime as i64;
-    state
+    state.records.put(Kind::Grant, &grant_key, Some(now + grant_lifetime), &grant).map_err(OAuthError::server)?;
+
+    // Claim the code atomically; a concurrent second redemption loses.
+    let before = state
         .records
-        .put(Kind::Grant, &plain_key(&ws.key, &grant_id), Some(now + grant_lifetime), &grant)
+        .modify::<AuthorizationCode>(Kind::Code, &code_key, |c| {
+            if c.redeemed_grant.is_some() {
+                return false;
+            }
+            c.redeemed_grant = Some(grant_id.clone());
+            true
+        })
         .map_err(OAuthError::server)?;
+    let first_redemption = before.as_ref().map(|b| b.redeemed_grant.clone());
+    if first_redemption != Some(None) {
+        // Our own grant never got a token; drop it.
+        if let Err(e) = state.records.delete(Kind::Grant, &grant_key) {
+            tracing::warn!(error = %e, "could not delete an unused grant");
+        }
+        if let Some(Some(first)) = first_redemption {
+            revoke_after_reuse(state, ws, &first);
+        }
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used; the tokens issued for it are revoked [FAPI2-SP-AZ-09, OA-04]",
+        ));
+    }
+
     let openid = record.params.scope.split_whitespace().any(|s| s == "openid");
     let refresh = if client.allows_grant("refresh_token") { RefreshToken::New } else { RefreshToken::None };
     issuance::issue(
