@@ -6,3 +6,4 @@ mod flows;
 mod negative;
 mod interop;
 mod sandbox;
+mod proxy;

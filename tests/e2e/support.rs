@@ -131,7 +131,7 @@ pub struct ServerInfo {
     pub data_dir: PathBuf,
 }
 
-fn info_of(server: &fapilab_server::RunningServer, data_dir: &Path) -> ServerInfo {
+pub fn info_of(server: &fapilab_server::RunningServer, data_dir: &Path) -> ServerInfo {
     let ws = server.workspace("default", "fapi2").expect("the default workspace exists");
     ServerInfo {
         issuer: ws.issuer.clone(),
@@ -213,6 +213,11 @@ impl TestEnv {
         let server = fapilab_server::start(config.clone()).await?;
         let info = info_of(&server, &config.server.data_dir);
         Ok(TestEnv::from_info(info, Some(config), Some(server)))
+    }
+
+    /// Clients for a server someone else owns (e.g. the sandbox's).
+    pub fn attach(info: ServerInfo) -> TestEnv {
+        TestEnv::from_info(info, None, None)
     }
 
     /// Stops this private server; its data directory stays.
