@@ -18,22 +18,22 @@ pub enum Outcome<'a> {
     Refused { error: &'static str, description: &'static str },
 }
 
-/// Marks the pushed request used; an error page if it was used already or has expired.
+/// Marks the pushed request used; an error page if it was used already. Its lifetime was
+/// checked when the authorization page loaded; the interaction that followed has its own.
 pub fn consume(state: &AppState, ws: &Workspace, handle: &str) -> Result<PushedRequest, Response> {
-    let now = fapilab_jose::now();
     let before = state.records.modify::<PushedRequest>(Kind::PushedRequest, &plain_key(&ws.key, handle), |p| {
-        if p.used || p.expires_at < now {
+        if p.used {
             return false;
         }
         p.used = true;
         true
     });
     match before {
-        Ok(Some(p)) if !p.used && p.expires_at >= now => Ok(p),
+        Ok(Some(p)) if !p.used => Ok(p),
         Ok(_) => Err(pages::error(
             StatusCode::BAD_REQUEST,
             "invalid_request_uri",
-            "the authorization request was already used or has expired [FAPI2-SP-AZ-15, AZ-12]",
+            "the authorization request was already used or is unknown [FAPI2-SP-AZ-15]",
         )),
         Err(e) => Err(OAuthError::server(e).into_response()),
     }

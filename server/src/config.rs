@@ -59,6 +59,11 @@ pub struct ServerSection {
     pub client_cert_header: ClientCertHeaderSection,
     /// Log lines as JSON instead of text.
     pub log_json: bool,
+    /// The external base URL when a proxy publishes the TLS listener under another host or
+    /// port (issuers, advertised endpoints and DPoP `htu` use it). Default: from the above.
+    pub public_base_url: Option<String>,
+    /// The same for the mTLS listener.
+    pub public_mtls_base_url: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -72,6 +77,8 @@ impl Default for ServerSection {
             hsts_max_age: 31_536_000,
             client_cert_header: ClientCertHeaderSection::default(),
             log_json: false,
+            public_base_url: None,
+            public_mtls_base_url: None,
         }
     }
 }
@@ -94,11 +101,14 @@ pub struct CaSection {
     pub server_names: Vec<String>,
     pub ca_days: u32,
     pub leaf_days: u32,
+    /// More CA certificates (PEM files) whose certificates `tls_client_auth` accepts, for TPPs
+    /// whose certificates another CA issued (RFC 8705 §2.1).
+    pub trusted_client_ca_files: Vec<PathBuf>,
 }
 
 impl Default for CaSection {
     fn default() -> Self {
-        CaSection { dir: PathBuf::from("ca"), server_names: Vec::new(), ca_days: 90, leaf_days: 30 }
+        CaSection { dir: PathBuf::from("ca"), server_names: Vec::new(), ca_days: 90, leaf_days: 30, trusted_client_ca_files: Vec::new() }
     }
 }
 
@@ -250,13 +260,6 @@ impl Config {
         if self.ca.dir.is_absolute() { self.ca.dir.clone() } else { self.server.data_dir.join(&self.ca.dir) }
     }
 
-    pub fn base_url(&self) -> String {
-        url_for(&self.server.public_host, self.server.tls_port)
-    }
-
-    pub fn mtls_base_url(&self) -> String {
-        url_for(&self.server.public_host, self.server.mtls_port)
-    }
 
     /// Refuses invalid combinations, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -272,6 +275,14 @@ impl Config {
                 "server.client_cert_header.trusted_proxies",
                 "must list the proxy addresses when server.client_cert_header.enabled is true",
             ));
+        }
+        for (key, url) in [("server.public_base_url", &s.public_base_url), ("server.public_mtls_base_url", &s.public_mtls_base_url)] {
+            if let Some(url) = url {
+                let ok = url.starts_with("https://") && !url.ends_with('/') && !url.contains(['?', '#']) && url.parse::<http::Uri>().is_ok();
+                if !ok {
+                    return Err(invalid(key, "must be an https URL without a trailing slash, query or fragment [FAPI2-SP-NET-01]"));
+                }
+            }
         }
         if self.ca.ca_days == 0 || self.ca.leaf_days == 0 {
             return Err(invalid("ca.ca_days / ca.leaf_days", "lifetimes must be at least one day"));
@@ -330,6 +341,12 @@ impl WorkspaceConfig {
         }
         if self.refresh_token_rotation && !policy.allow_refresh_token_rotation {
             return Err(invalid(format!("{key}.refresh_token_rotation"), "this profile forbids rotation"));
+        }
+        if self.refresh_token_rotation && self.refresh_token_grace < 30 {
+            return Err(invalid(
+                format!("{key}.refresh_token_grace"),
+                "must be at least 30 seconds so a client can retry with the previous token [FAPI2-SP-AS-10]",
+            ));
         }
         if self.dpop_nonce_lifetime < 10 {
             return Err(invalid(format!("{key}.dpop_nonce_lifetime"), "must be at least 10 seconds"));
@@ -421,7 +438,7 @@ mod tests {
         let c = parse("").expect("defaults");
         assert_eq!(c.tenants[0].id, "default");
         assert_eq!(c.tenants[0].workspaces[0].id, "fapi2");
-        assert_eq!(c.base_url(), "https://localhost:8443");
+        assert_eq!(url_for(&c.server.public_host, c.server.tls_port), "https://localhost:8443");
     }
 
     #[test]
@@ -446,6 +463,22 @@ mod tests {
     fn client_cert_header_needs_proxies() {
         let e = parse("[server.client_cert_header]\nenabled = true\n").expect_err("no proxies");
         assert!(e.to_string().contains("trusted_proxies"), "{e}");
+    }
+
+    #[test]
+    fn public_base_urls_must_be_https_without_trailing_slash() {
+        assert!(parse("[server]\npublic_base_url = 'https://as.bank.example'\n").is_ok());
+        for bad in ["http://as.bank.example", "https://as.bank.example/", "https://as.bank.example/?x=1"] {
+            let e = parse(&format!("[server]\npublic_base_url = '{bad}'\n")).expect_err(bad);
+            assert!(e.to_string().contains("server.public_base_url"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rotation_needs_a_usable_grace_period() {
+        let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nrefresh_token_rotation=true\nrefresh_token_grace=5\n")
+            .expect_err("grace too short");
+        assert!(e.to_string().contains("refresh_token_grace"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub enum ErrorCode {
     InvalidScope,
     AccessDenied,
     InvalidRequestUri,
+    RequestNotSupported,
     InvalidDpopProof,
     UseDpopNonce,
     InvalidToken,
@@ -44,6 +45,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::InvalidToken => "invalid_token",
@@ -157,9 +159,19 @@ impl std::fmt::Display for OAuthError {
 
 impl std::error::Error for OAuthError {}
 
-/// Quote a value for an RFC 9110 auth-param, dropping characters that cannot appear.
-fn quoted(value: &str) -> String {
-    value.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+/// RFC 6749 §5.2: `error_description` may only hold %x20-21 / %x23-5B / %x5D-7E. Quotes become
+/// apostrophes, backslashes slashes, anything else outside the set a question mark. The same
+/// text is then safe inside an RFC 9110 quoted auth-param.
+pub fn wire_description(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl IntoResponse for OAuthError {
@@ -174,14 +186,14 @@ impl IntoResponse for OAuthError {
                 "request rejected"
             );
         }
-        let body = json!({ "error": self.code.as_str(), "error_description": self.description });
+        let description = wire_description(&self.description);
+        let body = json!({ "error": self.code.as_str(), "error_description": description });
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         // OA-01: error responses of the token family are never cached either.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         let code = self.code.as_str();
-        let description = quoted(&self.description);
         let challenges: Vec<String> = match &self.challenge {
             Some(Challenge::Bearer) => vec![format!("Bearer error=\"{code}\", error_description=\"{description}\"")],
             Some(Challenge::Dpop { algs }) => {
@@ -204,3 +216,15 @@ impl IntoResponse for OAuthError {
 }
 
 pub type OAuthResult<T> = Result<T, OAuthError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc6749_character_set() {
+        let wire = wire_description("aud \"https://x\" \\ caf\u{e9}\n");
+        assert_eq!(wire, "aud 'https://x' / caf??");
+        assert!(wire.chars().all(|c| matches!(c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)));
+    }
+}

@@ -52,13 +52,12 @@ impl FromRequestParts<SharedState> for Peer {
             return Err(OAuthError::server("request without connection info"));
         };
         let mut certificate = info.client_certificate.clone();
-        if state.client_cert_proxies.contains(&info.peer.ip()) {
-            if let Some(value) = parts.headers.get("client-cert") {
+        if state.client_cert_proxies.contains(&info.peer.ip())
+            && let Some(value) = parts.headers.get("client-cert") {
                 certificate = Some(Arc::new(parse_client_cert_header(value).ok_or_else(|| {
                     OAuthError::invalid_request("the Client-Cert header is not an RFC 9440 byte sequence")
                 })?));
             }
-        }
         Ok(Peer { listener: info.listener, client_certificate: certificate })
     }
 }

@@ -92,11 +92,10 @@ pub fn resume(
     if cookie(headers, &interaction_cookie_name(id)) != Some(interaction.browser_binding.as_str()) {
         return Err(refuse("this sign-in was started in another browser (cookie missing or different)"));
     }
-    if let Some(csrf) = csrf_token {
-        if csrf != Some(interaction.csrf_token.as_str()) {
+    if let Some(csrf) = csrf_token
+        && csrf != Some(interaction.csrf_token.as_str()) {
             return Err(refuse("the form's csrf_token is missing or wrong"));
         }
-    }
     Ok(interaction)
 }
 

@@ -33,7 +33,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/.well-known/oauth-authorization-server/{tenant}/{workspace}", get(discovery::oauth_authorization_server))
         .route(&format!("{ws}/jwks"), get(jwks::jwks))
         .route(&format!("{ws}/par"), post(par::push))
-        .route(&format!("{ws}/authorize"), get(authorize::authorize))
+        .route(&format!("{ws}/authorize"), get(authorize::authorize).post(authorize::authorize_form))
         .route(&format!("{ws}/login"), post(login::submit))
         .route(&format!("{ws}/consent"), get(consent::show).post(consent::decide))
         .route(&format!("{ws}/token"), post(token::token))
@@ -149,8 +149,22 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let mtls_listener = TcpListener::bind(bind(config.server.mtls_port)).await.map_err(|source| StartError::Bind { addr: bind(config.server.mtls_port), source })?;
     let tls_addr = tls_listener.local_addr().map_err(|source| StartError::Bind { addr: bind(config.server.tls_port), source })?;
     let mtls_addr = mtls_listener.local_addr().map_err(|source| StartError::Bind { addr: bind(config.server.mtls_port), source })?;
-    let base_url = url_for(&config.server.public_host, tls_addr.port());
-    let mtls_base_url = url_for(&config.server.public_host, mtls_addr.port());
+    let base_url = config.server.public_base_url.clone().unwrap_or_else(|| url_for(&config.server.public_host, tls_addr.port()));
+    let mtls_base_url =
+        config.server.public_mtls_base_url.clone().unwrap_or_else(|| url_for(&config.server.public_host, mtls_addr.port()));
+    let mut extra_client_cas = Vec::new();
+    for path in &config.ca.trusted_client_ca_files {
+        use rustls_pki_types::pem::PemObject;
+        let pem = std::fs::read(path).map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
+        let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).collect();
+        if certs.is_empty() {
+            return Err(StartError::Config(crate::config::ConfigError::Invalid {
+                key: "ca.trusted_client_ca_files".into(),
+                message: format!("{} holds no PEM certificate", path.display()),
+            }));
+        }
+        extra_client_cas.extend(certs);
+    }
 
     let store = Arc::new(SqliteStore::open(&data_dir.join("store.sqlite"))?);
     let key_dir = data_dir.join("keys");
@@ -165,6 +179,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 key_dir: &key_dir,
                 ca: &ca_dir,
                 leaf_days: config.ca.leaf_days,
+                extra_client_cas: &extra_client_cas,
             })?;
             tracing::info!(issuer = %ws.issuer, profile = ws.profile.as_str(), clients = ws.clients.len(), "workspace ready");
             workspaces.insert(ws.key.clone(), Arc::new(ws));

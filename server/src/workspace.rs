@@ -87,6 +87,8 @@ pub struct WorkspaceInputs<'a> {
     pub key_dir: &'a Path,
     pub ca: &'a fapilab_certs::CaDir,
     pub leaf_days: u32,
+    /// Further CAs trusted for `tls_client_auth` (config `ca.trusted_client_ca_files`).
+    pub extra_client_cas: &'a [CertificateDer<'static>],
 }
 
 impl Workspace {
@@ -102,7 +104,9 @@ impl Workspace {
         let ca_cert = std::fs::read(input.ca.ca_cert()).map_err(|e| fail(format!("reading the CA certificate: {e}")))?;
         let trusted_client_cas: Vec<CertificateDer<'static>> = {
             use rustls_pki_types::pem::PemObject;
-            CertificateDer::pem_slice_iter(&ca_cert).filter_map(Result::ok).collect()
+            let mut roots: Vec<_> = CertificateDer::pem_slice_iter(&ca_cert).filter_map(Result::ok).collect();
+            roots.extend(input.extra_client_cas.iter().cloned());
+            roots
         };
 
         let client_configs = if settings.clients.is_empty() && settings.default_clients {

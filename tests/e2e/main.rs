@@ -7,3 +7,4 @@ mod negative;
 mod interop;
 mod sandbox;
 mod proxy;
+mod interop_edges;

@@ -12,7 +12,7 @@ use axum::response::Response;
 use std::collections::HashMap;
 
 use crate::endpoints::par::REQUEST_URI_PREFIX;
-use crate::http::Ws;
+use crate::http::{OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
 use crate::state::{AppState, SharedState};
@@ -27,6 +27,15 @@ pub async fn authorize(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    match load_pushed_request(&state, &ws, &query) {
+        Ok((handle, pushed)) => show_login_or_consent(&state, &ws, &headers, &handle, &pushed),
+        Err(page) => page,
+    }
+}
+
+/// OIDC Core §3.1.2.1: the authorization endpoint also takes its parameters as a form POST.
+pub async fn authorize_form(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
+    let query: HashMap<String, String> = form.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     match load_pushed_request(&state, &ws, &query) {
         Ok((handle, pushed)) => show_login_or_consent(&state, &ws, &headers, &handle, &pushed),
         Err(page) => page,
@@ -66,7 +75,7 @@ pub fn load_pushed_request(
             "request_uri was pushed by another client than client_id [FAPI2-SP-AZ-16, PAR-10]",
         ));
     }
-    if pushed.expires_at < fapilab_jose::now() {
+    if pushed.expires_at <= fapilab_jose::now() {
         return Err(refuse("invalid_request_uri", "request_uri has expired [FAPI2-SP-AZ-12, PAR-10]"));
     }
     if pushed.used {
@@ -121,6 +130,8 @@ fn answer_without_ui(state: &AppState, ws: &Workspace, handle: &str, pushed: &Pu
         Ok(p) => p,
         Err(page) => return page,
     };
+    let now = fapilab_jose::now();
+    let session = session.filter(|s| pushed.params.max_age.is_none_or(|max| now - s.auth_time <= max));
     let outcome = match session {
         None => Outcome::Refused { error: "login_required", description: "prompt=none was requested and no user is signed in [OIDC-3.1.2.6]" },
         Some(s) if !authorization_response::has_consent(state, ws, &s.subject, pushed) => Outcome::Refused {

@@ -57,14 +57,12 @@ pub fn document(ws: &Workspace) -> Value {
         "tls_client_certificate_bound_access_tokens": true,
         "authorization_response_iss_parameter_supported": true,
         "id_token_signing_alg_values_supported": signing,
-        "userinfo_signing_alg_values_supported": signing,
         "subject_types_supported": ["public"],
         "scopes_supported": ws.settings.scopes,
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "email"],
+        "claims_supported": ["sub", "iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "preferred_username", "email", "email_verified"],
         "claims_parameter_supported": true,
         "acr_values_supported": ws.settings.acr_values,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": true,
-        "require_request_uri_registration": true,
     })
 }

@@ -18,12 +18,13 @@ pub async fn introspect(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer
     let token = form.require("token", "INT-01")?;
     let hint = form.get("token_type_hint");
     let may_see = |client_id: &str| caller.resource_server || caller.client_id == client_id;
-    let body = if hint != Some("refresh_token") {
+    let as_access_token = || {
         access::active_access_token(&state, &ws, token).filter(|r| may_see(&r.client_id)).map(|r| {
-            let mut body = json!({
+            json!({
                 "active": true,
                 "iss": ws.issuer,
                 "client_id": r.client_id,
+                "sub": r.subject.clone().unwrap_or_else(|| r.client_id.clone()),
                 "scope": r.scope,
                 "token_type": r.cnf.token_type(),
                 "exp": r.expires_at,
@@ -31,29 +32,29 @@ pub async fn introspect(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer
                 "jti": r.jti,
                 "aud": ws.settings.access_token_audience,
                 "cnf": r.cnf.to_cnf(),
-            });
-            body["sub"] = json!(r.subject.clone().unwrap_or_else(|| r.client_id.clone()));
-            body
-        })
-    } else {
-        None
-    };
-    let body = body
-        .or_else(|| {
-            access::active_refresh_token(&state, &ws, token).filter(|r| may_see(&r.client_id)).map(|r| {
-                json!({
-                    "active": true,
-                    "iss": ws.issuer,
-                    "client_id": r.client_id,
-                    "token_type": "refresh_token",
-                    "exp": r.expires_at,
-                    "iat": r.issued_at,
-                    "cnf": r.cnf.to_cnf(),
-                })
             })
         })
-        // INT-03: nothing else about inactive tokens.
-        .unwrap_or_else(|| json!({ "active": false }));
+    };
+    let as_refresh_token = || {
+        access::active_refresh_token(&state, &ws, token).filter(|r| may_see(&r.client_id)).map(|r| {
+            json!({
+                "active": true,
+                "iss": ws.issuer,
+                "client_id": r.client_id,
+                "token_type": "refresh_token",
+                "exp": r.expires_at,
+                "iat": r.issued_at,
+            })
+        })
+    };
+    // RFC 7662 §2.1: the hint orders the search; it never limits it.
+    let found = if hint == Some("refresh_token") {
+        as_refresh_token().or_else(as_access_token)
+    } else {
+        as_access_token().or_else(as_refresh_token)
+    };
+    // INT-03: nothing else about inactive tokens.
+    let body = found.unwrap_or_else(|| json!({ "active": false }));
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

@@ -22,8 +22,11 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let password = form.get("password").unwrap_or_default();
     let user = ws.users.get(username);
     // Verify against a real hash even for unknown users, so timing does not reveal them.
-    let hash = user.map(|u| u.password_hash.as_str()).unwrap_or(DUMMY_HASH);
-    let password_ok = crate::password::verify(password, hash) && user.is_some();
+    let hash = user.map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let candidate = password.to_owned();
+    // argon2 is deliberately slow: keep it off the async workers.
+    let verified = tokio::task::spawn_blocking(move || crate::password::verify(&candidate, &hash)).await.unwrap_or(false);
+    let password_ok = verified && user.is_some();
     let Some(user) = user.filter(|_| password_ok) else {
         tracing::info!("login failed");
         return pages::login(

@@ -30,10 +30,11 @@ pub async fn push(
     headers: HeaderMap,
     OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
-    let client = authenticated.client;
+    // DPoP first: a use_dpop_nonce answer must not spend the client assertion (RFC 9449 §8).
     let url = ws.endpoint(peer.listener, "par");
     let proof = dpop::check(&state, &ws, &headers, "POST", &url, None, Place::AuthorizationServer)?;
+    let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
+    let client = authenticated.client;
     let mut params = validate(&ws, &client, &form)?;
 
     // DP-C-01 / FAPI2-SP-AS-13: a DPoP header at PAR binds the code like dpop_jkt does.
@@ -82,15 +83,15 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
         return Err(OAuthError::invalid_request("request_uri must not be sent to the PAR endpoint [PAR-04]"));
     }
     if form.contains("request") {
-        return Err(OAuthError::invalid_request(
-            "request objects are not supported by this workspace's profile; push the parameters as a form [FAPI2-SP-AZ-02]",
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported by this workspace's profile; push the parameters as a form [RFC9101-6.1]",
         ));
     }
-    if let Some(id) = form.get("client_id") {
-        if id != client.client_id {
+    if let Some(id) = form.get("client_id")
+        && id != client.client_id {
             return Err(OAuthError::invalid_request("client_id differs from the authenticated client [PAR-09]"));
         }
-    }
     if !client.allows_grant("authorization_code") {
         return Err(OAuthError::unauthorized_client(format!(
             "client {} may not use the authorization_code grant [RFC6749-4.1]",
@@ -104,13 +105,12 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
             format!("response_type {response_type:?} is not allowed; only \"code\" [FAPI2-SP-AZ-01]"),
         ));
     }
-    if let Some(mode) = form.get("response_mode") {
-        if mode != "query" {
+    if let Some(mode) = form.get("response_mode")
+        && mode != "query" {
             return Err(OAuthError::invalid_request(format!(
                 "response_mode {mode:?} is not supported; this profile answers in the query [FAPI2-SP-AZ-01]"
             )));
         }
-    }
     let redirect_uri = form.require("redirect_uri", "FAPI2-SP-AZ-06")?;
     crate::protocol::redirect::check_registered_redirect_uri(redirect_uri, policy).map_err(OAuthError::invalid_request)?;
     if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
@@ -119,7 +119,9 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
             client.client_id
         )));
     }
-    let scope = form.require("scope", "RFC6749-3.3")?;
+    let scope = form
+        .get("scope")
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "scope is required: this server has no default scope [RFC6749-3.3]"))?;
     for s in scope.split_whitespace() {
         if !client.scopes.iter().any(|allowed| allowed == s) {
             return Err(OAuthError::new(

@@ -16,14 +16,13 @@ use crate::store::records::{AccessTokenRecord, RefreshTokenRecord, plain_key, se
 pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "revoke")?.client;
     let token = form.require("token", "REV-01")?;
-    if let Some(hint) = form.get("token_type_hint") {
-        if hint != "access_token" && hint != "refresh_token" {
+    if let Some(hint) = form.get("token_type_hint")
+        && hint != "access_token" && hint != "refresh_token" {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedTokenType,
                 format!("token_type_hint {hint:?} is not supported; use access_token or refresh_token [REV-04]"),
             ));
         }
-    }
     let key = secret_key(&ws.key, token);
     let not_yours = || {
         OAuthError::unauthorized_client("the token was issued to another client and was not revoked [REV-02]")

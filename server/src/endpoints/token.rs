@@ -19,9 +19,11 @@ use crate::workspace::Workspace;
 
 pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
     let grant_type = form.require("grant_type", "RFC6749-4.1.3")?.to_owned();
-    let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "token")?;
+    // The DPoP proof (and a nonce demand) is checked before the client assertion is spent, so a
+    // client answering use_dpop_nonce may resend the same assertion (RFC 9449 §8).
     let url = ws.endpoint(peer.listener, "token");
     let proof = dpop::check(&state, &ws, &headers, "POST", &url, None, Place::AuthorizationServer)?;
+    let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "token")?;
     let proof_jkt = proof.as_ref().map(|p| p.jkt.clone());
     let body = match grant_type.as_str() {
         "authorization_code" => {
@@ -54,11 +56,10 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
     // OA-01
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if ws.settings.dpop_nonce {
-        if let Ok(v) = HeaderValue::from_str(&ws.dpop_nonce(fapilab_jose::now())) {
+    if ws.settings.dpop_nonce
+        && let Ok(v) = HeaderValue::from_str(&ws.dpop_nonce(fapilab_jose::now())) {
             h.insert("dpop-nonce", v);
         }
-    }
     Ok(response)
 }
 

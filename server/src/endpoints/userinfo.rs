@@ -37,12 +37,11 @@ pub async fn userinfo(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, 
             body["name"] = json!(user.name.clone().unwrap_or_else(|| user.username.clone()));
             body["preferred_username"] = json!(user.username);
         }
-        if scopes.contains(&"email") {
-            if let Some(email) = &user.email {
+        if scopes.contains(&"email")
+            && let Some(email) = &user.email {
                 body["email"] = json!(email);
                 body["email_verified"] = json!(true);
             }
-        }
     }
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));

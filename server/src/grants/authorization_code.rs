@@ -43,13 +43,12 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         None => return Err(OAuthError::invalid_grant("redirect_uri must repeat the one of the authorization request [OA-04]")),
     }
     pkce::verify(form.get("code_verifier"), &record.params.code_challenge).map_err(|f| OAuthError::invalid_grant(f.to_string()))?;
-    if let Some(bound) = &record.params.dpop_jkt {
-        if proof_jkt != Some(bound.as_str()) {
+    if let Some(bound) = &record.params.dpop_jkt
+        && proof_jkt != Some(bound.as_str()) {
             return Err(OAuthError::invalid_grant(
                 "the DPoP proof key differs from the key the authorization code is bound to [DP-C-02, FAPI2-SP-AS-13]",
             ));
         }
-    }
 
     // The grant is stored before the code is claimed, so a replay that races this redemption
     // always finds the grant to revoke (FAPI2-SP-AZ-09).

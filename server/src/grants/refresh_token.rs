@@ -1,5 +1,7 @@
-//! `grant_type=refresh_token` (RFC 6749 §6). Refresh tokens belong to a confidential client
-//! and stay bound to the key their first access token was bound to. They are not rotated
+//! `grant_type=refresh_token` (RFC 6749 §6). Refresh tokens belong to a confidential client,
+//! which proves itself on every use; they are not bound to a DPoP key or certificate
+//! (RFC 9449 §5, DP-T-03: the new access token is bound to the key of the refresh request, so
+//! clients may rotate DPoP keys and certificates). They are not rotated
 //! (FAPI2-SP-AS-10) unless the workspace turns rotation on; then the previous token keeps
 //! working for the configured grace period.
 
@@ -23,11 +25,6 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown, expired or revoked [REV-06]"))?;
     if record.client_id != client.client_id {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client [RFC6749-6]"));
-    }
-    if record.cnf != *cnf {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token is bound to another key or certificate than this request's [DP-T-03, MT-09]",
-        ));
     }
     let grant = state
         .records

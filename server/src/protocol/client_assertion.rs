@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::profiles::{AssertionAudience, Policy};
 
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// What the assertion must match.
@@ -126,7 +128,8 @@ pub fn verify(
     }
     let max_age = policy.max_jwt_age.as_secs() as i64;
     let skew = policy.max_future_skew.as_secs() as i64;
-    if exp > ctx.now + max_age + skew {
+    // PKJ-05: an assertion is short-lived; ten minutes is generous for any real client.
+    if exp > ctx.now + MAX_ASSERTION_LIFETIME {
         return Err(AssertionViolation::ExpiryTooFar);
     }
     if let Some(iat) = number_claim(&claims, "iat")? {
@@ -137,11 +140,10 @@ pub fn verify(
             return Err(AssertionViolation::IssuedTooLongAgo);
         }
     }
-    if let Some(nbf) = number_claim(&claims, "nbf")? {
-        if nbf > ctx.now + skew {
+    if let Some(nbf) = number_claim(&claims, "nbf")?
+        && nbf > ctx.now + skew {
             return Err(AssertionViolation::NotYetValid);
         }
-    }
 
     let mut candidates = jwks.candidates(jws.kid(), alg).peekable();
     if candidates.peek().is_none() {

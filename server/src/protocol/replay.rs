@@ -31,11 +31,10 @@ impl ReplayCache {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(&exp) = entries.get(&key) {
-            if exp >= now {
+        if let Some(&exp) = entries.get(&key)
+            && exp >= now {
                 return ReplayVerdict::Replayed;
             }
-        }
         if entries.len() >= self.capacity {
             entries.retain(|_, exp| *exp >= now);
             if entries.len() >= self.capacity {

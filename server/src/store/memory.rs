@@ -7,13 +7,16 @@ use serde_json::Value;
 
 use super::{Kind, Store, StoreError, Update};
 
+/// (kind, key) → (expiry, record).
+type Table = HashMap<(Kind, String), (Option<i64>, Value)>;
+
 #[derive(Default)]
 pub struct MemoryStore {
-    records: Mutex<HashMap<(Kind, String), (Option<i64>, Value)>>,
+    records: Mutex<Table>,
 }
 
 impl MemoryStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Kind, String), (Option<i64>, Value)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         match self.records.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
