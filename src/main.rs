@@ -18,6 +18,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Certification dry-run. Without --target: against the embedded reference server (a
+    /// fresh sandbox on ephemeral ports with short code and request_uri lifetimes), every plan,
+    /// every variant. Exit code 0: nothing unexpected failed; 1: unexpected failures; 2: bad
+    /// usage or unreachable target.
+    Certify(CertifyArgs),
     /// Run the authorization server.
     Serve {
         /// Config file (see fapilab.example.toml); without one, the defaults apply.
@@ -43,6 +48,43 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct CertifyArgs {
+    /// A target file (TOML) describing the authorization server, or a sandbox manifest
+    /// (sandbox.json).
+    #[arg(long)]
+    target: Option<PathBuf>,
+    /// Only this plan (see --list).
+    #[arg(long)]
+    plan: Option<String>,
+    /// Variant filter, e.g. `client_auth=mtls,sender=dpop,openid=plain_oauth`; missing axes
+    /// mean every value.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Only this module.
+    #[arg(long)]
+    module: Option<String>,
+    /// Known failures (plan, variant, module, condition, reason); a listed failure that no
+    /// longer happens fails the run.
+    #[arg(long)]
+    expected_failures: Option<PathBuf>,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Scenario files (a folder per plan) instead of the built-in plans.
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
+    /// How many modules run at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Print plans, variants, modules (with the requirement ids each checks) and steps.
+    #[arg(long)]
+    list: bool,
 }
 
 #[derive(Subcommand)]
@@ -83,16 +125,21 @@ enum CertsCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // certify prints its own progress; the embedded server's request logs would drown it.
+    let log = if matches!(cli.command, Command::Certify(_)) && cli.log == "info" { "warn" } else { cli.log.as_str() };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("--log")?)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).context("--log")?)
+        .with_writer(std::io::stderr)
         .with_target(false)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(cli.command))
+    let code = runtime.block_on(run(cli.command))?;
+    std::process::exit(code)
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<i32> {
     match command {
+        Command::Certify(args) => return certify(args).await,
         Command::Serve { config, data_dir } => {
             let mut config = match &config {
                 Some(path) => fapilab_server::Config::load(path)?,
@@ -108,13 +155,62 @@ async fn run(command: Command) -> anyhow::Result<()> {
             server.wait().await;
         }
         Command::Sandbox { data_dir, port_base, bind } => {
-            let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions { data_dir, port_base, bind }).await?;
+            let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions { data_dir, port_base, bind, ..Default::default() }).await?;
             println!("{}", sandbox.summary());
             sandbox.wait().await;
         }
         Command::Certs { command } => certs(command)?,
     }
-    Ok(())
+    Ok(0)
+}
+
+/// Code and request_uri lifetimes of the embedded server: the expiry modules wait this long.
+const EMBEDDED_CODE_LIFETIME: u64 = 5;
+const EMBEDDED_REQUEST_URI_LIFETIME: u64 = 5;
+
+async fn certify(args: CertifyArgs) -> anyhow::Result<i32> {
+    use fapilab_conformance::certify::{CertifyOptions, list};
+    use fapilab_conformance::plan::{builtin_plans, plans_from_dir};
+    if args.list {
+        let plans = match &args.scenarios {
+            Some(dir) => plans_from_dir(dir)?,
+            None => builtin_plans()?,
+        };
+        println!("{}", list(&plans));
+        return Ok(0);
+    }
+    let mut options = CertifyOptions {
+        target: PathBuf::new(),
+        plan: args.plan,
+        variants: args.variant,
+        module: args.module,
+        expected_failures: args.expected_failures,
+        json: args.json,
+        junit: args.junit,
+        html: args.html,
+        scenarios: args.scenarios,
+        concurrency: args.concurrency.max(1),
+    };
+    if let Some(target) = args.target {
+        options.target = target;
+        return Ok(fapilab_conformance::certify::certify(options).await);
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("fapilab-certify-{}-{nanos}", std::process::id()));
+    let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions {
+        data_dir: dir.clone(),
+        port_base: 0,
+        code_lifetime: Some(EMBEDDED_CODE_LIFETIME),
+        request_uri_lifetime: Some(EMBEDDED_REQUEST_URI_LIFETIME),
+        ..Default::default()
+    })
+    .await?;
+    eprintln!("fapilab certify: embedded reference server at {}", sandbox.server.base_url);
+    options.target = sandbox.manifest_path.clone();
+    let code = fapilab_conformance::certify::certify(options).await;
+    drop(sandbox);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(code)
 }
 
 fn certs(command: CertsCommand) -> anyhow::Result<()> {

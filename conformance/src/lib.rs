@@ -1,6 +1,28 @@
 //! fapilab's conformance harness: plans made of scenario modules made of steps and
 //! conditions, run against any authorization server over HTTP.
 //!
-//! This crate is intentionally empty until the harness milestone; it exists so the workspace
-//! layout is settled. It must never depend on `fapilab-server`: the harness is written from
-//! the specifications, independently of the server, so that one bug cannot make both agree.
+//! Written from the specifications, independently of the server: this crate never depends on
+//! `fapilab-server`, so one bug cannot make both agree. It shares only the low-level JOSE
+//! helpers (`fapilab-jose`).
+//!
+//! - [`model`]: conditions, exchanges, verdicts, module and run results
+//! - [`variant`]: client auth × sender constraint × OpenID
+//! - [`scenario`]: the scenario file format (one module per TOML file)
+
+pub mod certify;
+pub mod conditions;
+pub mod context;
+pub mod execute;
+pub mod expected;
+pub mod http;
+pub mod load;
+pub mod login;
+pub mod model;
+pub mod mutations;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod steps;
+pub mod target;
+pub mod variant;

@@ -43,6 +43,10 @@ pub struct ManifestWorkspace {
     pub profile: String,
     pub issuer: String,
     pub discovery_url: String,
+    /// Seconds an authorization code lives (a harness waits this long to test expiry).
+    pub code_lifetime: u64,
+    /// Seconds a pushed `request_uri` lives.
+    pub request_uri_lifetime: u64,
     pub clients: Vec<ManifestClient>,
 }
 
@@ -155,6 +159,8 @@ fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
         profile: ws.profile.as_str().to_owned(),
         issuer: ws.issuer.clone(),
         discovery_url: format!("{}/.well-known/openid-configuration", ws.issuer),
+        code_lifetime: ws.settings.code_lifetime,
+        request_uri_lifetime: ws.settings.request_uri_lifetime,
         clients,
     }
 }
@@ -183,6 +189,8 @@ mod tests {
                 issuer: "https://localhost:8443/default/fapi2".into(),
                 discovery_url:
                     "https://localhost:8443/default/fapi2/.well-known/openid-configuration".into(),
+                code_lifetime: 60,
+                request_uri_lifetime: 60,
                 clients: vec![ManifestClient {
                     client_id: "c".into(),
                     token_endpoint_auth_method: "private_key_jwt".into(),

@@ -30,6 +30,14 @@ pub struct SandboxOptions {
     pub port_base: u16,
     /// Address every listener binds to.
     pub bind: IpAddr,
+    /// Authorization code lifetime in seconds (default: the server's, 60). A certification
+    /// dry-run shortens it so the expiry modules wait seconds, not a minute.
+    pub code_lifetime: Option<u64>,
+    /// PAR `request_uri` lifetime in seconds (default: the server's, 60; at least 5).
+    pub request_uri_lifetime: Option<u64>,
+    /// Test-only protections to remove from the authorization server (needs the
+    /// `fault-injection` feature of fapilab-server; refused otherwise). Default: none.
+    pub faults: Vec<fapilab_server::faults::Fault>,
 }
 
 impl Default for SandboxOptions {
@@ -38,6 +46,9 @@ impl Default for SandboxOptions {
             data_dir: PathBuf::from("data/sandbox"),
             port_base: 8443,
             bind: IpAddr::from([127, 0, 0, 1]),
+            code_lifetime: None,
+            request_uri_lifetime: None,
+            faults: Vec::new(),
         }
     }
 }
@@ -70,6 +81,15 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     config.server.tls_port = tls_port;
     config.server.mtls_port = mtls_port;
     config.ca.dir = data_dir.join("ca");
+    config.faults = opts.faults.clone();
+    for ws in config.tenants.iter_mut().flat_map(|t| t.workspaces.iter_mut()) {
+        if let Some(seconds) = opts.code_lifetime {
+            ws.code_lifetime = seconds;
+        }
+        if let Some(seconds) = opts.request_uri_lifetime {
+            ws.request_uri_lifetime = seconds;
+        }
+    }
     prepare_ca(&CaDir::new(config.ca_dir()), config.ca.leaf_days)?;
     let users = published_users(&config);
 

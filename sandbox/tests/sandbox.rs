@@ -32,6 +32,7 @@ async fn start(name: &str) -> (Sandbox, PathBuf) {
         data_dir: dir.clone(),
         port_base: 0,
         bind: LOCALHOST,
+        ..SandboxOptions::default()
     })
     .await
     .expect("sandbox starts");

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::OAuthError;
+use crate::faults::Fault;
 use crate::pages;
 use crate::state::AppState;
 use crate::store::Kind;
@@ -22,14 +23,14 @@ pub enum Outcome<'a> {
 /// checked when the authorization page loaded; the interaction that followed has its own.
 pub fn consume(state: &AppState, ws: &Workspace, handle: &str) -> Result<PushedRequest, Response> {
     let before = state.records.modify::<PushedRequest>(Kind::PushedRequest, &plain_key(&ws.key, handle), |p| {
-        if p.used {
+        if p.used && !state.faults.active(Fault::RequestUriSingleUse) {
             return false;
         }
         p.used = true;
         true
     });
     match before {
-        Ok(Some(p)) if !p.used => Ok(p),
+        Ok(Some(p)) if !p.used || state.faults.active(Fault::RequestUriSingleUse) => Ok(p),
         Ok(_) => Err(pages::error(
             StatusCode::BAD_REQUEST,
             "invalid_request_uri",
@@ -66,7 +67,7 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
     if let Some(s) = &pushed.params.state {
         params.push(("state", s.clone()));
     }
-    redirect(ws, &pushed.params.redirect_uri, &params)
+    redirect(ws, &pushed.params.redirect_uri, &params, !state.faults.active(Fault::IssParameter))
 }
 
 fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Result<String, OAuthError> {
@@ -96,12 +97,14 @@ fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session:
     Ok(code)
 }
 
-fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)]) -> Response {
+fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)], with_iss: bool) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         query.append_pair(k, v);
     }
-    query.append_pair("iss", &ws.issuer);
+    if with_iss {
+        query.append_pair("iss", &ws.issuer);
+    }
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     let target = format!("{redirect_uri}{separator}{}", query.finish());
     let mut response = StatusCode::SEE_OTHER.into_response();

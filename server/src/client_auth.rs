@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, header};
 
 use crate::error::{OAuthError, OAuthResult};
+use crate::faults::Fault;
 use crate::http::{FormParams, Peer};
 use crate::profiles::ClientAuthMethod;
 use crate::protocol::client_assertion::{self, ASSERTION_TYPE, AssertionContext};
@@ -71,11 +72,12 @@ pub fn authenticate(
             receiving_endpoint: &ws.endpoint(peer.listener, endpoint),
             now,
         };
-        let verified = client_assertion::verify(assertion, &client_id, &client.jwks, &ws.policy, &ctx)
+        let verified = client_assertion::verify_with_faults(assertion, &client_id, &client.jwks, &ws.policy, &ctx, &state.faults)
             .map_err(|v| OAuthError::invalid_client(v.to_string()))?;
         let replay_key = format!("{}|{}|{}", ws.key, client_id, verified.jti);
         match state.assertion_replay.check_and_insert(replay_key, verified.exp, now) {
             ReplayVerdict::Fresh => {}
+            ReplayVerdict::Replayed if state.faults.active(Fault::AssertionJtiReplay) => {}
             ReplayVerdict::Replayed => {
                 return Err(OAuthError::invalid_client("client_assertion jti was already used [PKJ-04]"));
             }
@@ -92,6 +94,12 @@ pub fn authenticate(
         ));
     };
     let client = lookup(ws, client_id)?;
+    // Test-only fault: client_id alone authenticates (a certificate, if any, is still checked).
+    if state.faults.active(Fault::ClientAuthenticationRequired)
+        && (client.auth_method == ClientAuthMethod::PrivateKeyJwt || peer.client_certificate.is_none())
+    {
+        return Ok(AuthenticatedClient { client: client.clone(), certificate: peer.client_certificate.clone() });
+    }
     if client.auth_method == ClientAuthMethod::PrivateKeyJwt {
         return Err(OAuthError::invalid_client(format!(
             "client {client_id} authenticates with private_key_jwt; client_assertion is missing [FAPI2-SP-AS-03]"

@@ -32,11 +32,14 @@ pub struct Config {
     pub server: ServerSection,
     pub ca: CaSection,
     pub tenants: Vec<TenantConfig>,
+    /// Test-only: protections to remove (see `faults.rs`). Refused unless the server was built
+    /// with the `fault-injection` feature.
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { server: ServerSection::default(), ca: CaSection::default(), tenants: vec![TenantConfig::default()] }
+        Config { server: ServerSection::default(), ca: CaSection::default(), tenants: vec![TenantConfig::default()], faults: Vec::new() }
     }
 }
 
@@ -263,6 +266,9 @@ impl Config {
 
     /// Refuses invalid combinations, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.faults.is_empty() && !cfg!(feature = "fault-injection") {
+            return Err(invalid("faults", "this build has no fault injection (test-only feature `fault-injection`)"));
+        }
         let s = &self.server;
         if s.tls_port != 0 && s.tls_port == s.mtls_port {
             return Err(invalid("server.mtls_port", "must differ from server.tls_port"));
@@ -327,10 +333,10 @@ impl WorkspaceConfig {
                 format!("must be 1..={} seconds [FAPI2-SP-AS-12]", policy.max_code_lifetime.as_secs()),
             ));
         }
-        if self.request_uri_lifetime < 10 || self.request_uri_lifetime > policy.max_request_uri_lifetime.as_secs() {
+        if self.request_uri_lifetime < 5 || self.request_uri_lifetime > policy.max_request_uri_lifetime.as_secs() {
             return Err(invalid(
                 format!("{key}.request_uri_lifetime"),
-                format!("must be 10..={} seconds [FAPI2-SP-AZ-12]", policy.max_request_uri_lifetime.as_secs()),
+                format!("must be 5..={} seconds [FAPI2-SP-AZ-12]", policy.max_request_uri_lifetime.as_secs()),
             ));
         }
         if self.access_token_lifetime == 0 || self.access_token_lifetime > 86_400 {
@@ -481,6 +487,24 @@ mod tests {
         assert!(e.to_string().contains("refresh_token_grace"), "{e}");
     }
 
+    #[cfg(not(feature = "fault-injection"))]
+    #[test]
+    fn faults_are_refused_without_the_feature() {
+        assert!(parse("faults = []\n").is_ok());
+        let e = parse("faults = [\"pkce_check\"]\n").expect_err("no fault injection in this build");
+        assert!(e.to_string().contains("`faults`"), "{e}");
+        assert!(e.to_string().contains("fault-injection"), "{e}");
+    }
+
+    #[cfg(feature = "fault-injection")]
+    #[test]
+    fn faults_are_accepted_with_the_feature() {
+        let c = parse("faults = [\"pkce_check\", \"hsts\"]\n").expect("fault injection build");
+        assert_eq!(c.faults, vec![crate::faults::Fault::PkceCheck, crate::faults::Fault::Hsts]);
+        let e = parse("faults = [\"pkce_chek\"]\n").expect_err("unknown fault");
+        assert!(e.to_string().contains("pkce_chek"), "{e}");
+    }
+
     #[test]
     fn rs256_signing_is_refused() {
         let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nsigning_alg='RS256'\n").expect_err("rs256");
@@ -501,5 +525,6 @@ mod example_file {
         assert_eq!(format!("{:?}", parsed.server), format!("{:?}", default.server));
         assert_eq!(format!("{:?}", parsed.ca), format!("{:?}", default.ca));
         assert_eq!(format!("{:?}", parsed.tenants), format!("{:?}", default.tenants));
+        assert_eq!(parsed.faults, default.faults);
     }
 }

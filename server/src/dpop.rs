@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use fapilab_jose::dpop::{self, ProofRequirements, VerifiedProof};
 
 use crate::error::{Challenge, ErrorCode, OAuthError, OAuthResult};
+use crate::faults::Fault;
 use crate::protocol::replay::ReplayVerdict;
 use crate::state::AppState;
 use crate::workspace::Workspace;
@@ -44,10 +45,17 @@ pub fn check(
         .to_str()
         .map_err(|_| fail(ErrorCode::InvalidDpopProof, "the DPoP header is not a JWS [DP-02]".into()))?;
     let now = fapilab_jose::now();
+    // Test-only faults DP-08 / DP-09: expect whatever htm / htu the proof claims.
+    let claimed = |name: &str| -> Option<String> {
+        let claims = fapilab_jose::jws::decode_unverified_claims(proof).ok()?;
+        claims.get(name)?.as_str().map(str::to_owned)
+    };
+    let claimed_htm = if state.faults.active(Fault::DpopHtm) { claimed("htm") } else { None };
+    let claimed_htu = if state.faults.active(Fault::DpopHtu) { claimed("htu") } else { None };
     let requirements = ProofRequirements {
-        method,
-        url,
-        access_token,
+        method: claimed_htm.as_deref().unwrap_or(method),
+        url: claimed_htu.as_deref().unwrap_or(url),
+        access_token: if state.faults.active(Fault::DpopAth) { None } else { access_token },
         nonce: None,
         allowed_algs: ws.policy.accepted_algorithms,
         now,
@@ -69,6 +77,7 @@ pub fn check(
     let expires = verified.iat + requirements.max_age + requirements.max_future_skew;
     match state.dpop_replay.check_and_insert(key, expires, now) {
         ReplayVerdict::Fresh => Ok(Some(verified)),
+        ReplayVerdict::Replayed if state.faults.active(Fault::DpopJtiReplay) => Ok(Some(verified)),
         ReplayVerdict::Replayed => Err(fail(ErrorCode::InvalidDpopProof, "DPoP proof jti was already used [DP-13]".into())),
         ReplayVerdict::Full => Err(OAuthError::server("DPoP replay cache is full")),
     }

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::OAuthError;
+use crate::faults::Fault;
 use crate::state::SharedState;
 use crate::tls::ConnectionInfo;
 use crate::workspace::{Listener, Workspace};
@@ -140,6 +141,7 @@ pub async fn response_headers(axum::extract::State(state): axum::extract::State<
         .map(str::to_owned)
         .unwrap_or_else(|| fapilab_jose::random_token(12));
     let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let cors_fault = state.faults.active(Fault::CorsOnAuthorize) && request.uri().path().ends_with("/authorize");
     let mut response = {
         let _enter = span.enter();
         tracing::debug!("received");
@@ -149,11 +151,15 @@ pub async fn response_headers(axum::extract::State(state): axum::extract::State<
     };
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
     let headers: &mut HeaderMap = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", state.hsts_max_age)) {
+    if !state.faults.active(Fault::Hsts)
+        && let Ok(v) = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", state.hsts_max_age)) {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if cors_fault {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }

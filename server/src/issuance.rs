@@ -53,6 +53,9 @@ pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<
         if let Some(acr) = &issue.grant.acr {
             claims["acr"] = json!(acr);
         }
+        if let (Some(c), Confirmation::Unbound) = (claims.as_object_mut(), issue.cnf) {
+            c.remove("cnf");
+        }
         let mut header = Map::new();
         header.insert("typ".into(), json!("at+jwt"));
         fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dpop;
 pub mod endpoints;
 pub mod error;
+pub mod faults;
 pub mod grants;
 pub mod http;
 pub mod interaction;

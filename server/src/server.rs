@@ -192,7 +192,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         dpop_replay: ReplayCache::new(REPLAY_CACHE_CAPACITY),
         hsts_max_age: config.server.hsts_max_age,
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
+        faults: crate::faults::FaultSet::new(&config.faults),
     });
+    state.faults.warn();
     let router = app(state.clone());
     let purge_store = store.clone();
     let tasks = vec![

@@ -19,6 +19,8 @@ pub struct AppState {
     pub hsts_max_age: u64,
     /// RFC 9440 `Client-Cert` is honoured only from these peers (empty: never).
     pub client_cert_proxies: Vec<IpAddr>,
+    /// Test-only removed protections (always empty without the `fault-injection` feature).
+    pub faults: crate::faults::FaultSet,
 }
 
 pub type SharedState = Arc<AppState>;

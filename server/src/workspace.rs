@@ -249,7 +249,7 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
 
 /// The default redirect URIs of generated clients.
 pub const DEFAULT_REDIRECT_URIS: [&str; 2] =
-    ["https://client.fapilab.test/callback", "https://client.fapilab.test/callback-2"];
+    ["https://client.fapilab.test/callback", "https://client.fapilab.test/callback?dummy1=lorem&dummy2=ipsum"];
 
 /// Two clients for every client authentication × sender constraint (a certification run needs
 /// two), plus the bank's resource-server client used for introspection.

@@ -419,7 +419,7 @@ async fn oa_04_redirect_uri_mismatch_at_token_is_invalid_grant() {
     let tpp = env.tpp("tls-mtls-1");
     let grant = env.authorize(&tpp, &AuthRequest::new(FULL_SCOPE)).await;
     let mut params = vec![("grant_type", "authorization_code"), ("code", grant.code.as_str()), ("code_verifier", grant.verifier.as_str())];
-    // callback-2 is registered for the client, but it is not the pushed one.
+    // the second URI is registered for the client, but it is not the pushed one.
     let with_other = [params.clone(), vec![("redirect_uri", DEFAULT_REDIRECT_URIS[1])]].concat();
     env.token(&tpp, &with_other).await.assert_error(400, &["invalid_grant"], "redirect_uri differs from the pushed one (OA-04, §10 item 12)");
     env.token(&tpp, &params).await.assert_error(400, &["invalid_grant", "invalid_request"], "redirect_uri missing at the token endpoint (OA-04)");

@@ -23,7 +23,7 @@ async fn bank_get(tpp: &Tpp, url: &str, token: &str, interaction_id: Option<&str
 #[tokio::test]
 async fn every_variant_reads_the_bank_refreshes_and_is_refused_after_revocation() {
     let dir = unique_dir("sandbox");
-    let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions { data_dir: dir.clone(), port_base: 0, bind: "127.0.0.1".parse().expect("ip") })
+    let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions { data_dir: dir.clone(), port_base: 0, bind: "127.0.0.1".parse().expect("ip"), ..Default::default() })
         .await
         .expect("the sandbox starts");
     let manifest: Value = serde_json::from_slice(&std::fs::read(&sandbox.manifest_path).expect("manifest file")).expect("manifest JSON");

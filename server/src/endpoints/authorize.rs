@@ -12,6 +12,7 @@ use axum::response::Response;
 use std::collections::HashMap;
 
 use crate::endpoints::par::REQUEST_URI_PREFIX;
+use crate::faults::Fault;
 use crate::http::{OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
@@ -69,16 +70,16 @@ pub fn load_pushed_request(
             return Err(pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly"));
         }
     };
-    if pushed.client_id != *client_id {
+    if pushed.client_id != *client_id && !state.faults.active(Fault::RequestUriClientBinding) {
         return Err(refuse(
             "invalid_request_uri",
             "request_uri was pushed by another client than client_id [FAPI2-SP-AZ-16, PAR-10]",
         ));
     }
-    if pushed.expires_at <= fapilab_jose::now() {
+    if pushed.expires_at <= fapilab_jose::now() && !state.faults.active(Fault::RequestUriExpiry) {
         return Err(refuse("invalid_request_uri", "request_uri has expired [FAPI2-SP-AZ-12, PAR-10]"));
     }
-    if pushed.used {
+    if pushed.used && !state.faults.active(Fault::RequestUriSingleUse) {
         return Err(refuse("invalid_request_uri", "request_uri was already used [FAPI2-SP-AZ-15, PAR-10]"));
     }
     Ok((handle.to_owned(), pushed))

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::client_auth;
 use crate::dpop::{self, Place};
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
+use crate::faults::{Fault, FaultSet};
 use crate::http::{FormParams, OAuthForm, Peer, Ws};
 use crate::profiles::SenderConstraint;
 use crate::protocol::pkce;
@@ -35,12 +36,12 @@ pub async fn push(
     let proof = dpop::check(&state, &ws, &headers, "POST", &url, None, Place::AuthorizationServer)?;
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
     let client = authenticated.client;
-    let mut params = validate(&ws, &client, &form)?;
+    let mut params = validate(&ws, &client, &form, &state.faults)?;
 
     // DP-C-01 / FAPI2-SP-AS-13: a DPoP header at PAR binds the code like dpop_jkt does.
     if let Some(proof) = proof {
         match &params.dpop_jkt {
-            Some(jkt) if *jkt != proof.jkt => {
+            Some(jkt) if *jkt != proof.jkt && !state.faults.active(Fault::DpopJktParMismatch) => {
                 return Err(OAuthError::invalid_request(
                     "dpop_jkt differs from the key of the DPoP proof sent with this request [DP-C-01]",
                 ));
@@ -77,9 +78,9 @@ pub async fn push(
 }
 
 /// PAR-05: the pushed parameters are checked like an authorization request, synchronously.
-fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<AuthorizationParams> {
+fn validate(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSet) -> OAuthResult<AuthorizationParams> {
     let policy = &ws.policy;
-    if form.contains("request_uri") {
+    if form.contains("request_uri") && !faults.active(Fault::RequestUriInParRefused) {
         return Err(OAuthError::invalid_request("request_uri must not be sent to the PAR endpoint [PAR-04]"));
     }
     if form.contains("request") {
@@ -99,7 +100,7 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
         )));
     }
     let response_type = form.require("response_type", "RFC6749-4.1.1")?;
-    if !policy.response_types.contains(&response_type) {
+    if !policy.response_types.contains(&response_type) && !faults.active(Fault::ResponseTypeCodeOnly) {
         return Err(OAuthError::new(
             ErrorCode::UnsupportedResponseType,
             format!("response_type {response_type:?} is not allowed; only \"code\" [FAPI2-SP-AZ-01]"),
@@ -111,9 +112,12 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
                 "response_mode {mode:?} is not supported; this profile answers in the query [FAPI2-SP-AZ-01]"
             )));
         }
-    let redirect_uri = form.require("redirect_uri", "FAPI2-SP-AZ-06")?;
+    let redirect_uri = match (form.get("redirect_uri"), client.redirect_uris.first()) {
+        (None, Some(first)) if faults.active(Fault::RedirectUriRequired) => first.as_str(),
+        _ => form.require("redirect_uri", "FAPI2-SP-AZ-06")?,
+    };
     crate::protocol::redirect::check_registered_redirect_uri(redirect_uri, policy).map_err(OAuthError::invalid_request)?;
-    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) && !faults.active(Fault::RedirectUriRegistration) {
         return Err(OAuthError::invalid_request(format!(
             "redirect_uri {redirect_uri:?} is not registered for client {} [FAPI2-SP-AS-07, OA-03]",
             client.client_id
@@ -130,7 +134,9 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<A
             ));
         }
     }
-    if policy.require_pkce {
+    let plain_pkce_allowed = faults.active(Fault::PkcePlainAllowed) && form.get("code_challenge_method") == Some("plain");
+    let no_pkce_allowed = faults.active(Fault::ParPkceRequired) && form.get("code_challenge").is_none();
+    if policy.require_pkce && !plain_pkce_allowed && !no_pkce_allowed {
         pkce::check_challenge(form.get("code_challenge"), form.get("code_challenge_method"), policy.pkce_methods)
             .map_err(OAuthError::invalid_request)?;
     }

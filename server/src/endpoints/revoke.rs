@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::client_auth;
 use crate::error::{ErrorCode, OAuthError};
+use crate::faults::Fault;
 use crate::http::{OAuthForm, Peer, Ws};
 use crate::state::SharedState;
 use crate::store::Kind;
@@ -23,6 +24,9 @@ pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, he
                 format!("token_type_hint {hint:?} is not supported; use access_token or refresh_token [REV-04]"),
             ));
         }
+    if state.faults.active(Fault::Revocation) {
+        return Ok(StatusCode::OK.into_response());
+    }
     let key = secret_key(&ws.key, token);
     let not_yours = || {
         OAuthError::unauthorized_client("the token was issued to another client and was not revoked [REV-02]")

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::client_auth::{self, AuthenticatedClient};
 use crate::dpop::{self, Place};
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
+use crate::faults::{Fault, FaultSet};
 use crate::grants;
 use crate::http::{OAuthForm, Peer, Ws};
 use crate::profiles::SenderConstraint;
@@ -27,15 +28,15 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
     let proof_jkt = proof.as_ref().map(|p| p.jkt.clone());
     let body = match grant_type.as_str() {
         "authorization_code" => {
-            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref())?;
+            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
             grants::authorization_code::exchange(&state, &ws, &authenticated.client, &form, &cnf, proof_jkt.as_deref())?
         }
         "refresh_token" => {
-            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref())?;
+            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
             grants::refresh_token::exchange(&state, &ws, &authenticated.client, &form, &cnf)?
         }
         "client_credentials" => {
-            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref())?;
+            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
             grants::client_credentials::exchange(&state, &ws, &authenticated.client, &form, &cnf)?
         }
         "password" => {
@@ -64,7 +65,12 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
 }
 
 /// FAPI2-SP-AS-04: every access token is sender-constrained, the way the client registered.
-fn binding(ws: &Workspace, client: &AuthenticatedClient, proof_jkt: Option<&str>) -> OAuthResult<Confirmation> {
+fn binding(ws: &Workspace, client: &AuthenticatedClient, proof_jkt: Option<&str>, faults: &FaultSet) -> OAuthResult<Confirmation> {
+    // Test-only fault (FAPI2-SP-AS-04): a client that proves no key gets an unbound token.
+    let holds_no_key = proof_jkt.is_none() && (client.certificate.is_none() || client.client.sender_constraint == Some(SenderConstraint::Dpop));
+    if holds_no_key && client.client.sender_constraint.is_some() && faults.active(Fault::SenderConstraintRequired) {
+        return Ok(Confirmation::Unbound);
+    }
     match client.client.sender_constraint {
         Some(SenderConstraint::Dpop) => proof_jkt.map(|j| Confirmation::Jkt(j.to_owned())).ok_or_else(|| {
             OAuthError::invalid_dpop_proof(format!(

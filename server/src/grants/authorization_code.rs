@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::error::{OAuthError, OAuthResult};
+use crate::faults::Fault;
 use crate::http::FormParams;
 use crate::issuance::{self, Issue, RefreshToken};
 use crate::protocol::pkce;
@@ -25,26 +26,37 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         .get(Kind::Code, &code_key)
         .map_err(OAuthError::server)?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is unknown [RFC6749-5.2]"))?;
-    if record.client_id != client.client_id {
+    if record.client_id != client.client_id && !state.faults.active(Fault::CodeClientBinding) {
         return Err(OAuthError::invalid_grant("the authorization code was issued to another client [OA-04]"));
     }
-    if let Some(grant_id) = &record.redeemed_grant {
+    if let Some(grant_id) = &record.redeemed_grant
+        && !state.faults.active(Fault::CodeSingleUse) {
         revoke_after_reuse(state, ws, grant_id);
         return Err(OAuthError::invalid_grant(
             "the authorization code was already used; the tokens issued for it are revoked [FAPI2-SP-AZ-09, OA-04]",
         ));
     }
-    if record.expires_at < now {
+    if record.expires_at < now && !state.faults.active(Fault::CodeExpiry) {
         return Err(OAuthError::invalid_grant("the authorization code has expired [FAPI2-SP-AS-12]"));
     }
     match form.get("redirect_uri") {
+        _ if state.faults.active(Fault::RedirectUriCheckAtToken) => {}
         Some(uri) if uri == record.params.redirect_uri => {}
         Some(_) => return Err(OAuthError::invalid_grant("redirect_uri differs from the pushed authorization request [OA-04]")),
         None => return Err(OAuthError::invalid_grant("redirect_uri must repeat the one of the authorization request [OA-04]")),
     }
-    pkce::verify(form.get("code_verifier"), &record.params.code_challenge).map_err(|f| OAuthError::invalid_grant(f.to_string()))?;
+    if state.faults.active(Fault::PkcePlainAllowed) && record.params.code_challenge_method == "plain" {
+        if form.get("code_verifier") != Some(record.params.code_challenge.as_str()) {
+            return Err(OAuthError::invalid_grant("code_verifier does not match the plain code_challenge"));
+        }
+    } else if !state.faults.active(Fault::PkceCheck)
+        && (!state.faults.active(Fault::ParPkceRequired) || !record.params.code_challenge.is_empty())
+    {
+        pkce::verify(form.get("code_verifier"), &record.params.code_challenge).map_err(|f| OAuthError::invalid_grant(f.to_string()))?;
+    }
     if let Some(bound) = &record.params.dpop_jkt
-        && proof_jkt != Some(bound.as_str()) {
+        && proof_jkt != Some(bound.as_str())
+        && !state.faults.active(Fault::DpopCodeBinding) {
             return Err(OAuthError::invalid_grant(
                 "the DPoP proof key differs from the key the authorization code is bound to [DP-C-02, FAPI2-SP-AS-13]",
             ));
@@ -70,7 +82,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     let before = state
         .records
         .modify::<AuthorizationCode>(Kind::Code, &code_key, |c| {
-            if c.redeemed_grant.is_some() {
+            if c.redeemed_grant.is_some() && !state.faults.active(Fault::CodeSingleUse) {
                 return false;
             }
             c.redeemed_grant = Some(grant_id.clone());
@@ -78,7 +90,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         })
         .map_err(OAuthError::server)?;
     let first_redemption = before.as_ref().map(|b| b.redeemed_grant.clone());
-    if first_redemption != Some(None) {
+    if first_redemption != Some(None) && !state.faults.active(Fault::CodeSingleUse) {
         // Our own grant never got a token; drop it.
         if let Err(e) = state.records.delete(Kind::Grant, &grant_key) {
             tracing::warn!(error = %e, "could not delete an unused grant");

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::access;
 use crate::error::{OAuthError, OAuthResult};
+use crate::faults::Fault;
 use crate::http::FormParams;
 use crate::issuance::{self, Issue, RefreshToken};
 use crate::state::AppState;
@@ -23,7 +24,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     let token = form.require("refresh_token", "RFC6749-6")?;
     let record = access::active_refresh_token(state, ws, token)
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown, expired or revoked [REV-06]"))?;
-    if record.client_id != client.client_id {
+    if record.client_id != client.client_id && !state.faults.active(Fault::RefreshTokenClientBinding) {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client [RFC6749-6]"));
     }
     let grant = state

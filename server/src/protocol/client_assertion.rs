@@ -7,6 +7,7 @@ use fapilab_jose::jws::CompactJws;
 use fapilab_jose::{Algorithm, Jwks};
 use serde_json::{Map, Value};
 
+use crate::faults::{Fault, FaultSet};
 use crate::profiles::{AssertionAudience, Policy};
 
 const MAX_ASSERTION_LIFETIME: i64 = 600;
@@ -104,6 +105,18 @@ pub fn verify(
     policy: &Policy,
     ctx: &AssertionContext<'_>,
 ) -> Result<VerifiedAssertion, AssertionViolation> {
+    verify_with_faults(assertion, client_id, jwks, policy, ctx, &FaultSet::none())
+}
+
+/// [`verify`], minus the checks the test-only `faults` remove.
+pub fn verify_with_faults(
+    assertion: &str,
+    client_id: &str,
+    jwks: &Jwks,
+    policy: &Policy,
+    ctx: &AssertionContext<'_>,
+    faults: &FaultSet,
+) -> Result<VerifiedAssertion, AssertionViolation> {
     let jws = CompactJws::parse(assertion).map_err(|e| AssertionViolation::Malformed(e.to_string()))?;
     let alg_name = jws.header().get("alg").and_then(Value::as_str).unwrap_or("(missing)").to_owned();
     let alg: Algorithm = jws.algorithm().map_err(|_| AssertionViolation::Algorithm(alg_name.clone()))?;
@@ -113,17 +126,19 @@ pub fn verify(
     let claims = jws.claims().map_err(|e| AssertionViolation::Malformed(e.to_string()))?;
 
     let iss = string_claim(&claims, "iss")?;
-    let sub = string_claim(&claims, "sub")?;
+    let sub = if faults.active(Fault::AssertionSub) { client_id } else { string_claim(&claims, "sub")? };
     if sub != client_id {
         return Err(AssertionViolation::SubjectNotClient);
     }
     if iss != client_id {
         return Err(AssertionViolation::IssuerNotClient);
     }
-    check_audience(claims.get("aud"), policy, ctx)?;
+    if !faults.active(Fault::AssertionAudIsIssuer) {
+        check_audience(claims.get("aud"), policy, ctx)?;
+    }
     let jti = string_claim(&claims, "jti")?;
     let exp = number_claim(&claims, "exp")?.ok_or(AssertionViolation::MissingClaim("exp"))?;
-    if exp < ctx.now {
+    if exp < ctx.now && !faults.active(Fault::AssertionExpiry) {
         return Err(AssertionViolation::Expired);
     }
     let max_age = policy.max_jwt_age.as_secs() as i64;
@@ -133,18 +148,21 @@ pub fn verify(
         return Err(AssertionViolation::ExpiryTooFar);
     }
     if let Some(iat) = number_claim(&claims, "iat")? {
-        if iat > ctx.now + skew {
+        if iat > ctx.now + skew && !faults.active(Fault::AssertionIatWindow) {
             return Err(AssertionViolation::IssuedInFuture);
         }
-        if iat < ctx.now - max_age {
+        if iat < ctx.now - max_age && !faults.active(Fault::AssertionExpiry) {
             return Err(AssertionViolation::IssuedTooLongAgo);
         }
     }
     if let Some(nbf) = number_claim(&claims, "nbf")?
-        && nbf > ctx.now + skew {
+        && nbf > ctx.now + skew && !faults.active(Fault::AssertionIatWindow) {
             return Err(AssertionViolation::NotYetValid);
         }
 
+    if faults.active(Fault::AssertionSignature) {
+        return Ok(VerifiedAssertion { client_id: client_id.to_owned(), jti: jti.to_owned(), exp });
+    }
     let mut candidates = jwks.candidates(jws.kid(), alg).peekable();
     if candidates.peek().is_none() {
         return Err(AssertionViolation::NoKey);

@@ -72,6 +72,9 @@ pub enum Confirmation {
     Jkt(String),
     /// RFC 8705 §3.1: certificate SHA-256 thumbprint.
     X5tS256(String),
+    /// Bound to nothing: only ever issued under the test-only fault
+    /// `sender_constraint_required` (FAPI2-SP-AS-04 forbids it).
+    Unbound,
 }
 
 impl Confirmation {
@@ -79,12 +82,13 @@ impl Confirmation {
         match self {
             Confirmation::Jkt(t) => serde_json::json!({ "jkt": t }),
             Confirmation::X5tS256(t) => serde_json::json!({ "x5t#S256": t }),
+            Confirmation::Unbound => Value::Null,
         }
     }
     pub fn token_type(&self) -> &'static str {
         match self {
             Confirmation::Jkt(_) => "DPoP",
-            Confirmation::X5tS256(_) => "Bearer",
+            Confirmation::X5tS256(_) | Confirmation::Unbound => "Bearer",
         }
     }
 }

@@ -1,0 +1,247 @@
+//! The state of one running module: its HTTP clients and exchanges, the conditions found so
+//! far, the server metadata, and per client (1 and 2) its DPoP key, its pushed request, code
+//! and tokens. Every module starts from a fresh context: own cookie jar, own DPoP keys.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fapilab_jose::{Algorithm, Jwks, SigningKey};
+use serde_json::{Map, Value};
+
+use crate::http::{Http, Via};
+use crate::model::Condition;
+use crate::target::{Target, TargetClient};
+use crate::variant::{Sender, Variant};
+
+/// What the PAR step pushed, for the steps after it.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub request_uri: Option<String>,
+    pub expires_in: Option<u64>,
+    pub pushed_at: Instant,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_verifier: String,
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    /// The thumbprint the code is bound to (PAR DPoP proof key or `dpop_jkt`), if any.
+    pub dpop_jkt: Option<String>,
+    /// Extra parameters for the authorization URL (`state_outside_par`, …).
+    pub front_extra: Vec<(String, String)>,
+    /// `request_uri` before `client_id` in the authorization URL.
+    pub front_reorder: bool,
+}
+
+/// A token response worth keeping.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: String,
+    pub refresh_token: Option<String>,
+    pub id_token_claims: Option<Map<String, Value>>,
+    /// Exchange that issued them.
+    pub evidence: usize,
+}
+
+/// Per-client state.
+pub struct ClientState {
+    pub dpop_key: Arc<SigningKey>,
+    /// Last `DPoP-Nonce` from the authorization server (DP-N-01).
+    pub as_nonce: Option<String>,
+    /// Last `DPoP-Nonce` from the resource server (DP-N-02).
+    pub rs_nonce: Option<String>,
+    pub flow: Option<Flow>,
+    /// The last PAR was refused (a later `authorize` expecting a refusal accepts that).
+    pub par_rejected: bool,
+    pub code: Option<String>,
+    /// A code already redeemed (for `reuse_code`).
+    pub redeemed_code: Option<String>,
+    pub code_received_at: Option<Instant>,
+    pub tokens: Option<Tokens>,
+    /// The refresh token before the last rotation, if the server rotated it.
+    pub previous_refresh_token: Option<String>,
+}
+
+pub struct ModuleContext {
+    pub target: Arc<Target>,
+    pub variant: Variant,
+    pub http: Http,
+    pub conditions: Vec<Condition>,
+    pub discovery: Option<Map<String, Value>>,
+    pub server_jwks: Option<Jwks>,
+    pub clients: [ClientState; 2],
+    /// Set by a step that cannot run the module (with the reason).
+    pub skipped: Option<String>,
+    /// Set when a step could not continue (later steps are not run).
+    pub aborted: bool,
+}
+
+fn fresh_key() -> Result<Arc<SigningKey>, String> {
+    SigningKey::generate(Algorithm::Es256, None).map(Arc::new).map_err(|e| format!("generating a DPoP key: {e}"))
+}
+
+impl ClientState {
+    fn new() -> Result<ClientState, String> {
+        Ok(ClientState {
+            dpop_key: fresh_key()?,
+            as_nonce: None,
+            rs_nonce: None,
+            flow: None,
+            par_rejected: false,
+            code: None,
+            redeemed_code: None,
+            code_received_at: None,
+            tokens: None,
+            previous_refresh_token: None,
+        })
+    }
+}
+
+impl ModuleContext {
+    pub fn new(target: Arc<Target>, variant: Variant) -> Result<ModuleContext, String> {
+        let http = Http::new(&target.ca_pem);
+        Ok(ModuleContext {
+            target,
+            variant,
+            http,
+            conditions: Vec::new(),
+            discovery: None,
+            server_jwks: None,
+            clients: [ClientState::new()?, ClientState::new()?],
+            skipped: None,
+            aborted: false,
+        })
+    }
+
+    pub fn push(&mut self, c: Condition) {
+        self.conditions.push(c);
+    }
+
+    pub fn extend(&mut self, cs: impl IntoIterator<Item = Condition>) {
+        self.conditions.extend(cs);
+    }
+
+    /// Ends the module as skipped.
+    pub fn skip(&mut self, reason: impl Into<String>) {
+        if self.skipped.is_none() {
+            self.skipped = Some(reason.into());
+        }
+        self.aborted = true;
+    }
+
+    pub fn openid(&self) -> bool {
+        self.variant.openid == crate::variant::OpenId::OpenidConnect
+    }
+
+    pub fn dpop(&self) -> bool {
+        self.variant.sender == Sender::Dpop
+    }
+
+    /// The target's client `index` for this variant (a clone: the target is shared).
+    pub fn client(&self, index: u8) -> Option<TargetClient> {
+        self.target.client(&self.variant, index).cloned()
+    }
+
+    pub fn state(&mut self, index: u8) -> &mut ClientState {
+        let i = usize::from(index.clamp(1, 2) - 1);
+        &mut self.clients[i]
+    }
+
+    pub fn state_ref(&self, index: u8) -> &ClientState {
+        let i = usize::from(index.clamp(1, 2) - 1);
+        &self.clients[i]
+    }
+
+    /// Replaces the client's DPoP key (the refresh step uses a fresh one, like the suite).
+    pub fn new_dpop_key(&mut self, index: u8) -> Result<(), String> {
+        self.state(index).dpop_key = fresh_key()?;
+        Ok(())
+    }
+
+    /// A metadata string member.
+    pub fn meta(&self, name: &str) -> Option<String> {
+        self.discovery.as_ref().and_then(|d| d.get(name)).and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The endpoint `name` (e.g. `token_endpoint`) for `client`: its `mtls_endpoint_aliases`
+    /// entry when the client uses its certificate (FAPI2-SP-NET-08, MT-10), else the plain one.
+    pub fn endpoint(&self, client: &TargetClient, name: &str) -> Option<String> {
+        if client.uses_mtls()
+            && let Some(alias) =
+                self.discovery.as_ref().and_then(|d| d.get("mtls_endpoint_aliases")).and_then(|a| a.get(name)).and_then(Value::as_str)
+        {
+            return Some(alias.to_owned());
+        }
+        self.meta(name)
+    }
+
+    /// Fetches discovery (without judging it: that is the `discover` step) when no step did.
+    pub async fn ensure_discovery(&mut self) -> bool {
+        if self.discovery.is_some() {
+            return true;
+        }
+        let url = self.target.discovery_url.clone();
+        let resp = self.http.send(Via::Plain, crate::http::Request::get(url)).await;
+        match resp.json() {
+            Some(doc) if resp.status == Some(200) => {
+                self.discovery = Some(doc);
+                true
+            }
+            _ => {
+                self.push(
+                    crate::conditions::Check::new("discovery.available", "the discovery document can be fetched")
+                        .req(&["FAPI2-SP-AS-01"])
+                        .expected("HTTP 200 with a JSON object")
+                        .observed(resp.describe())
+                        .evidence(&[resp.index])
+                        .pass(false),
+                );
+                self.aborted = true;
+                false
+            }
+        }
+    }
+
+    /// Fetches the server's JWKS (without judging it: that is the `jwks` step) when no step
+    /// did, so ID token signatures can be verified.
+    pub async fn ensure_jwks(&mut self) {
+        if self.server_jwks.is_some() {
+            return;
+        }
+        let Some(url) = self.meta("jwks_uri") else { return };
+        let resp = self.http.send(Via::Plain, crate::http::Request::get(url)).await;
+        if resp.status == Some(200)
+            && let Some(doc) = resp.json()
+        {
+            self.server_jwks = Jwks::from_value(&Value::Object(doc)).ok();
+        }
+    }
+
+    /// The connection a client's back-channel requests use: its certificate when it
+    /// authenticates or binds with mTLS.
+    pub fn via_for<'a>(&self, client: &'a TargetClient) -> Via<'a> {
+        match (&client.cert_pem, &client.key_pem) {
+            (Some(cert_pem), Some(key_pem)) if client.uses_mtls() => Via::Identity { cert_pem, key_pem },
+            _ => Via::Plain,
+        }
+    }
+}
+
+/// The client's signing key for `private_key_jwt`: the first usable key of its private JWKS
+/// (ES256 first, then PS256, then EdDSA).
+pub fn client_signing_key(client: &TargetClient) -> Result<SigningKey, String> {
+    let keys = client.private_jwks.get("keys").and_then(Value::as_array).ok_or("the client's private JWKS has no keys")?;
+    let mut loaded: Vec<SigningKey> = keys.iter().filter_map(|k| SigningKey::from_private_jwk(k).ok()).collect();
+    loaded.sort_by_key(|k| match k.algorithm() {
+        Algorithm::Es256 => 0,
+        Algorithm::Ps256 => 1,
+        Algorithm::EdDsa => 2,
+    });
+    loaded.into_iter().next().ok_or_else(|| format!("client {}: no usable private signing key in its JWKS", client.client_id))
+}
+
+/// The client's RSA key (for the RS256 negative test), if its JWKS has one.
+pub fn client_rsa_key(client: &TargetClient) -> Option<SigningKey> {
+    let keys = client.private_jwks.get("keys").and_then(Value::as_array)?;
+    keys.iter().filter_map(|k| SigningKey::from_private_jwk(k).ok()).find(|k| k.algorithm() == Algorithm::Ps256)
+}

@@ -1,0 +1,172 @@
+//! Runs one scenario (a module) for one variant: its steps in order in a fresh
+//! [`ModuleContext`], then the verdict from the conditions (or Skipped when a step found the
+//! module cannot be performed — never a silent pass).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::conditions::Check;
+use crate::context::ModuleContext;
+use crate::model::{ModuleResult, Verdict};
+use crate::mutations::{self, Mutations};
+use crate::scenario::Scenario;
+use crate::steps::{self, StepRun};
+use crate::target::Target;
+use crate::variant::Variant;
+
+/// A step the scenario files can use.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub mutations: &'static [&'static str],
+    pub params: &'static [&'static str],
+}
+
+macro_rules! step_list {
+    ($($name:literal => $summary:literal, params: [$($p:literal),*];)*) => {
+        const STEP_NAMES: &[(&str, &str, &[&str])] = &[$(($name, $summary, &[$($p),*])),*];
+    };
+}
+
+step_list! {
+    "discover" => "fetch the discovery document and check it (issuer, https endpoints, PAR, S256, iss parameter, auth methods, algorithms, mTLS aliases)", params: [];
+    "jwks" => "fetch jwks_uri and check the keys (parse, kid, no private members, algorithms, RSA size)", params: [];
+    "par" => "push an authorization request with client authentication, PKCE S256, state, nonce, redirect_uri and (DPoP) a binding proof", params: [];
+    "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303)", params: ["approve"];
+    "token" => "redeem the code; check the token response, the binding and (openid) the ID token", params: [];
+    "call_resource" => "GET the resource with the bound access token (DPoP proof with ath, or the client certificate)", params: [];
+    "userinfo" => "call UserInfo with the bound token (openid variants)", params: [];
+    "refresh" => "use the refresh token with a fresh DPoP key; check the response; retry a rotated token after grace_wait", params: ["grace_wait", "same_key"];
+    "introspect" => "introspect the access or refresh token when the server advertises introspection", params: ["token"];
+    "revoke" => "revoke the refresh or access token", params: ["token"];
+    "wait" => "sleep N seconds, or until the code or the request_uri has expired", params: ["seconds", "until"];
+    "reuse_code" => "redeem the same code again (must fail with invalid_grant); the first access token should stop working", params: ["after"];
+    "check_tls" => "TLS 1.2 (ECDHE + AEAD suites only) and TLS 1.3 handshakes with the endpoints", params: ["endpoints"];
+    "check_headers" => "HSTS on the authorization endpoint; no CORS on GET or OPTIONS", params: [];
+    "http_method" => "call an endpoint with a method it must refuse (PUT to PAR)", params: ["method", "endpoint"];
+}
+
+fn build_catalog() -> Vec<StepInfo> {
+    STEP_NAMES
+        .iter()
+        .map(|(name, summary, params)| {
+            let muts: Vec<&'static str> = mutations::for_step(name);
+            StepInfo { name, summary, mutations: Box::leak(muts.into_boxed_slice()), params }
+        })
+        .collect()
+}
+
+/// Every step with the mutations and params it accepts.
+pub fn catalog() -> &'static [StepInfo] {
+    static CATALOG: std::sync::OnceLock<Vec<StepInfo>> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(build_catalog)
+}
+
+/// Runs `scenario` for `variant` against `target`.
+pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant) -> ModuleResult {
+    let started = Instant::now();
+    let mut result = ModuleResult {
+        plan: scenario.plan.clone(),
+        module: scenario.module.clone(),
+        title: scenario.title.clone(),
+        variant,
+        requirements: scenario.requirements.clone(),
+        verdict: Verdict::Passed,
+        conditions: Vec::new(),
+        exchanges: Vec::new(),
+        duration_ms: 0,
+        expected_failures: Vec::new(),
+        unmet_expectations: Vec::new(),
+    };
+    let mut ctx = match ModuleContext::new(target, variant) {
+        Ok(c) => c,
+        Err(e) => {
+            result.verdict = Verdict::Skipped { reason: format!("the harness could not start the module: {e}") };
+            return result;
+        }
+    };
+    for (i, spec) in scenario.steps.iter().enumerate() {
+        if ctx.aborted {
+            let rest: Vec<&str> = scenario.steps[i..].iter().map(|s| s.step.as_str()).collect();
+            if ctx.skipped.is_none() {
+                ctx.push(
+                    Check::new("module.steps_not_run", "every step of the module ran")
+                        .info()
+                        .expected("all steps run")
+                        .observed(format!("stopped before: {}", rest.join(", ")))
+                        .pass(true),
+                );
+            }
+            break;
+        }
+        ctx.http.step = format!("{}#{}", spec.step, i + 1);
+        let step = StepRun { spec, mutations: Mutations(spec.mutations.clone()), index: if spec.client == 2 { 2 } else { 1 } };
+        if let Some(bad) = spec.mutations.iter().find_map(|m| mutations::validate(&spec.step, m).err()) {
+            steps::harness_problem(
+                &mut ctx,
+                "module.scenario",
+                "run the scenario as written",
+                &format!("step {} (line {}): {bad}", spec.step, spec.line),
+            );
+            continue;
+        }
+        tracing::debug!(module = %scenario.module, step = %spec.step, "running step");
+        match spec.step.as_str() {
+            "discover" => steps::discover::run(&mut ctx, &step).await,
+            "jwks" => steps::jwks::run(&mut ctx, &step).await,
+            "par" => steps::par::run(&mut ctx, &step).await,
+            "authorize" => steps::authorize::run(&mut ctx, &step).await,
+            "token" => steps::token::run(&mut ctx, &step).await,
+            "call_resource" => steps::call_resource::run(&mut ctx, &step).await,
+            "userinfo" => steps::userinfo::run(&mut ctx, &step).await,
+            "refresh" => steps::refresh::run(&mut ctx, &step).await,
+            "introspect" => steps::introspect::run(&mut ctx, &step).await,
+            "revoke" => steps::revoke::run(&mut ctx, &step).await,
+            "wait" => steps::wait::run(&mut ctx, &step).await,
+            "reuse_code" => steps::reuse_code::run(&mut ctx, &step).await,
+            "check_tls" => steps::check_tls::run(&mut ctx, &step).await,
+            "check_headers" => steps::check_headers::run(&mut ctx, &step).await,
+            "http_method" => steps::http_method::run(&mut ctx, &step).await,
+            other => steps::harness_problem(
+                &mut ctx,
+                "module.scenario",
+                "run the scenario as written",
+                &format!("unknown step {other:?} (line {})", spec.line),
+            ),
+        }
+    }
+    result.verdict = match &ctx.skipped {
+        Some(reason) => Verdict::Skipped { reason: reason.clone() },
+        None => ModuleResult::verdict_from(&ctx.conditions),
+    };
+    result.conditions = ctx.conditions;
+    result.exchanges = ctx.http.exchanges;
+    result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    result
+}
+
+/// The engine spawns modules on a multi-threaded runtime: the future must be `Send`.
+#[allow(dead_code)]
+fn assert_send(target: Arc<Target>, scenario: &'static Scenario, variant: Variant) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(execute(target, scenario, variant));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_lists_every_step_and_every_mutation_belongs_to_one() {
+        let names: Vec<&str> = catalog().iter().map(|s| s.name).collect();
+        assert!(names.contains(&"par") && names.contains(&"check_tls"));
+        for m in mutations::ALL {
+            for s in m.steps {
+                assert!(names.contains(s), "mutation {} names unknown step {s}", m.name);
+            }
+        }
+        let par = catalog().iter().find(|s| s.name == "par").map(|s| s.mutations.to_vec()).unwrap_or_default();
+        assert!(par.contains(&"pkce_plain"));
+    }
+}

@@ -1,0 +1,188 @@
+//! Mutations: named changes a scenario applies to what one step sends. Each belongs to the
+//! steps listed here; the loader validates scenario files against this table (through
+//! [`crate::execute::catalog`]).
+
+/// One mutation: its name, the steps that accept it, and what it changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Mutation {
+    pub name: &'static str,
+    pub steps: &'static [&'static str],
+    pub summary: &'static str,
+}
+
+const PAR: &[&str] = &["par"];
+const AUTHZ: &[&str] = &["authorize"];
+/// Front-channel changes a scenario may state at PAR (kept for the authorize step) or at
+/// `authorize` itself.
+const PAR_OR_AUTHZ: &[&str] = &["par", "authorize"];
+const TOKEN: &[&str] = &["token"];
+const BACK: &[&str] = &["par", "token", "refresh"];
+const RESOURCE: &[&str] = &["call_resource"];
+const DPOP_ANY: &[&str] = &["par", "token", "refresh", "call_resource"];
+
+/// Every mutation.
+pub const ALL: &[Mutation] = &[
+    // PAR request contents
+    Mutation { name: "drop_pkce", steps: PAR, summary: "no code_challenge (FAPI2-SP-AZ-05)" },
+    Mutation { name: "pkce_plain", steps: PAR, summary: "code_challenge_method=plain with the verifier as challenge (FAPI2-SP-AZ-05)" },
+    Mutation { name: "drop_redirect_uri", steps: PAR, summary: "no redirect_uri (FAPI2-SP-AZ-06)" },
+    Mutation { name: "unregistered_redirect_uri", steps: PAR, summary: "a redirect_uri the client never registered (FAPI2-SP-AS-07)" },
+    Mutation {
+        name: "redirect_uri_with_query",
+        steps: PAR,
+        summary: "the client's second redirect URI, with ?dummy1=lorem&dummy2=ipsum unless it has a query",
+    },
+    Mutation { name: "response_type_code_id_token", steps: PAR, summary: "response_type=code id_token (FAPI2-SP-AZ-01)" },
+    Mutation { name: "response_type_token", steps: PAR, summary: "response_type=token (FAPI2-SP-AZ-01)" },
+    Mutation { name: "request_uri_in_par_body", steps: PAR, summary: "a request_uri parameter in the pushed request (PAR-04)" },
+    Mutation { name: "drop_state", steps: PAR, summary: "no state" },
+    Mutation { name: "long_state", steps: PAR, summary: "a 1000-character state (FAPI2-SP-AZ-17)" },
+    Mutation { name: "drop_nonce", steps: PAR, summary: "no nonce (openid variants)" },
+    Mutation { name: "nonce_64", steps: PAR, summary: "a 64-character nonce (FAPI2-SP-AZ-14)" },
+    Mutation { name: "nonce_384", steps: PAR, summary: "a 384-character nonce (FAPI2-SP-AZ-14: may be refused)" },
+    Mutation { name: "reverse_scope_order", steps: PAR, summary: "scope tokens in reverse order" },
+    Mutation { name: "state_outside_par", steps: PAR_OR_AUTHZ, summary: "a state added to the authorization URL only; at par it also pushes no state (PAR-11)" },
+    Mutation { name: "nonce_outside_par", steps: PAR_OR_AUTHZ, summary: "a different nonce added to the authorization URL only (PAR-11)" },
+    Mutation { name: "dpop_jkt_mismatch", steps: PAR, summary: "dpop_jkt of another key than the PAR DPoP proof's (DP-C-01)" },
+    Mutation { name: "dpop_jkt_only", steps: PAR, summary: "dpop_jkt and no DPoP header (RFC 9449 §10)" },
+    // authorization request
+    Mutation { name: "reorder_authorize_params", steps: PAR_OR_AUTHZ, summary: "request_uri before client_id in the authorization URL" },
+    Mutation {
+        name: "no_par",
+        steps: AUTHZ,
+        summary: "a classic authorization URL with every parameter and no request_uri (FAPI2-SP-AZ-03)",
+    },
+    Mutation { name: "other_client_id", steps: AUTHZ, summary: "client 2's client_id with this client's request_uri (FAPI2-SP-AZ-16)" },
+    // token request
+    Mutation { name: "drop_code_verifier", steps: TOKEN, summary: "no code_verifier (FAPI2-SP-AZ-05)" },
+    Mutation { name: "wrong_code_verifier", steps: TOKEN, summary: "another code_verifier (FAPI2-SP-AZ-05)" },
+    Mutation { name: "use_client_2", steps: TOKEN, summary: "client 2's credentials (and certificate) with this client's code (OA-04)" },
+    // client authentication (private_key_jwt assertions; PKJ-02, FAPI2-SP-AS-08)
+    Mutation { name: "assertion_rs256", steps: BACK, summary: "client assertion signed RS256 (FAPI2-SP-CR-02)" },
+    Mutation { name: "assertion_missing", steps: BACK, summary: "client_id only, no client assertion (FAPI2-SP-AZ-04)" },
+    Mutation { name: "assertion_exp_past", steps: BACK, summary: "assertion exp 5 minutes ago" },
+    Mutation { name: "assertion_aud_other", steps: BACK, summary: "assertion aud for another server (FAPI2-SP-AS-08)" },
+    Mutation { name: "assertion_aud_array", steps: BACK, summary: "assertion aud = [issuer] as an array (FAPI2-SP-AS-08)" },
+    Mutation { name: "assertion_aud_par_url", steps: BACK, summary: "assertion aud = the PAR endpoint URL (FAPI2-SP-AS-08)" },
+    Mutation { name: "assertion_aud_token_url", steps: BACK, summary: "assertion aud = the token endpoint URL (FAPI2-SP-AS-08)" },
+    Mutation { name: "assertion_no_sub", steps: BACK, summary: "assertion without sub (PKJ-02)" },
+    Mutation { name: "assertion_nbf_plus_8", steps: BACK, summary: "assertion iat and nbf 8 s ahead: must be accepted (FAPI2-SP-AS-14)" },
+    Mutation { name: "assertion_iat_plus_61", steps: BACK, summary: "assertion iat, nbf and exp more than 60 s ahead (FAPI2-SP-AS-14)" },
+    Mutation {
+        name: "no_client_auth",
+        steps: BACK,
+        summary: "no client authentication at all: client_id only, no assertion, no certificate for mTLS authentication (FAPI2-SP-AS-03)",
+    },
+    // sender constraint at the authorization server
+    Mutation { name: "dpop_missing", steps: BACK, summary: "no DPoP header (FAPI2-SP-AS-04)" },
+    Mutation {
+        name: "dpop_other_key",
+        steps: BACK,
+        summary: "a DPoP proof signed by another key than the one the code is bound to (FAPI2-SP-AS-13)",
+    },
+    Mutation { name: "dpop_iat_minus_10", steps: DPOP_ANY, summary: "DPoP proof iat 10 s in the past: accepted" },
+    Mutation { name: "dpop_iat_plus_8", steps: DPOP_ANY, summary: "DPoP proof iat 8 s ahead: accepted (FAPI2-SP-AS-14)" },
+    Mutation {
+        name: "dpop_nbf_exp",
+        steps: DPOP_ANY,
+        summary: "extra nbf = now and exp = now + 5 min in the DPoP proof: accepted (DP-14)",
+    },
+    Mutation {
+        name: "no_sender_constraint",
+        steps: &["token", "refresh", "call_resource"],
+        summary: "no DPoP proof (DPoP) or no client certificate (mTLS) (FAPI2-SP-AS-04)",
+    },
+    Mutation {
+        name: "swap_certificate",
+        steps: &["token", "refresh", "call_resource"],
+        summary: "client 2's certificate on the connection (MT-07)",
+    },
+    // DPoP at the resource server (§3.10; DP-01…DP-14, DP-R-*)
+    Mutation { name: "dpop_wrong_htm", steps: RESOURCE, summary: "proof htm POST for a GET (DP-08)" },
+    Mutation { name: "dpop_wrong_htu", steps: RESOURCE, summary: "proof htu of another URL (DP-09)" },
+    Mutation { name: "dpop_no_ath", steps: RESOURCE, summary: "proof without ath (DP-12)" },
+    Mutation { name: "dpop_wrong_ath", steps: RESOURCE, summary: "proof ath of another token (DP-12)" },
+    Mutation { name: "dpop_wrong_typ", steps: RESOURCE, summary: "proof typ JWT (DP-04)" },
+    Mutation { name: "dpop_alg_none", steps: RESOURCE, summary: "proof with alg none and no signature (DP-05)" },
+    Mutation { name: "dpop_private_jwk", steps: RESOURCE, summary: "proof jwk with the private key members (DP-07)" },
+    Mutation { name: "dpop_bad_signature", steps: RESOURCE, summary: "proof with a corrupted signature (DP-06)" },
+    Mutation { name: "dpop_iat_plus_3600", steps: RESOURCE, summary: "proof iat one hour ahead (DP-11)" },
+    Mutation { name: "dpop_iat_minus_3600", steps: RESOURCE, summary: "proof iat one hour ago (DP-11)" },
+    Mutation { name: "dpop_replay", steps: RESOURCE, summary: "the same proof twice; the second call is judged (DP-13, a SHOULD)" },
+    Mutation { name: "dpop_two_headers", steps: RESOURCE, summary: "two DPoP headers (DP-01)" },
+    Mutation {
+        name: "dpop_header_name_case",
+        steps: RESOURCE,
+        summary: "header name sent as `Dpop` (title case): must be accepted (DP-14)",
+    },
+    Mutation {
+        name: "scheme_case",
+        steps: RESOURCE,
+        summary: "authorization scheme in inverted case (`dPoP`, `bEARER`): must be accepted (FAPI2-SP-RS-01)",
+    },
+    Mutation { name: "token_in_query", steps: RESOURCE, summary: "access token only in the URL query (FAPI2-SP-RS-02)" },
+    Mutation { name: "bearer_scheme_for_dpop_token", steps: RESOURCE, summary: "a DPoP-bound token with the Bearer scheme (DP-R-02)" },
+    Mutation {
+        name: "other_client_token",
+        steps: RESOURCE,
+        summary: "client 2's access token with this client's key or certificate (FAPI2-SP-RS-05)",
+    },
+];
+
+/// The mutation called `name`.
+pub fn find(name: &str) -> Option<&'static Mutation> {
+    ALL.iter().find(|m| m.name == name)
+}
+
+/// The mutations `step` accepts.
+pub fn for_step(step: &str) -> Vec<&'static str> {
+    ALL.iter().filter(|m| m.steps.contains(&step)).map(|m| m.name).collect()
+}
+
+/// Checks that `name` exists and applies to `step`; the error says what would.
+pub fn validate(step: &str, name: &str) -> Result<(), String> {
+    match find(name) {
+        None => Err(format!("unknown mutation {name:?}")),
+        Some(m) if !m.steps.contains(&step) => {
+            Err(format!("mutation {name:?} does not apply to step {step:?} (it applies to {})", m.steps.join(", ")))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The mutations a step runs with.
+#[derive(Debug, Clone, Default)]
+pub struct Mutations(pub Vec<String>);
+
+impl Mutations {
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|m| m == name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn label(&self) -> String {
+        if self.0.is_empty() { "none".into() } else { self.0.join(", ") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_validated() {
+        let mut names: Vec<_> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate mutation names");
+        assert!(validate("par", "pkce_plain").is_ok());
+        assert!(validate("token", "pkce_plain").unwrap_err().contains("applies to par"));
+        assert!(validate("par", "pkce_sha1").unwrap_err().contains("unknown mutation"));
+        assert!(for_step("call_resource").contains(&"dpop_replay"));
+    }
+}

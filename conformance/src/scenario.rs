@@ -1,0 +1,86 @@
+//! Scenario files: one test module per TOML file under `scenarios/<plan>/`.
+//!
+//! Format version 1 (documented in `scenarios/README.md`):
+//!
+//! ```toml
+//! format = 1
+//! module = "par-plain-pkce-rejected"          # unique within the plan
+//! title = "PKCE method plain is refused at PAR"
+//! requirements = ["FAPI2-SP-AZ-05", "PKCE-01"]
+//!
+//! [applies]                                   # optional; a missing axis means every value
+//! client_auth = ["private_key_jwt"]           # private_key_jwt | mtls
+//! sender = ["dpop"]                           # dpop | mtls
+//! openid = ["openid_connect"]                 # openid_connect | plain_oauth
+//!
+//! [[steps]]
+//! step = "par"                                # a step implemented in Rust (see `fapilab certify --list`)
+//! client = 1                                  # which of the target's two clients (default 1)
+//! mutations = ["pkce_plain"]                  # named changes to what the step sends
+//! expect = "rejected"                         # success (default) | rejected | either
+//! errors = ["invalid_request"]                # error codes accepted when rejected
+//! ```
+//!
+//! Steps and mutations are Rust; a file composes them, so a bank adds a case by writing a file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::variant::{ClientAuth, OpenId, Sender, Variant};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a step must observe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// The server accepts; the step's success conditions are checked.
+    #[default]
+    Success,
+    /// The server refuses (an error response, an error page or an error redirect — each form
+    /// the spec allows is accepted and recorded) with one of `errors` when a code is visible.
+    Rejected,
+    /// Either is allowed by the spec; what happened is recorded (and may warn).
+    Either,
+}
+
+/// One `[[steps]]` entry as written in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepSpec {
+    pub step: String,
+    pub client: u8,
+    pub mutations: Vec<String>,
+    pub expect: Expect,
+    pub errors: Vec<String>,
+    /// Step-specific parameters (every other key of the table), e.g. `seconds = 1`.
+    pub params: toml::Table,
+    /// Line of the `[[steps]]` header in the file, for messages.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Applies {
+    pub client_auth: Option<Vec<ClientAuth>>,
+    pub sender: Option<Vec<Sender>>,
+    pub openid: Option<Vec<OpenId>>,
+}
+
+impl Applies {
+    pub fn matches(&self, v: &Variant) -> bool {
+        self.client_auth.as_ref().is_none_or(|a| a.contains(&v.client_auth))
+            && self.sender.as_ref().is_none_or(|s| s.contains(&v.sender))
+            && self.openid.as_ref().is_none_or(|o| o.contains(&v.openid))
+    }
+}
+
+/// A loaded, validated scenario (one module).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scenario {
+    pub plan: String,
+    pub module: String,
+    pub title: String,
+    pub requirements: Vec<String>,
+    pub applies: Applies,
+    pub steps: Vec<StepSpec>,
+    /// The file it came from.
+    pub source: String,
+}

@@ -1,0 +1,201 @@
+//! `authorize`: the browser part. Opens the authorization endpoint with only `client_id` and
+//! `request_uri` (FAPI2-SP-CL-14), logs in and answers consent through [`crate::login`], and
+//! judges where the browser ends up (suite research §3.3, §3.7).
+//!
+//! Params: `approve = false` denies consent (expect an `access_denied` error redirect).
+
+use std::time::Instant;
+
+use super::{StepRun, harness_problem, need_client};
+use crate::conditions::Check;
+use crate::conditions::authorize::{self, Sent};
+use crate::conditions::errors::{self, FrontOutcome};
+use crate::context::ModuleContext;
+use crate::login;
+use crate::scenario::Expect;
+
+pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
+    let Some(client) = need_client(ctx, step.index) else { return };
+    if !ctx.ensure_discovery().await {
+        return;
+    }
+    // The browser always uses the plain authorization endpoint (never an mTLS alias).
+    let Some(endpoint) = ctx.meta("authorization_endpoint") else {
+        ctx.push(
+            Check::new("discovery.authorization_endpoint", "the metadata names the authorization_endpoint")
+                .req(&["FAPI2-SP-AS-01"])
+                .expected("`authorization_endpoint` in the discovery document")
+                .observed("absent")
+                .pass(false),
+        );
+        ctx.aborted = true;
+        return;
+    };
+    let m = &step.mutations;
+    let approve = step.param_bool("approve").unwrap_or(true);
+
+    let (query, sent_state, sent_redirect) = if m.has("no_par") {
+        let verifier = fapilab_jose::random_token(32);
+        let state = fapilab_jose::random_token(32);
+        let mut q = vec![
+            ("response_type".to_owned(), "code".to_owned()),
+            ("client_id".to_owned(), client.client_id.clone()),
+            ("redirect_uri".to_owned(), client.redirect_uri.clone()),
+            ("scope".to_owned(), ctx.target.scope(&ctx.variant).to_owned()),
+            ("state".to_owned(), state.clone()),
+            ("code_challenge".to_owned(), fapilab_jose::sha256_b64url(verifier.as_bytes())),
+            ("code_challenge_method".to_owned(), "S256".to_owned()),
+        ];
+        if ctx.openid() {
+            q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
+        }
+        (q, Some(state), client.redirect_uri.clone())
+    } else {
+        let st = ctx.state_ref(step.index);
+        if st.par_rejected && step.expect() != Expect::Success {
+            ctx.push(
+                Check::new("authorize.rejected", "the request is refused (here: already at PAR)")
+                    .info()
+                    .expected("a refusal at PAR, an error page or an error redirect")
+                    .observed("the pushed request was already refused, so there is nothing to authorize")
+                    .pass(true),
+            );
+            ctx.aborted = true;
+            return;
+        }
+        let Some(flow) = st.flow.clone() else {
+            return harness_problem(
+                ctx,
+                "authorize.harness",
+                "find a pushed request",
+                "the scenario has no successful `par` step for this client before `authorize`",
+            );
+        };
+        let Some(request_uri) = flow.request_uri.clone() else {
+            return harness_problem(ctx, "authorize.harness", "find a request_uri", "the PAR response had no request_uri");
+        };
+        let front_client_id = if m.has("other_client_id") {
+            match need_client(ctx, if step.index == 1 { 2 } else { 1 }) {
+                Some(c) => c.client_id,
+                None => return,
+            }
+        } else {
+            client.client_id.clone()
+        };
+        let mut q = vec![("client_id".to_owned(), front_client_id), ("request_uri".to_owned(), request_uri)];
+        if m.has("reorder_authorize_params") || flow.front_reorder {
+            q.reverse();
+        }
+        q.extend(flow.front_extra.iter().cloned());
+        if m.has("state_outside_par") && !q.iter().any(|(k, _)| k == "state") {
+            q.push(("state".to_owned(), fapilab_jose::random_token(32)));
+        }
+        if m.has("nonce_outside_par") && !q.iter().any(|(k, _)| k == "nonce") {
+            q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
+        }
+        (q, flow.state.clone(), flow.redirect_uri.clone().unwrap_or_else(|| client.redirect_uri.clone()))
+    };
+    let encoded = {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &query {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    };
+    let sep = if endpoint.contains('?') { '&' } else { '?' };
+    let url = format!("{endpoint}{sep}{encoded}");
+    let target = ctx.target.clone();
+    let result = login::run(&mut ctx.http, &target.login, &url, approve).await;
+    let ev = result.evidence.clone();
+
+    let got_code = matches!(&result.outcome, FrontOutcome::Redirect { url, .. } if {
+        let (q, f) = errors::url_params(url);
+        errors::param(&q, "code").is_some() || errors::param(&f, "code").is_some()
+    });
+    let expect = step.expect();
+    if expect == Expect::Success || (expect == Expect::Either && got_code) {
+        match &result.outcome {
+            FrontOutcome::Redirect { url: to, status } => {
+                let sent = Sent { issuer: &ctx.target.issuer, redirect_uri: &sent_redirect, state: sent_state.as_deref() };
+                let (conds, code) = authorize::success(&sent, to, *status, &ev);
+                ctx.extend(conds);
+                match code {
+                    Some(c) => {
+                        let st = ctx.state(step.index);
+                        st.code = Some(c);
+                        st.code_received_at = Some(Instant::now());
+                    }
+                    None => ctx.aborted = true,
+                }
+            }
+            other => {
+                ctx.push(
+                    Check::new("authorize.redirect", "the authorization completes with a redirect to the client")
+                        .req(&["FAPI2-SP-AZ-02"])
+                        .expected("a redirect to the redirect URI with a code")
+                        .observed(match other {
+                            FrontOutcome::ErrorPage { status, error } => {
+                                format!("error page HTTP {status}{}", error.as_ref().map(|e| format!(", error {e}")).unwrap_or_default())
+                            }
+                            FrontOutcome::Stuck { reason } => reason.clone(),
+                            FrontOutcome::Redirect { .. } => String::new(),
+                        })
+                        .hint("check the target's [login] script (field names, credentials) and the client's registration")
+                        .evidence(&ev)
+                        .pass(false),
+                );
+                ctx.aborted = true;
+            }
+        }
+        return;
+    }
+    // A refusal is expected (or allowed).
+    let defaults: &[&str] = if !approve {
+        &["access_denied"]
+    } else if m.has("no_par") {
+        &["invalid_request", "invalid_request_uri", "invalid_request_object"]
+    } else if m.has("other_client_id") {
+        &["invalid_request", "invalid_request_object", "invalid_request_uri"]
+    } else {
+        &[]
+    };
+    let errors_ok = step.errors(defaults);
+    let mut registered = vec![client.redirect_uri.clone()];
+    registered.extend(client.second_redirect_uri.clone());
+    let reqs: &[&str] = if !approve {
+        &["OA-03", "FAPI2-SP-AZ-07"]
+    } else if m.has("no_par") {
+        &["FAPI2-SP-AZ-03"]
+    } else if m.has("other_client_id") {
+        &["FAPI2-SP-AZ-16", "PAR-10"]
+    } else {
+        &["PAR-10", "FAPI2-SP-AZ-15"]
+    };
+    let what =
+        if !approve { "the authorization the user denied".to_owned() } else { format!("this authorization request ({})", m.label()) };
+    let conds = errors::front_channel("authorize", &what, &result.outcome, &errors_ok, &registered, &ctx.target.issuer, reqs, &ev);
+    ctx.extend(conds);
+    if !approve && let FrontOutcome::Redirect { url: to, .. } = &result.outcome {
+        let (q, _) = errors::url_params(to);
+        let state = errors::param(&q, "state");
+        ctx.push(
+            Check::new("authorize.error_state", "the error response echoes state")
+                .req(&["OA-03"])
+                .expected(if sent_state.is_some() { "the state sent" } else { "no state" })
+                .observed(match state {
+                    Some(s) if Some(s) == sent_state.as_deref() => "identical",
+                    Some(_) => "different",
+                    None => "absent",
+                })
+                .evidence(&ev)
+                .pass(state == sent_state.as_deref()),
+        );
+    }
+    if got_code {
+        // Keep the code: a scenario may show it can even be redeemed.
+        if let FrontOutcome::Redirect { url: to, .. } = &result.outcome {
+            let (q, _) = errors::url_params(to);
+            ctx.state(step.index).code = errors::param(&q, "code").map(str::to_owned);
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Steps: one file per step. A step sends something (changed by the scenario's mutations),
+//! then checks what came back against the scenario's expectation (`success`, `rejected` or
+//! `either`) and records conditions. Shared pieces live here: client authentication, DPoP
+//! proofs (with the changes the negative tests need) and the `use_dpop_nonce` retry.
+
+pub mod authorize;
+pub mod call_resource;
+pub mod check_headers;
+pub mod check_tls;
+pub mod discover;
+pub mod http_method;
+pub mod introspect;
+pub mod jwks;
+pub mod par;
+pub mod refresh;
+pub mod reuse_code;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+pub mod wait;
+
+use fapilab_jose::{SigningKey, b64};
+use serde_json::{Map, Value, json};
+
+use crate::conditions::Check;
+use crate::context::{ModuleContext, client_rsa_key, client_signing_key};
+use crate::http::{Request, Response, Via};
+use crate::mutations::Mutations;
+use crate::scenario::{Expect, StepSpec};
+use crate::target::TargetClient;
+use crate::variant::ClientAuth;
+
+/// One step as the runner hands it over.
+pub struct StepRun<'a> {
+    pub spec: &'a StepSpec,
+    pub mutations: Mutations,
+    /// The client the step acts for (1 or 2).
+    pub index: u8,
+}
+
+impl StepRun<'_> {
+    pub fn expect(&self) -> Expect {
+        self.spec.expect
+    }
+
+    pub fn has(&self, m: &str) -> bool {
+        self.mutations.has(m)
+    }
+
+    /// The accepted error codes: the scenario's, else `defaults`.
+    pub fn errors<'b>(&'b self, defaults: &'b [&'b str]) -> Vec<String> {
+        if self.spec.errors.is_empty() { defaults.iter().map(|s| (*s).to_owned()).collect() } else { self.spec.errors.clone() }
+    }
+
+    pub fn param_u64(&self, name: &str) -> Option<u64> {
+        self.spec.params.get(name).and_then(toml::Value::as_integer).and_then(|i| u64::try_from(i).ok())
+    }
+
+    pub fn param_str(&self, name: &str) -> Option<&str> {
+        self.spec.params.get(name).and_then(toml::Value::as_str)
+    }
+
+    pub fn param_bool(&self, name: &str) -> Option<bool> {
+        self.spec.params.get(name).and_then(toml::Value::as_bool)
+    }
+}
+
+/// The step's client, or a skip when the target has none for this variant.
+pub fn need_client(ctx: &mut ModuleContext, index: u8) -> Option<TargetClient> {
+    match ctx.client(index) {
+        Some(c) => Some(c),
+        None => {
+            let v = ctx.variant;
+            ctx.skip(format!("the target has no client {index} for client_auth={},sender={}", v.client_auth.as_str(), v.sender.as_str()));
+            None
+        }
+    }
+}
+
+/// Records that the harness itself could not build or send what the step needed, and stops.
+pub fn harness_problem(ctx: &mut ModuleContext, id: &str, what: &str, message: &str) {
+    ctx.push(
+        Check::new(id, format!("the harness could {what}"))
+            .expected("the harness can build the request")
+            .observed(message.to_owned())
+            .hint("a problem with the target file (keys, certificates) or the harness, not necessarily the server")
+            .pass(false),
+    );
+    ctx.aborted = true;
+}
+
+/// An endpoint from the metadata, or a failure condition and abort.
+pub fn need_endpoint(ctx: &mut ModuleContext, client: &TargetClient, name: &str, requirement: &str) -> Option<String> {
+    match ctx.endpoint(client, name) {
+        Some(url) => Some(url),
+        None => {
+            ctx.push(
+                Check::new(&format!("discovery.{name}"), format!("the metadata names the {name}"))
+                    .req(&[requirement])
+                    .expected(format!("`{name}` in the discovery document"))
+                    .observed("absent")
+                    .pass(false),
+            );
+            ctx.aborted = true;
+            None
+        }
+    }
+}
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Client authentication parameters for a back-channel call to `endpoint_url`, with the
+/// assertion mutations applied (PKJ-01, PKJ-02, FAPI2-SP-AS-08; MT-01 for mTLS).
+pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutations) -> Result<Vec<(String, String)>, String> {
+    let mut params = vec![("client_id".to_owned(), client.client_id.clone())];
+    if client.auth == ClientAuth::Mtls || m.has("assertion_missing") || m.has("no_client_auth") {
+        return Ok(params);
+    }
+    let now = fapilab_jose::now();
+    let issuer = ctx.target.issuer.clone();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(client.client_id));
+    if !m.has("assertion_no_sub") {
+        claims.insert("sub".into(), json!(client.client_id));
+    }
+    let aud = if m.has("assertion_aud_other") {
+        json!("https://other-server.example.com/")
+    } else if m.has("assertion_aud_array") {
+        json!([issuer])
+    } else if m.has("assertion_aud_par_url") {
+        json!(ctx.meta("pushed_authorization_request_endpoint").unwrap_or_default())
+    } else if m.has("assertion_aud_token_url") {
+        json!(ctx.meta("token_endpoint").unwrap_or_default())
+    } else {
+        json!(issuer)
+    };
+    claims.insert("aud".into(), aud);
+    claims.insert("jti".into(), json!(fapilab_jose::random_token(24)));
+    let (iat, exp) = if m.has("assertion_exp_past") {
+        (now - 360, now - 300)
+    } else if m.has("assertion_nbf_plus_8") {
+        claims.insert("nbf".into(), json!(now + 8));
+        (now + 8, now + 68)
+    } else if m.has("assertion_iat_plus_61") {
+        claims.insert("nbf".into(), json!(now + 61));
+        (now + 61, now + 121)
+    } else {
+        (now, now + 60)
+    };
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(exp));
+    let assertion = if m.has("assertion_rs256") {
+        let key =
+            client_rsa_key(client).ok_or_else(|| format!("client {} has no RSA key to sign an RS256 assertion with", client.client_id))?;
+        sign_rs256(&key, &Value::Object(claims))?
+    } else {
+        let key = client_signing_key(client)?;
+        fapilab_jose::jws::sign(&key, Map::new(), &Value::Object(claims)).map_err(|e| format!("signing the client assertion: {e}"))?
+    };
+    params.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
+    params.push(("client_assertion".into(), assertion));
+    Ok(params)
+}
+
+/// Signs with RSASSA-PKCS1-v1_5 SHA-256 (`RS256`), which FAPI 2.0 forbids (FAPI2-SP-CR-02):
+/// only for the negative test.
+fn sign_rs256(key: &SigningKey, claims: &Value) -> Result<String, String> {
+    use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    let pair = RsaKeyPair::from_pkcs8(key.to_pkcs8_der()).map_err(|_| "the RSA key does not load".to_owned())?;
+    let mut header = json!({"alg": "RS256"});
+    if let (Some(kid), Some(h)) = (key.kid(), header.as_object_mut()) {
+        h.insert("kid".into(), json!(kid));
+    }
+    let input = format!("{}.{}", b64::encode(header.to_string().as_bytes()), b64::encode(claims.to_string().as_bytes()));
+    let mut sig = vec![0u8; pair.public_modulus_len()];
+    pair.sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
+        .map_err(|_| "RS256 signing failed".to_owned())?;
+    Ok(format!("{input}.{}", b64::encode(&sig)))
+}
+
+/// A DPoP proof with the changes the negative tests need.
+pub struct Proof<'a> {
+    pub key: &'a SigningKey,
+    pub htm: &'a str,
+    pub htu: String,
+    pub access_token: Option<&'a str>,
+    pub nonce: Option<String>,
+    pub iat_offset: i64,
+    pub typ: &'a str,
+    pub alg_none: bool,
+    pub private_jwk: bool,
+    pub bad_signature: bool,
+    pub nbf_exp: bool,
+    /// Replaces `ath` (wrong_ath); `Some("")` drops it.
+    pub ath_override: Option<String>,
+}
+
+impl<'a> Proof<'a> {
+    pub fn new(key: &'a SigningKey, htm: &'a str, url: &str) -> Proof<'a> {
+        Proof {
+            key,
+            htm,
+            htu: htu_of(url),
+            access_token: None,
+            nonce: None,
+            iat_offset: 0,
+            typ: fapilab_jose::dpop::DPOP_TYP,
+            alg_none: false,
+            private_jwk: false,
+            bad_signature: false,
+            nbf_exp: false,
+            ath_override: None,
+        }
+    }
+
+    /// Applies the proof mutations valid at every endpoint.
+    pub fn with_mutations(mut self, m: &Mutations) -> Proof<'a> {
+        if m.has("dpop_iat_minus_10") {
+            self.iat_offset = -10;
+        }
+        if m.has("dpop_iat_plus_8") {
+            self.iat_offset = 8;
+        }
+        if m.has("dpop_nbf_exp") {
+            self.nbf_exp = true;
+        }
+        self
+    }
+
+    pub fn build(&self) -> Result<String, String> {
+        let now = fapilab_jose::now();
+        let jwk = if self.private_jwk { self.key.to_private_jwk() } else { self.key.public_jwk().to_minimal_value() };
+        let alg = if self.alg_none { "none" } else { self.key.algorithm().as_str() };
+        let header = json!({"typ": self.typ, "alg": alg, "jwk": jwk});
+        let mut claims = Map::new();
+        claims.insert("jti".into(), json!(fapilab_jose::random_token(16)));
+        claims.insert("htm".into(), json!(self.htm));
+        claims.insert("htu".into(), json!(self.htu));
+        claims.insert("iat".into(), json!(now + self.iat_offset));
+        if self.nbf_exp {
+            claims.insert("nbf".into(), json!(now));
+            claims.insert("exp".into(), json!(now + 300));
+        }
+        match (&self.ath_override, self.access_token) {
+            (Some(a), _) if a.is_empty() => {}
+            (Some(a), _) => {
+                claims.insert("ath".into(), json!(a));
+            }
+            (None, Some(t)) => {
+                claims.insert("ath".into(), json!(fapilab_jose::dpop::ath(t)));
+            }
+            (None, None) => {}
+        }
+        if let Some(n) = &self.nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        let input = format!("{}.{}", b64::encode(header.to_string().as_bytes()), b64::encode(Value::Object(claims).to_string().as_bytes()));
+        if self.alg_none {
+            return Ok(format!("{input}."));
+        }
+        let mut sig = self.key.sign(input.as_bytes()).map_err(|e| format!("signing the DPoP proof: {e}"))?;
+        if self.bad_signature
+            && let Some(b) = sig.get_mut(5)
+        {
+            *b ^= 0x5a;
+        }
+        Ok(format!("{input}.{}", b64::encode(&sig)))
+    }
+}
+
+/// `htu`: the URL without query and fragment (RFC 9449 §4.2).
+pub fn htu_of(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_owned()
+}
+
+/// Whether a response asks for a DPoP nonce (DP-N-01 at the AS, DP-N-02 at an RS).
+fn wants_nonce(resp: &Response) -> bool {
+    matches!(resp.status, Some(400 | 401))
+        && (resp.json_error().as_deref() == Some("use_dpop_nonce")
+            || resp.header("www-authenticate").is_some_and(|w| w.contains("use_dpop_nonce")))
+}
+
+/// Sends the request `build` makes for the current nonce; when the server answers
+/// `use_dpop_nonce` with a `DPoP-Nonce` header, stores it and retries once (FAPI2-SP-AS-11,
+/// CL-08). `at_rs` picks the resource server's nonce instead of the AS's.
+pub async fn send_with_nonce_retry(
+    ctx: &mut ModuleContext,
+    via: Via<'_>,
+    index: u8,
+    at_rs: bool,
+    mut build: impl FnMut(Option<String>) -> Result<Request, String>,
+) -> Result<Response, String> {
+    let nonce = if at_rs { ctx.state(index).rs_nonce.clone() } else { ctx.state(index).as_nonce.clone() };
+    let resp = ctx.http.send(via, build(nonce)?).await;
+    let fresh = resp.header("dpop-nonce").map(str::to_owned);
+    if let Some(n) = &fresh {
+        if at_rs {
+            ctx.state(index).rs_nonce = Some(n.clone());
+        } else {
+            ctx.state(index).as_nonce = Some(n.clone());
+        }
+    }
+    if wants_nonce(&resp) {
+        match fresh {
+            Some(n) => {
+                let retry = ctx.http.send(via, build(Some(n))?).await;
+                if let Some(n2) = retry.header("dpop-nonce").map(str::to_owned) {
+                    if at_rs {
+                        ctx.state(index).rs_nonce = Some(n2);
+                    } else {
+                        ctx.state(index).as_nonce = Some(n2);
+                    }
+                }
+                return Ok(retry);
+            }
+            None => ctx.push(
+                Check::new("dpop.nonce_header", "a use_dpop_nonce error carries a DPoP-Nonce header")
+                    .req(&["FAPI2-SP-AS-11"])
+                    .expected("DPoP-Nonce header with the nonce to use")
+                    .observed("use_dpop_nonce without DPoP-Nonce")
+                    .evidence(&[resp.index])
+                    .pass(false),
+            ),
+        }
+    }
+    Ok(resp)
+}
+
+/// DER of the first certificate of a PEM text.
+pub fn cert_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let start = pem.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
+    let end = pem[start..].find("-----END CERTIFICATE-----")? + start;
+    let body: String = pem[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// Requirement ids and default accepted errors for what a mutation breaks.
+pub fn mutation_rules(m: &Mutations) -> (Vec<&'static str>, Vec<&'static str>) {
+    let table: &[(&str, &[&str], &[&str])] = &[
+        ("drop_pkce", &["FAPI2-SP-AZ-05", "PKCE-01"], &["invalid_request"]),
+        ("pkce_plain", &["FAPI2-SP-AZ-05", "PKCE-01"], &["invalid_request"]),
+        ("drop_code_verifier", &["FAPI2-SP-AZ-05", "PKCE-01"], &["invalid_grant", "invalid_request"]),
+        ("wrong_code_verifier", &["FAPI2-SP-AZ-05", "PKCE-01"], &["invalid_grant"]),
+        ("drop_redirect_uri", &["FAPI2-SP-AZ-06"], &["invalid_request", "invalid_request_object"]),
+        ("unregistered_redirect_uri", &["FAPI2-SP-AS-07", "PAR-08"], &["invalid_request", "invalid_request_object"]),
+        ("response_type_code_id_token", &["FAPI2-SP-AZ-01"], &["unsupported_response_type", "invalid_request", "unauthorized_client"]),
+        ("response_type_token", &["FAPI2-SP-AZ-01"], &["unsupported_response_type", "invalid_request", "unauthorized_client"]),
+        ("request_uri_in_par_body", &["PAR-04"], &["invalid_request", "invalid_request_object", "request_uri_not_supported"]),
+        ("long_state", &["FAPI2-SP-AZ-17"], &["invalid_request"]),
+        ("nonce_384", &["FAPI2-SP-AZ-14"], &["invalid_request"]),
+        ("dpop_jkt_mismatch", &["DP-C-01", "FAPI2-SP-AS-13"], &["invalid_request", "invalid_dpop_proof"]),
+        ("use_client_2", &["OA-04"], &["invalid_grant", "invalid_client"]),
+        ("assertion_rs256", &["FAPI2-SP-CR-02", "PKJ-03"], &["invalid_client", "invalid_request"]),
+        ("assertion_missing", &["FAPI2-SP-AZ-04", "FAPI2-SP-AS-03", "PKJ-01"], &["invalid_client", "invalid_request"]),
+        ("assertion_exp_past", &["PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_aud_other", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_aud_array", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_aud_par_url", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_aud_token_url", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_no_sub", &["PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_iat_plus_61", &["FAPI2-SP-AS-14"], &["invalid_client", "invalid_request"]),
+        ("assertion_nbf_plus_8", &["FAPI2-SP-AS-14"], &[]),
+        ("no_client_auth", &["FAPI2-SP-AS-03", "FAPI2-SP-AZ-04", "MT-04"], &["invalid_client", "invalid_request", "invalid_grant"]),
+        ("dpop_missing", &["FAPI2-SP-AS-04", "DP-T-02"], &["invalid_request", "invalid_dpop_proof", "invalid_grant"]),
+        ("dpop_other_key", &["FAPI2-SP-AS-13", "DP-C-02"], &["invalid_request", "invalid_grant", "invalid_dpop_proof"]),
+        (
+            "no_sender_constraint",
+            &["FAPI2-SP-AS-04", "DP-T-02", "MT-06"],
+            &["invalid_request", "invalid_grant", "invalid_dpop_proof", "invalid_client"],
+        ),
+        ("swap_certificate", &["MT-07", "MT-02"], &["invalid_client", "invalid_grant", "invalid_request"]),
+        ("dpop_iat_minus_10", &["DP-11"], &[]),
+        ("dpop_iat_plus_8", &["FAPI2-SP-AS-14", "DP-11"], &[]),
+        ("dpop_nbf_exp", &["DP-14"], &[]),
+    ];
+    let mut reqs = Vec::new();
+    let mut errors = Vec::new();
+    for (name, r, e) in table {
+        if m.has(name) {
+            reqs.extend_from_slice(r);
+            for x in *e {
+                if !errors.contains(x) {
+                    errors.push(*x);
+                }
+            }
+        }
+    }
+    (reqs, errors)
+}

@@ -1,0 +1,246 @@
+//! `token`: redeem the authorization code (RFC 6749 §4.1.3) with PKCE, client authentication
+//! and the sender constraint (DPoP proof with the key the code is bound to, or the client
+//! certificate). Judges the response (suite research §3.5) and, in openid variants, the ID
+//! token (§3.6).
+
+use std::sync::Arc;
+
+use fapilab_jose::{Algorithm, SigningKey};
+
+use super::{
+    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, send_with_nonce_retry,
+};
+use crate::conditions::errors::{self, Rejection};
+use crate::conditions::token::Binding;
+use crate::conditions::{Check, id_token, token};
+use crate::context::{ModuleContext, Tokens};
+use crate::http::{Request, Response, Via};
+use crate::model::Severity;
+use crate::mutations::Mutations;
+use crate::scenario::Expect;
+use crate::target::TargetClient;
+use crate::variant::{ClientAuth, Sender};
+
+/// The connection for a back-channel call with the sender mutations applied: no certificate
+/// (`no_sender_constraint` under mTLS, `no_client_auth` with mTLS authentication), or client
+/// 2's certificate (`swap_certificate`). Returns whether a refused handshake is acceptable.
+pub fn back_channel_via<'a>(
+    ctx: &ModuleContext,
+    client: &'a TargetClient,
+    other: Option<&'a TargetClient>,
+    m: &Mutations,
+) -> (Via<'a>, bool) {
+    let drop_cert =
+        (m.has("no_sender_constraint") && client.sender == Sender::Mtls) || (m.has("no_client_auth") && client.auth == ClientAuth::Mtls);
+    if drop_cert {
+        return (Via::Plain, true);
+    }
+    if m.has("swap_certificate")
+        && let Some(o) = other
+        && let (Some(c), Some(k)) = (&o.cert_pem, &o.key_pem)
+    {
+        return (Via::Identity { cert_pem: c, key_pem: k }, true);
+    }
+    (ctx.via_for(client), false)
+}
+
+/// The DPoP key a back-channel proof is signed with, unless the mutations drop the proof.
+pub fn proof_key(ctx: &mut ModuleContext, index: u8, m: &Mutations) -> Result<Option<Arc<SigningKey>>, String> {
+    if !ctx.dpop() || m.has("dpop_missing") || m.has("no_sender_constraint") {
+        return Ok(None);
+    }
+    if m.has("dpop_other_key") {
+        return SigningKey::generate(Algorithm::Es256, None).map(|k| Some(Arc::new(k))).map_err(|e| e.to_string());
+    }
+    Ok(Some(ctx.state(index).dpop_key.clone()))
+}
+
+pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
+    let Some(client) = need_client(ctx, step.index) else { return };
+    if !ctx.ensure_discovery().await {
+        return;
+    }
+    let m = &step.mutations;
+    let other_index = if step.index == 1 { 2 } else { 1 };
+    let other = if m.has("use_client_2") || m.has("swap_certificate") {
+        match need_client(ctx, other_index) {
+            Some(c) => Some(c),
+            None => return,
+        }
+    } else {
+        None
+    };
+    // Whose credentials the request carries.
+    let (creds, creds_index) = match (&other, m.has("use_client_2")) {
+        (Some(o), true) => (o.clone(), other_index),
+        _ => (client.clone(), step.index),
+    };
+    let Some(url) = need_endpoint(ctx, &creds, "token_endpoint", "FAPI2-SP-AS-01") else { return };
+    let st = ctx.state_ref(step.index);
+    let (Some(code), Some(flow)) = (st.code.clone(), st.flow.clone()) else {
+        return harness_problem(
+            ctx,
+            "token.harness",
+            "find an authorization code",
+            "the scenario has no successful `authorize` step for this client before `token`",
+        );
+    };
+    let mut form = vec![("grant_type".to_owned(), "authorization_code".to_owned()), ("code".to_owned(), code.clone())];
+    if let Some(r) = &flow.redirect_uri {
+        form.push(("redirect_uri".into(), r.clone()));
+    }
+    if !m.has("drop_code_verifier") {
+        let v = if m.has("wrong_code_verifier") { fapilab_jose::random_token(32) } else { flow.code_verifier.clone() };
+        form.push(("code_verifier".into(), v));
+    }
+    match client_auth_params(ctx, &creds, m) {
+        Ok(a) => form.extend(a),
+        Err(e) if m.has("assertion_rs256") => return ctx.skip(e),
+        Err(e) => return harness_problem(ctx, "token.harness", "build the client authentication", &e),
+    }
+    let key = match proof_key(ctx, creds_index, m) {
+        Ok(k) => k,
+        Err(e) => return harness_problem(ctx, "token.harness", "generate a DPoP key", &e),
+    };
+    let (via, tls_refusal_ok) = back_channel_via(ctx, &creds, other.as_ref(), m);
+    let cert_for_binding = match via {
+        Via::Identity { cert_pem, .. } => cert_der(cert_pem).map(|d| fapilab_jose::sha256_b64url(&d)),
+        _ => None,
+    };
+    let m2 = m.clone();
+    let url2 = url.clone();
+    let resp = send_with_nonce_retry(ctx, via, creds_index, false, |nonce| {
+        let mut req = Request::post_form(url2.clone(), form.clone());
+        if let Some(k) = &key {
+            let mut p = Proof::new(k, "POST", &url2).with_mutations(&m2);
+            p.nonce = nonce;
+            req = req.header("DPoP", p.build()?);
+        }
+        Ok(req)
+    })
+    .await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => return harness_problem(ctx, "token.harness", "build the token request", &e),
+    };
+    {
+        let st = ctx.state(step.index);
+        st.redeemed_code = Some(code);
+    }
+    let jkt = key.as_ref().map(|k| k.thumbprint());
+    let binding = Binding { sender: ctx.variant.sender, jkt: jkt.as_deref(), x5t: cert_for_binding.as_deref() };
+    let accepted = resp.status == Some(200);
+    let expect = step.expect();
+    if accepted && ctx.openid() {
+        ctx.ensure_jwks().await;
+    }
+    if expect == Expect::Success || (expect == Expect::Either && accepted) {
+        judge_success(ctx, "token", step.index, &client.client_id, flow.nonce.as_deref(), &resp, &binding, None);
+        return;
+    }
+    let (reqs, defaults) = mutation_rules(m);
+    let errors_ok = step.errors(&defaults);
+    let reqs = if reqs.is_empty() { vec!["OA-02"] } else { reqs };
+    let what = format!("the token request ({})", m.label());
+    let conds = errors::back_channel(
+        &Rejection {
+            id: "token",
+            what: &what,
+            errors: &errors_ok,
+            requirements: &reqs,
+            tls_refusal_ok,
+            severity: Severity::Failure,
+            hint: "the server issued tokens for a request the profile requires it to refuse",
+        },
+        &resp,
+    );
+    ctx.extend(conds);
+}
+
+/// Judges a token response expected to succeed (authorization code or refresh) and keeps the
+/// tokens. `previous` is the ID token of the grant (refresh: claims must match).
+#[allow(clippy::too_many_arguments)]
+pub fn judge_success(
+    ctx: &mut ModuleContext,
+    prefix: &str,
+    index: u8,
+    client_id: &str,
+    nonce: Option<&str>,
+    resp: &Response,
+    binding: &Binding<'_>,
+    previous: Option<&serde_json::Map<String, serde_json::Value>>,
+) {
+    let (conds, body) = token::success(prefix, resp, binding);
+    ctx.extend(conds);
+    let Some(body) = body else {
+        ctx.aborted = true;
+        return;
+    };
+    let ev = [resp.index];
+    let id_tok = body.get("id_token").and_then(|v| v.as_str());
+    let mut claims = None;
+    if ctx.openid() {
+        match (id_tok, prefix) {
+            (Some(t), _) => {
+                let want = id_token::Expected { issuer: &ctx.target.issuer.clone(), client_id, nonce };
+                let jwks = ctx.server_jwks.clone();
+                let (conds, c) = id_token::check(prefix, t, jwks.as_ref(), &want, &ev);
+                // A refreshed ID token need not repeat the nonce (OIDC Core §12.2).
+                let conds = conds.into_iter().filter(|c| !(prefix == "refresh" && c.id.ends_with("id_token_nonce"))).collect::<Vec<_>>();
+                ctx.extend(conds);
+                if let (Some(new), Some(old)) = (&c, previous) {
+                    let same = ["iss", "sub", "aud"].iter().all(|k| new.get(*k) == old.get(*k));
+                    ctx.push(
+                        Check::new("refresh.id_token_consistent", "the refreshed ID token has the original iss, sub and aud")
+                            .req(&["OID-01"])
+                            .expected("iss, sub and aud unchanged")
+                            .observed(if same { "unchanged" } else { "changed" })
+                            .evidence(&ev)
+                            .pass(same),
+                    );
+                }
+                claims = c;
+            }
+            (None, "token") => ctx.push(
+                Check::new("token.id_token", "an ID token is returned for the openid scope")
+                    .req(&["OID-01"])
+                    .expected("id_token in the token response")
+                    .observed("absent")
+                    .evidence(&ev)
+                    .pass(false),
+            ),
+            (None, _) => {}
+        }
+    } else if prefix == "token" {
+        ctx.push(
+            Check::new("token.no_id_token", "no ID token without the openid scope")
+                .req(&["OID-01"])
+                .expected("no id_token")
+                .observed(if id_tok.is_some() { "id_token present" } else { "absent" })
+                .evidence(&ev)
+                .pass(id_tok.is_none()),
+        );
+    }
+    let access_token = body.get("access_token").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    if access_token.is_empty() {
+        ctx.aborted = true;
+        return;
+    }
+    let st = ctx.state(index);
+    let old = st.tokens.take();
+    let refresh_token = body
+        .get("refresh_token")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or_else(|| old.as_ref().and_then(|o| o.refresh_token.clone()));
+    st.tokens = Some(Tokens {
+        access_token,
+        token_type: body.get("token_type").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        refresh_token,
+        id_token_claims: claims.or_else(|| old.and_then(|o| o.id_token_claims)),
+        evidence: resp.index,
+    });
+    if prefix == "token" {
+        st.code = None;
+    }
+}
