@@ -42,6 +42,12 @@ enum Command {
         port_base: u16,
         #[arg(long, default_value = "127.0.0.1")]
         bind: IpAddr,
+        /// Authorization code lifetime in seconds (1..=60; default 60).
+        #[arg(long)]
+        code_lifetime: Option<u64>,
+        /// PAR request_uri lifetime in seconds (5..=599; default 60).
+        #[arg(long)]
+        request_uri_lifetime: Option<u64>,
     },
     /// Manage the certificate authority.
     Certs {
@@ -154,8 +160,9 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             }
             server.wait().await;
         }
-        Command::Sandbox { data_dir, port_base, bind } => {
-            let sandbox = fapilab_sandbox::start(fapilab_sandbox::SandboxOptions { data_dir, port_base, bind, ..Default::default() }).await?;
+        Command::Sandbox { data_dir, port_base, bind, code_lifetime, request_uri_lifetime } => {
+            let options = fapilab_sandbox::SandboxOptions { data_dir, port_base, bind, code_lifetime, request_uri_lifetime, ..Default::default() };
+            let sandbox = fapilab_sandbox::start(options).await?;
             println!("{}", sandbox.summary());
             sandbox.wait().await;
         }

@@ -8,3 +8,4 @@ mod interop;
 mod sandbox;
 mod proxy;
 mod interop_edges;
+mod certify_remote;
