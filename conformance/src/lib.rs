@@ -25,4 +25,5 @@ pub mod runner;
 pub mod scenario;
 pub mod steps;
 pub mod target;
+pub mod tls_probe;
 pub mod variant;

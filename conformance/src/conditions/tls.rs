@@ -50,14 +50,21 @@ pub fn reachable(endpoint: &str, ok: bool, ev: &[usize]) -> Condition {
         .pass(ok)
 }
 
-/// What cannot be checked from here, said plainly.
-pub fn legacy_versions_not_checked(host_port: &str) -> Condition {
-    Check::new("tls.legacy_versions", "TLS 1.0 and 1.1 are refused")
-        .req(&["FAPI2-SP-NET-02"])
-        .info()
-        .expected("handshakes with TLS 1.0 and 1.1 fail")
-        .observed(format!(
-            "not checked: the harness's TLS stack (rustls) cannot offer TLS 1.0/1.1 or non-recommended TLS 1.2 suites, so a successful TLS 1.2 handshake only proves a recommended suite works. Check with `openssl s_client -connect {host_port} -tls1_1` (and -tls1), and `openssl s_client -connect {host_port} -tls1_2 -cipher AES128-SHA`: each must fail"
-        ))
-        .pass(true)
+/// A probe offering something FAPI 2.0 forbids must be refused (FAPI2-SP-NET-02, NET-03,
+/// NET-06): `what` names the offer, e.g. "TLS 1.1" or "TLS 1.2 with RSA key exchange and CBC
+/// suites".
+pub fn probe_refused(endpoint: &str, what: &str, outcome: &Result<crate::tls_probe::ProbeOutcome, String>, ev: &[usize]) -> Condition {
+    use crate::tls_probe::{ProbeOutcome, version_name};
+    let c = Check::new("tls.refuses_weak_offer", format!("{endpoint} refuses a ClientHello offering only {what}"))
+        .req(&["FAPI2-SP-NET-02", "FAPI2-SP-NET-03", "FAPI2-SP-NET-06"])
+        .expected("an alert or a closed connection, never a ServerHello")
+        .hint("a TLS terminator with a legacy compatibility profile; restrict it to TLS 1.2+ with ECDHE-AEAD suites (BCP 195)")
+        .evidence(ev);
+    match outcome {
+        Ok(ProbeOutcome::Refused(how)) => c.observed(format!("refused ({how})")).pass(true),
+        Ok(ProbeOutcome::Accepted { version, suite }) => {
+            c.observed(format!("ServerHello: {} with suite 0x{suite:04X}", version_name(*version))).pass(false)
+        }
+        Err(e) => c.info().observed(format!("could not probe: {e}")).pass(true),
+    }
 }

@@ -2,9 +2,9 @@
 //! FAPI2-SP-NET-02, NET-03, NET-06). For each distinct host and port: a handshake limited to
 //! TLS 1.2 must negotiate an ECDHE + AEAD suite, and TLS 1.3 should work.
 //!
-//! Honest limits: rustls offers only recommended suites and cannot speak TLS 1.0/1.1, so the
-//! harness cannot prove that weak suites or old versions are refused; an Info condition says
-//! so and gives the `openssl s_client` commands that do.
+//! rustls offers only recommended suites and cannot speak TLS 1.0/1.1, so refusals of old
+//! versions and weak TLS 1.2 suites are checked with raw ClientHello probes
+//! (`crate::tls_probe`), once per host and port.
 //!
 //! Params: `endpoints = ["authorization_endpoint", "token_endpoint", "resource", …]`
 //! (metadata names, or "resource"); default: authorization, PAR, token (plain and mTLS
@@ -22,6 +22,7 @@ use super::StepRun;
 use crate::conditions::tls;
 use crate::context::ModuleContext;
 use crate::model::Exchange;
+use crate::tls_probe;
 
 /// `(host, port)` of an https URL.
 fn host_port(url: &str) -> Option<(String, u16)> {
@@ -94,13 +95,11 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     }
     let mut seen = std::collections::HashSet::new();
     let ca = ctx.target.ca_pem.clone();
-    let mut first_host = None;
     for (label, url) in urls {
         let Some((host, port)) = host_port(&url) else { continue };
         if !seen.insert((host.clone(), port)) {
             continue;
         }
-        first_host.get_or_insert_with(|| format!("{host}:{port}"));
         let mut results = Vec::new();
         for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
             let (h, c) = (host.clone(), ca.clone());
@@ -127,9 +126,31 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         ctx.push(tls::reachable(&endpoint, r12.is_ok() || r13.is_ok(), &[*i12, *i13]));
         ctx.push(tls::tls12(&endpoint, r12, &[*i12]));
         ctx.push(tls::tls13(&endpoint, r13, &[*i13]));
-    }
-    if let Some(hp) = first_host {
-        ctx.push(tls::legacy_versions_not_checked(&hp));
+        let probes: [(&str, u16, &[u16]); 3] = [
+            ("TLS 1.0", tls_probe::TLS10, tls_probe::GOOD_TLS12_SUITES),
+            ("TLS 1.1", tls_probe::TLS11, tls_probe::GOOD_TLS12_SUITES),
+            ("TLS 1.2 with RSA key exchange, CBC or 3DES suites", tls_probe::TLS12, tls_probe::WEAK_SUITES),
+        ];
+        for (what, version, suites) in probes {
+            let h = host.clone();
+            let started = Instant::now();
+            let outcome = tokio::task::spawn_blocking(move || tls_probe::probe(&h, port, version, suites))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            let index = ctx.http.record(Exchange {
+                step: String::new(),
+                method: "TLS".into(),
+                url: format!("https://{host}:{port}/ ({label}, ClientHello offering only {what})"),
+                request_headers: Vec::new(),
+                request_body: None,
+                status: None,
+                response_headers: Vec::new(),
+                response_body: outcome.as_ref().ok().map(|o| format!("{o:?}")),
+                error: outcome.as_ref().err().cloned(),
+                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+            ctx.push(tls::probe_refused(&endpoint, what, &outcome, &[index]));
+        }
     }
 }
 
