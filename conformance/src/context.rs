@@ -41,6 +41,8 @@ pub struct Tokens {
     pub id_token_claims: Option<Map<String, Value>>,
     /// Exchange that issued them.
     pub evidence: usize,
+    /// Set by a successful `revoke` step: which of them was revoked (`"refresh"` or `"access"`).
+    pub revoked: Option<&'static str>,
 }
 
 /// Per-client state.

@@ -36,7 +36,7 @@ step_list! {
     "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303)", params: ["approve"];
     "token" => "redeem the code; check the token response, the binding and (openid) the ID token", params: [];
     "call_resource" => "GET the resource with the bound access token (DPoP proof with ath, or the client certificate)", params: [];
-    "userinfo" => "call UserInfo with the bound token (openid variants)", params: [];
+    "userinfo" => "call UserInfo with the bound token (openid variants); with mutations, check that broken DPoP proofs or another certificate are refused", params: [];
     "refresh" => "use the refresh token with a fresh DPoP key; check the response; retry a rotated token after grace_wait", params: ["grace_wait", "same_key"];
     "introspect" => "introspect the access or refresh token when the server advertises introspection", params: ["token"];
     "revoke" => "revoke the refresh or access token", params: ["token"];

@@ -243,6 +243,22 @@ pub enum Via<'a> {
     TitleCase,
 }
 
+/// A client assertion the server accepted (for `assertion_replay`, PKJ-04).
+#[derive(Debug, Clone)]
+pub struct AcceptedAssertion {
+    /// The `client_id` form parameter it was sent with.
+    pub client_id: String,
+    pub assertion: String,
+}
+
+/// A DPoP proof the server accepted (for `dpop_replay`, DP-13).
+#[derive(Debug, Clone)]
+pub struct AcceptedProof {
+    pub proof: String,
+    /// Thumbprint of the proof's `jwk`.
+    pub jkt: String,
+}
+
 /// The module's HTTP clients and its recorded exchanges.
 pub struct Http {
     ca_pem: Vec<u8>,
@@ -253,6 +269,12 @@ pub struct Http {
     pub exchanges: Vec<Exchange>,
     /// The step name recorded with each exchange.
     pub step: String,
+    /// The client assertion of the last request answered 2xx: the server has seen (and, if it
+    /// prevents replay, remembered) its `jti`.
+    pub accepted_assertion: Option<AcceptedAssertion>,
+    /// Per (`htm`, `htu`): the last DPoP proof, made for exactly that method and URL, whose
+    /// request was answered 2xx.
+    pub accepted_proofs: HashMap<(String, String), AcceptedProof>,
 }
 
 impl Http {
@@ -265,7 +287,32 @@ impl Http {
             identities: HashMap::new(),
             exchanges: Vec::new(),
             step: String::new(),
+            accepted_assertion: None,
+            accepted_proofs: HashMap::new(),
         }
+    }
+
+    /// Remembers the client assertion and the DPoP proof of a request the server accepted.
+    fn remember_accepted(&mut self, req: &Request) {
+        if let Some(form) = &req.form
+            && let Some((_, assertion)) = form.iter().find(|(k, _)| k == "client_assertion")
+        {
+            let client_id = form.iter().find(|(k, _)| k == "client_id").map(|(_, v)| v.clone()).unwrap_or_default();
+            self.accepted_assertion = Some(AcceptedAssertion { client_id, assertion: assertion.clone() });
+        }
+        let mut proofs = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("dpop"));
+        let (Some((_, proof)), None) = (proofs.next(), proofs.next()) else { return };
+        let Ok(jws) = fapilab_jose::jws::CompactJws::parse(proof) else { return };
+        let Ok(claims) = jws.claims() else { return };
+        let claim = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let htu = req.url.split(['?', '#']).next().unwrap_or(&req.url).to_owned();
+        if claim("htm").as_deref() != Some(req.method.as_str()) || claim("htu").as_deref() != Some(htu.as_str()) {
+            return;
+        }
+        let Some(jkt) = jws.header().get("jwk").and_then(|j| fapilab_jose::Jwk::from_value(j).ok()).map(|j| j.thumbprint()) else {
+            return;
+        };
+        self.accepted_proofs.insert((req.method.clone(), htu), AcceptedProof { proof: proof.clone(), jkt });
     }
 
     fn builder(&self) -> Result<reqwest::ClientBuilder, String> {
@@ -325,7 +372,11 @@ impl Http {
         if body.is_some() && !request_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
             request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
         }
+        // FAPI2-SP-NET-01: every endpoint is TLS. Credentials never go over plain HTTP, even when
+        // the metadata advertises it; the refusal is recorded and fails the step.
+        let plain_http = !req.url.starts_with("https://");
         let outcome = match self.client(via) {
+            _ if plain_http => Err(format!("refused to send to {} over plain HTTP: FAPI2-SP-NET-01 requires TLS", req.url)),
             Err(e) => Err(e),
             Ok(client) => match reqwest::Method::from_bytes(req.method.as_bytes()) {
                 Err(e) => Err(format!("method {:?}: {e}", req.method)),
@@ -375,6 +426,9 @@ impl Http {
                 exchange.response_headers = headers.iter().map(|(n, v)| (n.clone(), redact_header(n, v))).collect();
                 let ct = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
                 exchange.response_body = (!text.is_empty()).then(|| redact_body(ct, &text));
+                if (200..300).contains(&status) {
+                    self.remember_accepted(&req);
+                }
                 Response { index, status: Some(status), headers, body: text, error: None }
             }
             Err(e) => {

@@ -19,6 +19,11 @@ const TOKEN: &[&str] = &["token"];
 const BACK: &[&str] = &["par", "token", "refresh"];
 const RESOURCE: &[&str] = &["call_resource"];
 const DPOP_ANY: &[&str] = &["par", "token", "refresh", "call_resource"];
+/// Proof mutations that make sense wherever a proof is checked against its request: PAR, the
+/// token endpoint, UserInfo and the resource.
+const PROOF_AT_REQUEST: &[&str] = &["par", "token", "userinfo", "call_resource"];
+/// Proof mutations about `ath`: only where an access token is presented.
+const PROOF_WITH_TOKEN: &[&str] = &["userinfo", "call_resource"];
 
 /// Every mutation.
 pub const ALL: &[Mutation] = &[
@@ -56,7 +61,17 @@ pub const ALL: &[Mutation] = &[
     // token request
     Mutation { name: "drop_code_verifier", steps: TOKEN, summary: "no code_verifier (FAPI2-SP-AZ-05)" },
     Mutation { name: "wrong_code_verifier", steps: TOKEN, summary: "another code_verifier (FAPI2-SP-AZ-05)" },
-    Mutation { name: "use_client_2", steps: TOKEN, summary: "client 2's credentials (and certificate) with this client's code (OA-04)" },
+    Mutation {
+        name: "use_client_2",
+        steps: &["token", "refresh"],
+        summary: "token: client 2's credentials (and certificate) with this client's code and DPoP key (OA-04); \
+                  refresh: client 2's refresh token with this client's credentials (RFC 6749 §6)",
+    },
+    Mutation {
+        name: "token_redirect_uri_mismatch",
+        steps: TOKEN,
+        summary: "redirect_uri = the client's other registered redirect URI, not the authorization request's (OA-04)",
+    },
     // client authentication (private_key_jwt assertions; PKJ-02, FAPI2-SP-AS-08)
     Mutation { name: "assertion_rs256", steps: BACK, summary: "client assertion signed RS256 (FAPI2-SP-CR-02)" },
     Mutation { name: "assertion_missing", steps: BACK, summary: "client_id only, no client assertion (FAPI2-SP-AZ-04)" },
@@ -68,6 +83,12 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "assertion_no_sub", steps: BACK, summary: "assertion without sub (PKJ-02)" },
     Mutation { name: "assertion_nbf_plus_8", steps: BACK, summary: "assertion iat and nbf 8 s ahead: must be accepted (FAPI2-SP-AS-14)" },
     Mutation { name: "assertion_iat_plus_61", steps: BACK, summary: "assertion iat, nbf and exp more than 60 s ahead (FAPI2-SP-AS-14)" },
+    Mutation {
+        name: "assertion_replay",
+        steps: BACK,
+        summary: "the client assertion the server already accepted earlier in this module, sent again (PKJ-04, a SHOULD)",
+    },
+    Mutation { name: "assertion_bad_signature", steps: BACK, summary: "assertion with valid claims and a corrupted signature (PKJ-03)" },
     Mutation {
         name: "no_client_auth",
         steps: BACK,
@@ -94,21 +115,26 @@ pub const ALL: &[Mutation] = &[
     },
     Mutation {
         name: "swap_certificate",
-        steps: &["token", "refresh", "call_resource"],
+        steps: &["token", "refresh", "userinfo", "call_resource"],
         summary: "client 2's certificate on the connection (MT-07)",
     },
-    // DPoP at the resource server (§3.10; DP-01…DP-14, DP-R-*)
-    Mutation { name: "dpop_wrong_htm", steps: RESOURCE, summary: "proof htm POST for a GET (DP-08)" },
-    Mutation { name: "dpop_wrong_htu", steps: RESOURCE, summary: "proof htu of another URL (DP-09)" },
-    Mutation { name: "dpop_no_ath", steps: RESOURCE, summary: "proof without ath (DP-12)" },
-    Mutation { name: "dpop_wrong_ath", steps: RESOURCE, summary: "proof ath of another token (DP-12)" },
+    // DPoP proofs checked against their request (§3.10; DP-01…DP-14, DP-R-*)
+    Mutation { name: "dpop_wrong_htm", steps: PROOF_AT_REQUEST, summary: "proof htm of another method: POST for a GET, PUT for a POST (DP-08)" },
+    Mutation { name: "dpop_wrong_htu", steps: PROOF_AT_REQUEST, summary: "proof htu of another URL (DP-09)" },
+    Mutation { name: "dpop_no_ath", steps: PROOF_WITH_TOKEN, summary: "proof without ath (DP-12)" },
+    Mutation { name: "dpop_wrong_ath", steps: PROOF_WITH_TOKEN, summary: "proof ath of another token (DP-12)" },
     Mutation { name: "dpop_wrong_typ", steps: RESOURCE, summary: "proof typ JWT (DP-04)" },
     Mutation { name: "dpop_alg_none", steps: RESOURCE, summary: "proof with alg none and no signature (DP-05)" },
     Mutation { name: "dpop_private_jwk", steps: RESOURCE, summary: "proof jwk with the private key members (DP-07)" },
     Mutation { name: "dpop_bad_signature", steps: RESOURCE, summary: "proof with a corrupted signature (DP-06)" },
     Mutation { name: "dpop_iat_plus_3600", steps: RESOURCE, summary: "proof iat one hour ahead (DP-11)" },
     Mutation { name: "dpop_iat_minus_3600", steps: RESOURCE, summary: "proof iat one hour ago (DP-11)" },
-    Mutation { name: "dpop_replay", steps: RESOURCE, summary: "the same proof twice; the second call is judged (DP-13, a SHOULD)" },
+    Mutation {
+        name: "dpop_replay",
+        steps: PROOF_AT_REQUEST,
+        summary: "a proof used twice (DP-13, a SHOULD: a warning): call_resource sends its proof twice and judges the second \
+                  call; par, token and userinfo resend the proof last accepted for the same method and URL in this module",
+    },
     Mutation { name: "dpop_two_headers", steps: RESOURCE, summary: "two DPoP headers (DP-01)" },
     Mutation {
         name: "dpop_header_name_case",
@@ -184,5 +210,11 @@ mod tests {
         assert!(validate("token", "pkce_plain").unwrap_err().contains("applies to par"));
         assert!(validate("par", "pkce_sha1").unwrap_err().contains("unknown mutation"));
         assert!(for_step("call_resource").contains(&"dpop_replay"));
+        for step in ["par", "token", "userinfo"] {
+            assert!(validate(step, "dpop_replay").is_ok() && validate(step, "dpop_wrong_htu").is_ok(), "{step}");
+        }
+        assert!(validate("par", "dpop_no_ath").unwrap_err().contains("applies to userinfo, call_resource"));
+        assert!(validate("refresh", "use_client_2").is_ok() && validate("userinfo", "swap_certificate").is_ok());
+        assert!(validate("token", "token_redirect_uri_mismatch").is_ok() && validate("par", "assertion_replay").is_ok());
     }
 }

@@ -45,7 +45,7 @@ pub fn back_channel(r: &Rejection<'_>, resp: &Response) -> Vec<Condition> {
     }
     let status = resp.status_or_zero();
     let error = resp.json_error();
-    let accepted = !(200..300).contains(&status);
+    let refused = !(200..300).contains(&status);
     out.push(
         Check::new(&format!("{}.rejected", r.id), format!("the server refuses {}", r.what))
             .req(r.requirements)
@@ -54,9 +54,10 @@ pub fn back_channel(r: &Rejection<'_>, resp: &Response) -> Vec<Condition> {
             .observed(resp.describe())
             .hint(r.hint)
             .evidence(&ev)
-            .pass(accepted),
+            .pass(refused),
     );
-    if !accepted {
+    // The shape of the error is judged only when the server did refuse.
+    if refused {
         let ok_status = status == 400 || (status == 401 && error.as_deref() == Some("invalid_client"));
         out.push(
             Check::new(&format!("{}.error_status", r.id), "the error has status 400 (401 only with invalid_client)")
@@ -96,15 +97,16 @@ pub fn back_channel(r: &Rejection<'_>, resp: &Response) -> Vec<Condition> {
                     .pass(error_charset_ok(err)),
             );
             if let Some(desc) = resp.json().and_then(|m| m.get("error_description").and_then(|d| d.as_str().map(str::to_owned))) {
-                out.push(
-                    Check::new(&format!("{}.error_description_syntax", r.id), "error_description uses only the RFC 6749 characters")
-                        .req(&["OA-01"])
-                        .warning()
-                        .expected("%x20-21 / %x23-5B / %x5D-7E, no CR/LF/TAB")
-                        .observed(desc.chars().take(120).collect::<String>())
-                        .evidence(&ev)
-                        .pass(error_charset_ok(&desc)),
-                );
+                // Like the OIDF suite: CR, LF and TAB are a warning; any other character
+                // outside the RFC 6749 set (a quote, a backslash, non-ASCII) is a failure.
+                let whitespace_only = desc.chars().all(|c| matches!(c, '\r' | '\n' | '\t') || error_charset_ok(&c.to_string()));
+                let check = Check::new(&format!("{}.error_description_syntax", r.id), "error_description uses only the RFC 6749 characters")
+                    .req(&["OA-01"])
+                    .expected("%x20-21 / %x23-5B / %x5D-7E, no CR/LF/TAB")
+                    .observed(desc.chars().take(120).collect::<String>())
+                    .evidence(&ev);
+                let check = if whitespace_only { check.warning() } else { check };
+                out.push(check.pass(error_charset_ok(&desc)));
             }
         }
     }

@@ -18,6 +18,12 @@ pub fn success(resp: &Response) -> (Vec<Condition>, Option<(String, Option<u64>)
             .hint("RFC 9126 requires 201, not 200; if it is an error, its description usually names the problem")
             .evidence(&ev)
             .pass(resp.status == Some(201)),
+        Check::new("par.no_error", "a successful PAR response carries no error member")
+            .req(&["PAR-06"])
+            .expected("no `error` in the 201 body")
+            .observed(resp.json_error().map_or_else(|| "no error member".to_owned(), |e| format!("error {e:?}")))
+            .evidence(&ev)
+            .pass(resp.json_error().is_none()),
     ];
     if resp.status != Some(201) && resp.status != Some(200) {
         return (out, None);

@@ -1,9 +1,11 @@
 //! `call_resource`: GET the target's resource URL with the access token — `Authorization:
 //! DPoP` plus a proof with `ath` (DP-R-01), or `Bearer` over the client's mTLS connection
 //! (MT-07) — and judge the answer (suite research §3.10). The DPoP negative list of the suite
-//! is expressed as mutations of this step.
+//! is expressed as mutations of this step. After a `revoke` step, `expect = "rejected"` without
+//! mutations checks that the revoked token (FAPI2-SP-RS-03), or the access token of a revoked
+//! refresh token (REV-05, a SHOULD: a warning), no longer works.
 
-use super::{Proof, StepRun, harness_problem, need_client, send_with_nonce_retry};
+use super::{DPOP_ONLY, Proof, StepRun, harness_problem, need_client, send_with_nonce_retry};
 use crate::conditions::resource;
 use crate::context::ModuleContext;
 use crate::http::{Request, Via};
@@ -11,26 +13,6 @@ use crate::model::Severity;
 use crate::scenario::Expect;
 use crate::variant::Sender;
 
-/// Mutations that only make sense for DPoP-bound tokens.
-const DPOP_ONLY: &[&str] = &[
-    "dpop_wrong_htm",
-    "dpop_wrong_htu",
-    "dpop_no_ath",
-    "dpop_wrong_ath",
-    "dpop_wrong_typ",
-    "dpop_alg_none",
-    "dpop_private_jwk",
-    "dpop_bad_signature",
-    "dpop_iat_plus_3600",
-    "dpop_iat_minus_3600",
-    "dpop_replay",
-    "dpop_two_headers",
-    "dpop_header_name_case",
-    "bearer_scheme_for_dpop_token",
-    "dpop_iat_minus_10",
-    "dpop_iat_plus_8",
-    "dpop_nbf_exp",
-];
 
 fn requirements(m: &crate::mutations::Mutations) -> Vec<&'static str> {
     let table: &[(&str, &[&str])] = &[
@@ -205,6 +187,15 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         }
     } else {
         let severity = if m.has("dpop_replay") { Severity::Warning } else { Severity::Failure };
+        // After a `revoke` step: a revoked access token must not work (FAPI2-SP-RS-03); one whose
+        // refresh token was revoked should not (REV-05 is a SHOULD: a warning).
+        let (what, reqs, severity) = match tokens.revoked {
+            Some("refresh") if m.is_empty() => {
+                ("the access token of a revoked refresh token".to_owned(), vec!["REV-05", "FAPI2-SP-RS-03"], Severity::Warning)
+            }
+            Some("access") if m.is_empty() => ("the revoked access token".to_owned(), vec!["REV-06", "FAPI2-SP-RS-03"], severity),
+            _ => (what, reqs, severity),
+        };
         ctx.extend(resource::rejected("resource.rejected", &what, &reqs, severity, &resp));
     }
 }

@@ -116,6 +116,19 @@ pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutati
     if client.auth == ClientAuth::Mtls || m.has("assertion_missing") || m.has("no_client_auth") {
         return Ok(params);
     }
+    if m.has("assertion_replay") {
+        // PKJ-04: the very assertion the server already accepted in this module.
+        let Some(used) = ctx.http.accepted_assertion.as_ref().filter(|a| a.client_id == client.client_id) else {
+            return Err(format!(
+                "assertion_replay: no client assertion of {} was accepted earlier in this module; \
+                 put a successful back-channel step (par, token, refresh) of this client before it",
+                client.client_id
+            ));
+        };
+        params.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
+        params.push(("client_assertion".into(), used.assertion.clone()));
+        return Ok(params);
+    }
     let now = fapilab_jose::now();
     let issuer = ctx.target.issuer.clone();
     let mut claims = Map::new();
@@ -157,9 +170,130 @@ pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutati
         let key = client_signing_key(client)?;
         fapilab_jose::jws::sign(&key, Map::new(), &Value::Object(claims)).map_err(|e| format!("signing the client assertion: {e}"))?
     };
+    let assertion = if m.has("assertion_bad_signature") { corrupt_signature(&assertion)? } else { assertion };
     params.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
     params.push(("client_assertion".into(), assertion));
     Ok(params)
+}
+
+/// The compact JWS `jws` with one byte of its signature changed: header and claims stay valid,
+/// the signature does not verify (PKJ-03).
+fn corrupt_signature(jws: &str) -> Result<String, String> {
+    let (input, sig) = jws.rsplit_once('.').ok_or("the client assertion is not a compact JWS")?;
+    let mut sig = b64::decode(sig).map_err(|e| format!("the client assertion's signature: {e}"))?;
+    let b = sig.get_mut(5).ok_or("the client assertion's signature is too short")?;
+    *b ^= 0x5a;
+    Ok(format!("{input}.{}", b64::encode(&sig)))
+}
+
+/// Mutations that change only a `private_key_jwt` client assertion.
+const ASSERTION_ONLY: &[&str] = &[
+    "assertion_rs256",
+    "assertion_missing",
+    "assertion_exp_past",
+    "assertion_aud_other",
+    "assertion_aud_array",
+    "assertion_aud_par_url",
+    "assertion_aud_token_url",
+    "assertion_no_sub",
+    "assertion_nbf_plus_8",
+    "assertion_iat_plus_61",
+    "assertion_replay",
+    "assertion_bad_signature",
+];
+
+/// Mutations that change only a DPoP proof (or its absence).
+pub const DPOP_ONLY: &[&str] = &[
+    "dpop_missing",
+    "dpop_other_key",
+    "dpop_jkt_mismatch",
+    "dpop_jkt_only",
+    "dpop_wrong_htm",
+    "dpop_wrong_htu",
+    "dpop_no_ath",
+    "dpop_wrong_ath",
+    "dpop_wrong_typ",
+    "dpop_alg_none",
+    "dpop_private_jwk",
+    "dpop_bad_signature",
+    "dpop_iat_plus_3600",
+    "dpop_iat_minus_3600",
+    "dpop_replay",
+    "dpop_two_headers",
+    "dpop_header_name_case",
+    "bearer_scheme_for_dpop_token",
+    "dpop_iat_minus_10",
+    "dpop_iat_plus_8",
+    "dpop_nbf_exp",
+];
+
+/// Skips the module when the step expects a refusal and one of its mutations has nothing to
+/// change in this variant (an assertion mutation for an mTLS-authenticated client, a proof
+/// mutation without DPoP): the unchanged request would be accepted and prove nothing. (With
+/// `success` or `either`, such a mutation is simply a no-op.) Returns whether it skipped.
+pub fn skip_inapplicable(ctx: &mut ModuleContext, step: &StepRun<'_>, client: &TargetClient) -> bool {
+    let m = &step.mutations;
+    if step.expect() != Expect::Rejected {
+        return false;
+    }
+    let reason = if client.auth != ClientAuth::PrivateKeyJwt
+        && let Some(name) = ASSERTION_ONLY.iter().find(|n| m.has(n))
+    {
+        Some(format!("mutation {name} applies to private_key_jwt clients only"))
+    } else if !ctx.dpop()
+        && let Some(name) = DPOP_ONLY.iter().find(|n| m.has(n))
+    {
+        Some(format!("mutation {name} applies to DPoP-bound tokens only"))
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => {
+            ctx.skip(r);
+            true
+        }
+        None => false,
+    }
+}
+
+/// How much a refused-but-accepted request weighs: replay protection of client assertions
+/// (PKJ-04) and DPoP proofs (DP-13) is a SHOULD, so an accepted replay is a warning.
+pub fn rejection_severity(m: &Mutations) -> crate::model::Severity {
+    if m.has("assertion_replay") || m.has("dpop_replay") {
+        crate::model::Severity::Warning
+    } else {
+        crate::model::Severity::Failure
+    }
+}
+
+/// `htu` of another endpoint of the server than `url` (for `dpop_wrong_htu`): the first of the
+/// token, PAR and UserInfo endpoints that differs, else a URL on another host.
+pub fn other_htu(ctx: &ModuleContext, url: &str) -> String {
+    let own = htu_of(url);
+    ["token_endpoint", "pushed_authorization_request_endpoint", "userinfo_endpoint"]
+        .iter()
+        .filter_map(|name| ctx.meta(name))
+        .map(|u| htu_of(&u))
+        .find(|u| *u != own)
+        .unwrap_or_else(|| "https://other-server.fapilab.invalid/token".to_owned())
+}
+
+/// `htm` other than `method` (for `dpop_wrong_htm`): POST for a GET, PUT for a POST.
+pub fn other_htm(method: &str) -> &'static str {
+    if method == "GET" { "POST" } else { "PUT" }
+}
+
+/// For `dpop_replay`: the last proof the server accepted for `htm` and `url` in this module,
+/// signed by `key` (so the replay differs from a valid request only in its reused `jti`).
+pub fn proof_to_replay(ctx: &ModuleContext, key: &SigningKey, htm: &str, url: &str) -> Result<String, String> {
+    let htu = htu_of(url);
+    match ctx.http.accepted_proofs.get(&(htm.to_owned(), htu.clone())) {
+        Some(p) if p.jkt == key.thumbprint() => Ok(p.proof.clone()),
+        Some(_) => Err(format!("dpop_replay: the proof accepted for {htm} {htu} was signed by another key than this request's")),
+        None => Err(format!(
+            "dpop_replay: no DPoP proof for {htm} {htu} was accepted earlier in this module; put a successful step that sends one before it"
+        )),
+    }
 }
 
 /// Signs with RSASSA-PKCS1-v1_5 SHA-256 (`RS256`), which FAPI 2.0 forbids (FAPI2-SP-CR-02):
@@ -370,6 +504,12 @@ pub fn mutation_rules(m: &Mutations) -> (Vec<&'static str>, Vec<&'static str>) {
             &["invalid_request", "invalid_grant", "invalid_dpop_proof", "invalid_client"],
         ),
         ("swap_certificate", &["MT-07", "MT-02"], &["invalid_client", "invalid_grant", "invalid_request"]),
+        ("token_redirect_uri_mismatch", &["OA-04"], &["invalid_grant"]),
+        ("assertion_replay", &["PKJ-04"], &["invalid_client", "invalid_request"]),
+        ("assertion_bad_signature", &["PKJ-03"], &["invalid_client", "invalid_request"]),
+        ("dpop_wrong_htm", &["DP-08"], &["invalid_dpop_proof", "invalid_request"]),
+        ("dpop_wrong_htu", &["DP-09"], &["invalid_dpop_proof", "invalid_request"]),
+        ("dpop_replay", &["DP-13"], &["invalid_dpop_proof", "invalid_request"]),
         ("dpop_iat_minus_10", &["DP-11"], &[]),
         ("dpop_iat_plus_8", &["FAPI2-SP-AS-14", "DP-11"], &[]),
         ("dpop_nbf_exp", &["DP-14"], &[]),

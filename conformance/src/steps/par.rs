@@ -8,12 +8,14 @@ use std::time::Instant;
 
 use fapilab_jose::{Algorithm, SigningKey};
 
-use super::{Proof, StepRun, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, send_with_nonce_retry};
+use super::{
+    Proof, StepRun, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, other_htm, other_htu,
+    proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
+};
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::par;
 use crate::context::{Flow, ModuleContext};
 use crate::http::{Request, Response};
-use crate::model::Severity;
 use crate::scenario::Expect;
 
 /// A redirect URI no client registers (and that resolves nowhere).
@@ -21,7 +23,7 @@ pub const UNREGISTERED_REDIRECT: &str = "https://unregistered.fapilab.invalid/ca
 
 pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let Some(client) = need_client(ctx, step.index) else { return };
-    if !ctx.ensure_discovery().await {
+    if skip_inapplicable(ctx, step, &client) || !ctx.ensure_discovery().await {
         return;
     }
     let Some(url) = need_endpoint(ctx, &client, "pushed_authorization_request_endpoint", "FAPI2-SP-AZ-02") else { return };
@@ -154,11 +156,27 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     form.extend(params);
     let url_for_proof = url.clone();
     let m2 = m.clone();
+    let replayed = match (&proof_key, m.has("dpop_replay")) {
+        (Some(k), true) => match proof_to_replay(ctx, k, "POST", &url) {
+            Ok(p) => Some(p),
+            Err(e) => return harness_problem(ctx, "par.harness", "find the DPoP proof to replay", &e),
+        },
+        _ => None,
+    };
+    let wrong_htu = other_htu(ctx, &url);
     let resp = send_with_nonce_retry(ctx, via, step.index, false, |nonce| {
         let mut req = Request::post_form(url.clone(), form.clone());
-        if let Some(k) = &proof_key {
+        if let Some(proof) = &replayed {
+            req = req.header("DPoP", proof.clone());
+        } else if let Some(k) = &proof_key {
             let mut p = Proof::new(k, "POST", &url_for_proof).with_mutations(&m2);
             p.nonce = nonce;
+            if m2.has("dpop_wrong_htm") {
+                p.htm = other_htm("POST");
+            }
+            if m2.has("dpop_wrong_htu") {
+                p.htu = wrong_htu.clone();
+            }
             req = req.header("DPoP", p.build()?);
         }
         Ok(req)
@@ -222,7 +240,7 @@ fn judge(ctx: &mut ModuleContext, step: &StepRun<'_>, resp: &Response, mut flow:
             errors: &errors,
             requirements: &req_ids,
             tls_refusal_ok,
-            severity: Severity::Failure,
+            severity: rejection_severity(&step.mutations),
             hint: hint_for(&step.mutations),
         },
         resp,
@@ -252,6 +270,14 @@ fn hint_for(m: &crate::mutations::Mutations) -> &'static str {
         "RFC 9126 §2.1: a pushed request must not contain request_uri"
     } else if m.has("assertion_rs256") {
         "only PS256, ES256 and EdDSA are allowed for client assertions"
+    } else if m.has("assertion_replay") {
+        "a client assertion is single use: remember its jti until it expires (PKJ-04)"
+    } else if m.has("assertion_bad_signature") {
+        "verify the assertion's signature with a key from the client's registered JWKS (PKJ-03)"
+    } else if m.has("dpop_wrong_htm") || m.has("dpop_wrong_htu") {
+        "the proof's htm and htu must equal this request's method and URL (DP-08, DP-09)"
+    } else if m.has("dpop_replay") {
+        "remember each DPoP proof's jti for as long as its iat is acceptable (DP-13)"
     } else {
         "the server accepted a request the profile requires it to refuse"
     }

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use super::token::{back_channel_via, judge_success, proof_key};
 use super::{
-    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, send_with_nonce_retry,
+    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, rejection_severity,
+    send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::Check;
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
 use crate::context::ModuleContext;
 use crate::http::{Request, Response, Via};
-use crate::model::Severity;
 use crate::mutations::Mutations;
 use crate::scenario::Expect;
 use crate::target::TargetClient;
@@ -56,20 +56,28 @@ async fn send_refresh(
 
 pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let Some(client) = need_client(ctx, step.index) else { return };
-    if !ctx.ensure_discovery().await {
+    if skip_inapplicable(ctx, step, &client) || !ctx.ensure_discovery().await {
         return;
     }
     let m = &step.mutations;
-    let other = if m.has("swap_certificate") {
-        match need_client(ctx, if step.index == 1 { 2 } else { 1 }) {
+    let other_index = if step.index == 1 { 2 } else { 1 };
+    let other = if m.has("swap_certificate") || m.has("use_client_2") {
+        match need_client(ctx, other_index) {
             Some(c) => Some(c),
             None => return,
         }
     } else {
         None
     };
-    let Some(tokens) = ctx.state_ref(step.index).tokens.clone() else {
-        return harness_problem(ctx, "refresh.harness", "find tokens", "add a `token` step before `refresh`");
+    // use_client_2: the other client's refresh token, with this client's credentials.
+    let token_index = if m.has("use_client_2") { other_index } else { step.index };
+    let Some(tokens) = ctx.state_ref(token_index).tokens.clone() else {
+        return harness_problem(
+            ctx,
+            "refresh.harness",
+            "find tokens",
+            &format!("client {token_index} has no tokens yet: add its `token` step before `refresh`"),
+        );
     };
     let Some(rt) = tokens.refresh_token.clone() else {
         let advertised = ctx
@@ -113,8 +121,20 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         let (reqs, defaults) = mutation_rules(m);
         let defaults = if defaults.is_empty() { vec!["invalid_grant", "invalid_client", "invalid_request"] } else { defaults };
         let errors_ok = step.errors(&defaults);
-        let reqs = if reqs.is_empty() { vec!["OA-02", "FAPI2-SP-AS-10"] } else { reqs };
-        let what = format!("the refresh request ({})", m.label());
+        let (reqs, hint, what) = if m.has("use_client_2") {
+            // RFC 6749 §6: the server ensures the refresh token was issued to the authenticated client.
+            (
+                vec!["RFC6749-6"],
+                "a refresh token is bound to the client it was issued to",
+                "client 2's refresh token presented by client 1".to_owned(),
+            )
+        } else if tokens.revoked == Some("refresh") && m.is_empty() {
+            (vec!["REV-06"], "a revoked refresh token must be unusable at once", "the revoked refresh token".to_owned())
+        } else if reqs.is_empty() {
+            (vec!["OA-02", "FAPI2-SP-AS-10"], "the refresh token must be unusable here", format!("the refresh request ({})", m.label()))
+        } else {
+            (reqs, "the refresh token must be unusable here", format!("the refresh request ({})", m.label()))
+        };
         let conds = errors::back_channel(
             &Rejection {
                 id: "refresh",
@@ -122,8 +142,8 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                 errors: &errors_ok,
                 requirements: &reqs,
                 tls_refusal_ok: tls_ok,
-                severity: Severity::Failure,
-                hint: "the refresh token must be unusable here",
+                severity: rejection_severity(m),
+                hint,
             },
             &resp,
         );

@@ -1,6 +1,8 @@
 //! `revoke`: RFC 7009 revocation of the refresh token (`token = "refresh"`, the default when
 //! there is one) or the access token (`token = "access"`) (REV-01, REV-03). Without a
-//! revocation endpoint the module cannot go on and is skipped.
+//! revocation endpoint the module cannot go on and is skipped. After a 200 the client's tokens
+//! are marked revoked: a later `refresh` or `call_resource` expected to be refused then checks
+//! REV-06 (the revoked refresh token) or REV-05 (its access token, a SHOULD).
 
 use super::{StepRun, client_auth_params, harness_problem, need_client};
 use crate::conditions::Check;
@@ -33,6 +35,11 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     }
     let via = ctx.via_for(&client);
     let resp = ctx.http.send(via, Request::post_form(url, form)).await;
+    if resp.status == Some(200)
+        && let Some(t) = ctx.state(step.index).tokens.as_mut()
+    {
+        t.revoked = Some(if which == "refresh" { "refresh" } else { "access" });
+    }
     ctx.push(
         Check::new("revoke.status", format!("revoking the {which} token answers 200"))
             .req(&["REV-01", "REV-03"])

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use fapilab_jose::{Algorithm, SigningKey};
 
 use super::{
-    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, send_with_nonce_retry,
+    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, other_htm, other_htu,
+    proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
 use crate::conditions::{Check, id_token, token};
 use crate::context::{ModuleContext, Tokens};
 use crate::http::{Request, Response, Via};
-use crate::model::Severity;
 use crate::mutations::Mutations;
 use crate::scenario::Expect;
 use crate::target::TargetClient;
@@ -57,7 +57,7 @@ pub fn proof_key(ctx: &mut ModuleContext, index: u8, m: &Mutations) -> Result<Op
 
 pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let Some(client) = need_client(ctx, step.index) else { return };
-    if !ctx.ensure_discovery().await {
+    if skip_inapplicable(ctx, step, &client) || !ctx.ensure_discovery().await {
         return;
     }
     let m = &step.mutations;
@@ -86,7 +86,21 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         );
     };
     let mut form = vec![("grant_type".to_owned(), "authorization_code".to_owned()), ("code".to_owned(), code.clone())];
-    if let Some(r) = &flow.redirect_uri {
+    let redirect_uri = if m.has("token_redirect_uri_mismatch") {
+        // OA-04: another URI the client registered, not the one of the authorization request.
+        let other = [Some(&client.redirect_uri), client.second_redirect_uri.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|u| Some(*u) != flow.redirect_uri.as_ref())
+            .cloned();
+        match other {
+            Some(u) => Some(u),
+            None => return ctx.skip(format!("client {} has no second registered redirect URI in the target", client.client_id)),
+        }
+    } else {
+        flow.redirect_uri.clone()
+    };
+    if let Some(r) = &redirect_uri {
         form.push(("redirect_uri".into(), r.clone()));
     }
     if !m.has("drop_code_verifier") {
@@ -98,7 +112,9 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         Err(e) if m.has("assertion_rs256") => return ctx.skip(e),
         Err(e) => return harness_problem(ctx, "token.harness", "build the client authentication", &e),
     }
-    let key = match proof_key(ctx, creds_index, m) {
+    // The DPoP key stays this client's (use_client_2 included): the code is bound to it, and
+    // only the client may differ from a valid request (OA-04, not DP-C-02).
+    let key = match proof_key(ctx, step.index, m) {
         Ok(k) => k,
         Err(e) => return harness_problem(ctx, "token.harness", "generate a DPoP key", &e),
     };
@@ -109,11 +125,27 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     };
     let m2 = m.clone();
     let url2 = url.clone();
+    let replayed = match (&key, m.has("dpop_replay")) {
+        (Some(k), true) => match proof_to_replay(ctx, k, "POST", &url) {
+            Ok(p) => Some(p),
+            Err(e) => return harness_problem(ctx, "token.harness", "find the DPoP proof to replay", &e),
+        },
+        _ => None,
+    };
+    let wrong_htu = other_htu(ctx, &url);
     let resp = send_with_nonce_retry(ctx, via, creds_index, false, |nonce| {
         let mut req = Request::post_form(url2.clone(), form.clone());
-        if let Some(k) = &key {
+        if let Some(proof) = &replayed {
+            req = req.header("DPoP", proof.clone());
+        } else if let Some(k) = &key {
             let mut p = Proof::new(k, "POST", &url2).with_mutations(&m2);
             p.nonce = nonce;
+            if m2.has("dpop_wrong_htm") {
+                p.htm = other_htm("POST");
+            }
+            if m2.has("dpop_wrong_htu") {
+                p.htu = wrong_htu.clone();
+            }
             req = req.header("DPoP", p.build()?);
         }
         Ok(req)
@@ -149,7 +181,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             errors: &errors_ok,
             requirements: &reqs,
             tls_refusal_ok,
-            severity: Severity::Failure,
+            severity: rejection_severity(m),
             hint: "the server issued tokens for a request the profile requires it to refuse",
         },
         &resp,
@@ -239,6 +271,7 @@ pub fn judge_success(
         refresh_token,
         id_token_claims: claims.or_else(|| old.and_then(|o| o.id_token_claims)),
         evidence: resp.index,
+        revoked: None,
     });
     if prefix == "token" {
         st.code = None;

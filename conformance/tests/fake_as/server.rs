@@ -1,0 +1,413 @@
+//! A fake FAPI 2.0 authorization server: a wiremock `MockServer` (plain HTTP) behind a small
+//! TLS-terminating proxy, so the harness — which only talks TLS to the target's CA — sees
+//! `https://localhost:<port>`.
+//!
+//! By default every endpoint behaves like a correct server (discovery, JWKS, PAR with state
+//! kept per `request_uri`, an authorization endpoint with a login form, and a token endpoint
+//! that checks the code and the PKCE verifier). A [`Craft`] replaces one answer with a
+//! crafted one that breaks exactly one rule.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use fapilab_conformance::target::{FieldValue, FormScript, Login, Target, TargetClient, User};
+use fapilab_conformance::variant::{ClientAuth, Sender};
+use fapilab_jose::{Algorithm, SigningKey};
+use serde_json::{Map, Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+pub const USERNAME: &str = "alice";
+pub const PASSWORD: &str = "wonderland";
+pub const REDIRECT_URI: &str = "https://client.fapilab.test/cb";
+
+/// The throwaway CA (PEM) and the TLS server configuration for `localhost` it signed; one
+/// per test binary.
+fn tls() -> &'static (String, Arc<rustls::ServerConfig>) {
+    static TLS: OnceLock<(String, Arc<rustls::ServerConfig>)> = OnceLock::new();
+    TLS.get_or_init(|| {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let ca = fapilab_certs::CertificateAuthority::generate(&fapilab_certs::Lifetimes::default()).expect("CA");
+        let leaf = ca.issue_server(&[], 1).expect("server certificate");
+        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).expect("server key");
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(leaf.cert_der.clone())], key)
+            .expect("server config");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        (ca.cert_pem().to_owned(), Arc::new(config))
+    })
+}
+
+/// Accepts TLS on 127.0.0.1 and pipes each connection to `upstream` (the mock server).
+async fn start_proxy(upstream: SocketAddr) -> (u16, tokio::task::JoinHandle<()>) {
+    let acceptor = TlsAcceptor::from(tls().1.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the TLS proxy");
+    let port = listener.local_addr().expect("proxy address").port();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = TcpStream::connect(upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Where the fake is reachable.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// `https://localhost:<proxy port>`: the issuer.
+    pub issuer: String,
+    /// `http://127.0.0.1:<mock port>`: the same endpoints without TLS.
+    pub plain: String,
+}
+
+type DiscoveryTweak = Box<dyn Fn(&mut Map<String, Value>, &Urls) + Send + Sync>;
+type CallbackTweak = Arc<dyn Fn(&mut Vec<(String, String)>) + Send + Sync>;
+
+/// The one answer a case replaces; everything else stays correct.
+#[derive(Default)]
+pub struct Craft {
+    discovery: Option<DiscoveryTweak>,
+    jwks: Option<Value>,
+    par: Option<ResponseTemplate>,
+    callback: Option<CallbackTweak>,
+    token: Option<ResponseTemplate>,
+}
+
+impl Craft {
+    /// A correct server.
+    pub fn none() -> Craft {
+        Craft::default()
+    }
+
+    /// Changes the (otherwise correct) discovery document.
+    pub fn discovery(f: impl Fn(&mut Map<String, Value>, &Urls) + Send + Sync + 'static) -> Craft {
+        Craft { discovery: Some(Box::new(f)), ..Craft::default() }
+    }
+
+    /// Serves this document at `jwks_uri`.
+    pub fn jwks(doc: Value) -> Craft {
+        Craft { jwks: Some(doc), ..Craft::default() }
+    }
+
+    /// Answers every pushed authorization request with this.
+    pub fn par(r: ResponseTemplate) -> Craft {
+        Craft { par: Some(r), ..Craft::default() }
+    }
+
+    /// Changes the parameters of the redirect back to the client after login.
+    pub fn callback(f: impl Fn(&mut Vec<(String, String)>) + Send + Sync + 'static) -> Craft {
+        Craft { callback: Some(Arc::new(f)), ..Craft::default() }
+    }
+
+    /// Answers every token request with this.
+    pub fn token(r: ResponseTemplate) -> Craft {
+        Craft { token: Some(r), ..Craft::default() }
+    }
+}
+
+/// A pushed request the fake accepted.
+#[derive(Debug, Clone)]
+struct Pushed {
+    client_id: String,
+    state: Option<String>,
+    code_challenge: String,
+    redirect_uri: String,
+}
+
+/// A code the fake issued.
+#[derive(Debug, Clone)]
+struct Issued {
+    client_id: String,
+    code_challenge: String,
+}
+
+#[derive(Default)]
+struct Memory {
+    pushed: HashMap<String, Pushed>,
+    codes: HashMap<String, Issued>,
+}
+
+/// A running fake authorization server.
+pub struct Fake {
+    pub urls: Urls,
+    /// Kept alive for as long as the fake runs.
+    _mock: MockServer,
+    proxy: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.proxy.abort();
+    }
+}
+
+fn form(req: &Request) -> BTreeMap<String, String> {
+    form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn query(req: &Request) -> BTreeMap<String, String> {
+    req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("Cache-Control", "no-store")
+        .set_body_json(json!({"error": error, "error_description": description}))
+}
+
+/// The server's (public) signing key set: one ES256 key.
+pub fn good_jwks() -> Value {
+    let key = SigningKey::generate(Algorithm::Es256, Some("as-sig-1".into())).expect("ES256 key");
+    json!({"keys": [key.public_jwk().to_value()]})
+}
+
+/// A correct FAPI 2.0 discovery document for `issuer` (private_key_jwt and mTLS, DPoP,
+/// OpenID Connect and plain OAuth).
+pub fn good_discovery(issuer: &str) -> Map<String, Value> {
+    let doc = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "require_pushed_authorization_requests": true,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "tls_client_auth"],
+        "token_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
+        "dpop_signing_alg_values_supported": ["PS256", "ES256"],
+        "tls_client_certificate_bound_access_tokens": true,
+        "id_token_signing_alg_values_supported": ["PS256", "ES256"],
+        "scopes_supported": ["openid", "accounts"],
+        "subject_types_supported": ["public"],
+    });
+    match doc {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+const LOGIN_PAGE: &str = r#"<!doctype html><html><body><h1>Fake AS sign-in</h1>
+<form method="post" action="/login">
+<input type="hidden" name="request_uri" value="{request_uri}">
+<input name="username"><input name="password" type="password">
+<button type="submit">Sign in</button>
+</form></body></html>"#;
+
+impl Fake {
+    /// Starts the mock server and the TLS proxy, and mounts the endpoints (crafted or correct).
+    pub async fn start(craft: Craft) -> Fake {
+        let mock = MockServer::start().await;
+        let (port, proxy) = start_proxy(*mock.address()).await;
+        let urls = Urls { issuer: format!("https://localhost:{port}"), plain: mock.uri() };
+        let memory = Arc::new(Mutex::new(Memory::default()));
+
+        // Discovery.
+        let mut doc = good_discovery(&urls.issuer);
+        if let Some(tweak) = &craft.discovery {
+            tweak(&mut doc, &urls);
+        }
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(Value::Object(doc)))
+            .mount(&mock)
+            .await;
+
+        // JWKS.
+        let jwks = craft.jwks.unwrap_or_else(good_jwks);
+        Mock::given(method("GET")).and(path("/jwks")).respond_with(ResponseTemplate::new(200).set_body_json(jwks)).mount(&mock).await;
+
+        // PAR.
+        let par = Mock::given(method("POST")).and(path("/par"));
+        match craft.par {
+            Some(r) => par.respond_with(r).mount(&mock).await,
+            None => {
+                let memory = memory.clone();
+                par.respond_with(move |req: &Request| {
+                    let f = form(req);
+                    if !f.contains_key("client_assertion") {
+                        return oauth_error(401, "invalid_client", "client authentication required");
+                    }
+                    if f.get("code_challenge_method").map(String::as_str) != Some("S256") || !f.contains_key("code_challenge") {
+                        return oauth_error(400, "invalid_request", "PKCE with S256 is required");
+                    }
+                    if f.get("response_type").map(String::as_str) != Some("code") {
+                        return oauth_error(400, "unsupported_response_type", "only code");
+                    }
+                    let request_uri = format!("{REQUEST_URI_PREFIX}{}", fapilab_jose::random_token(32));
+                    let pushed = Pushed {
+                        client_id: f.get("client_id").cloned().unwrap_or_default(),
+                        state: f.get("state").cloned(),
+                        code_challenge: f.get("code_challenge").cloned().unwrap_or_default(),
+                        redirect_uri: f.get("redirect_uri").cloned().unwrap_or_else(|| REDIRECT_URI.to_owned()),
+                    };
+                    memory.lock().expect("memory").pushed.insert(request_uri.clone(), pushed);
+                    ResponseTemplate::new(201)
+                        .insert_header("Cache-Control", "no-store")
+                        .set_body_json(json!({"request_uri": request_uri, "expires_in": 60}))
+                })
+                .mount(&mock)
+                .await;
+            }
+        }
+
+        // Authorization endpoint: a login page for a known request_uri.
+        {
+            let memory = memory.clone();
+            Mock::given(method("GET"))
+                .and(path("/authorize"))
+                .respond_with(move |req: &Request| {
+                    let q = query(req);
+                    let request_uri = q.get("request_uri").cloned().unwrap_or_default();
+                    let known =
+                        memory.lock().expect("memory").pushed.get(&request_uri).is_some_and(|p| q.get("client_id") == Some(&p.client_id));
+                    if !known {
+                        return ResponseTemplate::new(400)
+                            .set_body_raw("<html><body><span id=\"error\">invalid_request_uri</span></body></html>", "text/html");
+                    }
+                    ResponseTemplate::new(200).set_body_raw(LOGIN_PAGE.replace("{request_uri}", &request_uri), "text/html")
+                })
+                .mount(&mock)
+                .await;
+        }
+
+        // Login: 303 back to the client with code, state and iss.
+        {
+            let memory = memory.clone();
+            let issuer = urls.issuer.clone();
+            let tweak = craft.callback.clone();
+            Mock::given(method("POST"))
+                .and(path("/login"))
+                .respond_with(move |req: &Request| {
+                    let f = form(req);
+                    if f.get("username").map(String::as_str) != Some(USERNAME) || f.get("password").map(String::as_str) != Some(PASSWORD) {
+                        return ResponseTemplate::new(200).set_body_raw(LOGIN_PAGE.replace("{request_uri}", ""), "text/html");
+                    }
+                    let mut mem = memory.lock().expect("memory");
+                    let Some(pushed) = f.get("request_uri").and_then(|u| mem.pushed.remove(u)) else {
+                        return ResponseTemplate::new(400)
+                            .set_body_raw("<html><body><span id=\"error\">invalid_request_uri</span></body></html>", "text/html");
+                    };
+                    let code = fapilab_jose::random_token(32);
+                    mem.codes.insert(
+                        code.clone(),
+                        Issued { client_id: pushed.client_id.clone(), code_challenge: pushed.code_challenge.clone() },
+                    );
+                    let mut params = vec![("code".to_owned(), code)];
+                    if let Some(s) = &pushed.state {
+                        params.push(("state".to_owned(), s.clone()));
+                    }
+                    params.push(("iss".to_owned(), issuer.clone()));
+                    if let Some(t) = &tweak {
+                        t(&mut params);
+                    }
+                    let mut s = form_urlencoded::Serializer::new(String::new());
+                    for (k, v) in &params {
+                        s.append_pair(k, v);
+                    }
+                    let sep = if pushed.redirect_uri.contains('?') { '&' } else { '?' };
+                    ResponseTemplate::new(303).insert_header("Location", format!("{}{sep}{}", pushed.redirect_uri, s.finish()))
+                })
+                .mount(&mock)
+                .await;
+        }
+
+        // Token endpoint.
+        let token = Mock::given(method("POST")).and(path("/token"));
+        match craft.token {
+            Some(r) => token.respond_with(r).mount(&mock).await,
+            None => {
+                let memory = memory.clone();
+                token
+                    .respond_with(move |req: &Request| {
+                        let f = form(req);
+                        if !f.contains_key("client_assertion") {
+                            return oauth_error(401, "invalid_client", "client authentication required");
+                        }
+                        if req.headers.get("dpop").is_none() {
+                            return oauth_error(400, "invalid_dpop_proof", "a DPoP proof is required");
+                        }
+                        let issued = f.get("code").and_then(|c| memory.lock().expect("memory").codes.remove(c));
+                        let Some(issued) = issued else {
+                            return oauth_error(400, "invalid_grant", "unknown or used code");
+                        };
+                        let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+                        if fapilab_jose::sha256_b64url(verifier.as_bytes()) != issued.code_challenge
+                            || f.get("client_id") != Some(&issued.client_id)
+                        {
+                            return oauth_error(400, "invalid_grant", "PKCE verification failed");
+                        }
+                        ResponseTemplate::new(200).insert_header("Cache-Control", "no-store").set_body_json(json!({
+                            "access_token": fapilab_jose::random_token(32),
+                            "token_type": "DPoP",
+                            "expires_in": 300,
+                            "scope": "accounts",
+                        }))
+                    })
+                    .mount(&mock)
+                    .await;
+            }
+        }
+
+        Fake { urls, _mock: mock, proxy }
+    }
+
+    /// The target for this fake: two private_key_jwt + DPoP clients with fresh ES256 keys and
+    /// a form login.
+    pub fn target(&self) -> Target {
+        let client = |index: u8| {
+            let key = SigningKey::generate(Algorithm::Es256, Some(format!("client-{index}"))).expect("client key");
+            TargetClient {
+                client_id: format!("client-{index}"),
+                auth: ClientAuth::PrivateKeyJwt,
+                auth_method: "private_key_jwt".into(),
+                sender: Sender::Dpop,
+                index,
+                private_jwks: json!({"keys": [key.to_private_jwk()]}),
+                cert_pem: None,
+                key_pem: None,
+                redirect_uri: REDIRECT_URI.into(),
+                second_redirect_uri: None,
+            }
+        };
+        let issuer = self.urls.issuer.clone();
+        Target {
+            discovery_url: format!("{issuer}/.well-known/openid-configuration"),
+            ca_pem: tls().0.as_bytes().to_vec(),
+            resource_url: format!("{issuer}/accounts"),
+            clients: vec![client(1), client(2)],
+            scope_openid: "openid accounts".into(),
+            scope_plain: "accounts".into(),
+            login: Login::Form(Box::new(FormScript {
+                username: USERNAME.into(),
+                password: PASSWORD.into(),
+                username_field: "username".into(),
+                password_field: "password".into(),
+                approve: FieldValue { field: "decision".into(), value: "approve".into() },
+                deny: FieldValue { field: "decision".into(), value: "deny".into() },
+                extra_fields: BTreeMap::new(),
+            })),
+            code_lifetime: 60,
+            users: vec![User { username: USERNAME.into(), password: PASSWORD.into() }],
+            issuer,
+        }
+    }
+}
