@@ -33,7 +33,7 @@ step_list! {
     "discover" => "fetch the discovery document and check it (issuer, https endpoints, PAR, S256, iss parameter, auth methods, algorithms, mTLS aliases)", params: [];
     "jwks" => "fetch jwks_uri and check the keys (parse, kid, no private members, algorithms, RSA size)", params: [];
     "par" => "push an authorization request with client authentication, PKCE S256, state, nonce, redirect_uri and (DPoP) a binding proof", params: [];
-    "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303)", params: ["approve"];
+    "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303)", params: ["approve", "visit_only"];
     "token" => "redeem the code; check the token response, the binding and (openid) the ID token", params: [];
     "call_resource" => "GET the resource with the bound access token (DPoP proof with ath, or the client certificate)", params: [];
     "userinfo" => "call UserInfo with the bound token (openid variants); with mutations, check that broken DPoP proofs or another certificate are refused", params: [];

@@ -190,6 +190,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         records: Records::new(store.clone()),
         assertion_replay: ReplayCache::new(REPLAY_CACHE_CAPACITY),
         dpop_replay: ReplayCache::new(REPLAY_CACHE_CAPACITY),
+        password_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        password_memory: std::sync::Mutex::new(Vec::new()),
         hsts_max_age: config.server.hsts_max_age,
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
         faults: crate::faults::FaultSet::new(&config.faults),

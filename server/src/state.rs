@@ -16,6 +16,11 @@ pub struct AppState {
     pub assertion_replay: ReplayCache,
     /// DP-13: DPoP proof `jti`s seen, until the proof would be too old anyway.
     pub dpop_replay: ReplayCache,
+    /// argon2id takes ~19 MiB per verification: at most this many run at once, each in one of
+    /// `password_memory`'s reusable buffers, so a burst of logins queues instead of growing
+    /// the process.
+    pub password_slots: tokio::sync::Semaphore,
+    pub password_memory: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
     pub hsts_max_age: u64,
     /// RFC 9440 `Client-Cert` is honoured only from these peers (empty: never).
     pub client_cert_proxies: Vec<IpAddr>,

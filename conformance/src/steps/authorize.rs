@@ -2,7 +2,10 @@
 //! `request_uri` (FAPI2-SP-CL-14), logs in and answers consent through [`crate::login`], and
 //! judges where the browser ends up (suite research §3.3, §3.7).
 //!
-//! Params: `approve = false` denies consent (expect an `access_denied` error redirect).
+//! Params: `approve = false` denies consent (expect an `access_denied` error redirect);
+//! `visit_only = true` only loads the authorization page, as a link pre-fetcher would, and
+//! checks that it still shows the login (FAPI2-SP-AZ-15: the request_uri is consumed when
+//! the authorization completes, a SHOULD, so a refusal only warns).
 
 use std::time::Instant;
 
@@ -11,6 +14,7 @@ use crate::conditions::Check;
 use crate::conditions::authorize::{self, Sent};
 use crate::conditions::errors::{self, FrontOutcome};
 use crate::context::ModuleContext;
+use crate::http::{Request, Via};
 use crate::login;
 use crate::scenario::Expect;
 
@@ -104,6 +108,21 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     };
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     let url = format!("{endpoint}{sep}{encoded}");
+    if step.param_bool("visit_only") == Some(true) {
+        let resp = ctx.http.send(Via::Browser, Request::get(url.clone())).await;
+        let shows_page = resp.status == Some(200) && resp.body.contains("<form");
+        ctx.push(
+            Check::new("authorize.page_loads", "loading the authorization page without finishing it leaves the request usable")
+                .req(&["FAPI2-SP-AZ-15"])
+                .warning()
+                .expected("HTTP 200 with the login form")
+                .observed(resp.describe())
+                .hint("the request_uri is burnt when the page loads; link pre-fetchers then break real users' logins")
+                .evidence(&[resp.index])
+                .pass(shows_page),
+        );
+        return;
+    }
     let target = ctx.target.clone();
     let result = login::run(&mut ctx.http, &target.login, &url, approve).await;
     let ev = result.evidence.clone();

@@ -24,8 +24,23 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     // Verify against a real hash even for unknown users, so timing does not reveal them.
     let hash = user.map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let candidate = password.to_owned();
-    // argon2 is deliberately slow: keep it off the async workers.
-    let verified = tokio::task::spawn_blocking(move || crate::password::verify(&candidate, &hash)).await.unwrap_or(false);
+    // argon2 is deliberately slow and memory-hard: keep it off the async workers, and bounded.
+    let verified = match state.password_slots.acquire().await {
+        Ok(_slot) => {
+            let mut memory = state.password_memory.lock().map(|mut pool| pool.pop().unwrap_or_default()).unwrap_or_default();
+            let (ok, memory) = tokio::task::spawn_blocking(move || {
+                let ok = crate::password::verify_in(&candidate, &hash, &mut memory);
+                (ok, memory)
+            })
+            .await
+            .unwrap_or_default();
+            if let Ok(mut pool) = state.password_memory.lock() {
+                pool.push(memory);
+            }
+            ok
+        }
+        Err(_) => false,
+    };
     let password_ok = verified && user.is_some();
     let Some(user) = user.filter(|_| password_ok) else {
         tracing::info!("login failed");
@@ -53,3 +68,19 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
 
 /// argon2id of a random string nobody knows; used only to spend the same time.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$5b1x5H0mGvmcC7y8P0fE2m0kqk9b0hX1oGqgQk3x2f8";
+
+#[cfg(test)]
+mod tests {
+    /// The stand-in hash must be a real argon2id PHC string with the default cost, or unknown
+    /// usernames would answer faster than wrong passwords.
+    #[test]
+    fn dummy_hash_costs_a_real_verification() {
+        let parsed = argon2::password_hash::PasswordHash::new(super::DUMMY_HASH).expect("PHC string");
+        let params = argon2::Params::try_from(&parsed).expect("argon2 params");
+        assert_eq!(params.m_cost(), argon2::Params::DEFAULT_M_COST);
+        assert_eq!(params.t_cost(), argon2::Params::DEFAULT_T_COST);
+        let mut memory = Vec::new();
+        assert!(!crate::password::verify_in("anything", super::DUMMY_HASH, &mut memory));
+        assert!(memory.len() >= params.block_count(), "the verification ran");
+    }
+}
