@@ -7,7 +7,11 @@
 //!
 //! - [`model`]: conditions, exchanges, verdicts, module and run results
 //! - [`variant`]: client auth × sender constraint × OpenID
-//! - [`scenario`]: the scenario file format (one module per TOML file)
+//! - [`scenario`], [`load`], [`plan`]: the scenario file format, its validation, the plans
+//! - [`target`]: what is tested (a target file or a sandbox manifest)
+//! - [`execute`], [`context`], [`steps`], [`mutations`], [`conditions`]: running one module
+//! - [`http`], [`login`], [`tls_probe`]: talking to the server (recorded, redacted)
+//! - [`runner`], [`expected`], [`certify`], [`report`]: a whole run and its reports
 
 pub mod certify;
 pub mod conditions;

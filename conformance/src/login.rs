@@ -252,7 +252,11 @@ async fn scripted(http: &mut Http, script: &FormScript, url: &str, approve: bool
     LoginResult { outcome: FrontOutcome::Stuck { reason: format!("more than {MAX_HOPS} pages without reaching the client") }, evidence }
 }
 
+/// Modules run concurrently, but there is one operator: manual logins take turns.
+static OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn manual(http: &mut Http, url: &str) -> LoginResult {
+    let _turn = OPERATOR.lock().await;
     eprintln!("\nOpen this URL in a browser, log in and answer the consent:\n\n  {url}\n");
     eprintln!("Then paste the URL the browser was redirected to (the client's callback),");
     eprintln!("or an empty line if the server showed an error page:");
