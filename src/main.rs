@@ -23,6 +23,11 @@ enum Command {
     /// every variant. Exit code 0: nothing unexpected failed; 1: unexpected failures; 2: bad
     /// usage or unreachable target.
     Certify(CertifyArgs),
+    /// Load-test an authorization server with FAPI requests (unique client assertions and DPoP
+    /// proofs, or mTLS), signed apart from the measured run. Without --target: against the
+    /// embedded sandbox. Exit code 0: no errors; 1: any unexpected error; 2: bad usage or
+    /// failed setup.
+    Bench(BenchArgs),
     /// Run the authorization server.
     Serve {
         /// Config file (see fapilab.example.toml); without one, the defaults apply.
@@ -93,6 +98,46 @@ struct CertifyArgs {
     list: bool,
 }
 
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// A target file (TOML) or a sandbox manifest (sandbox.json).
+    #[arg(long)]
+    target: Option<PathBuf>,
+    /// discovery, client-credentials, par, code-flow, introspection or resource.
+    #[arg(long)]
+    scenario: String,
+    /// Concurrent workers, each with its own keep-alive connections.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Run for this long (10s, 1m, 500ms), signing from a signer pool.
+    #[arg(
+        long,
+        required_unless_present = "requests",
+        conflicts_with = "requests"
+    )]
+    duration: Option<String>,
+    /// Send exactly this many units, all credentials signed before the clock starts.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// The same load for this long first; its samples are discarded.
+    #[arg(long)]
+    warmup: Option<String>,
+    /// Write the report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The client to act as (default: a private_key_jwt + DPoP client); mTLS clients use their
+    /// certificate.
+    #[arg(long)]
+    client: Option<String>,
+    /// Signer threads (default: one per CPU).
+    #[arg(long)]
+    signers: Option<usize>,
+    /// code-flow: authorizations per browser (cookie jar, login session) before a fresh one
+    /// (default: one browser per worker for the whole run).
+    #[arg(long)]
+    browser_reuse: Option<u64>,
+}
+
 #[derive(Subcommand)]
 enum CertsCommand {
     /// Create the root CA, the server certificate and (optionally) TPPs.
@@ -132,7 +177,8 @@ enum CertsCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // certify prints its own progress; the embedded server's request logs would drown it.
-    let log = if matches!(cli.command, Command::Certify(_)) && cli.log == "info" { "warn" } else { cli.log.as_str() };
+    let quiet = matches!(cli.command, Command::Certify(_) | Command::Bench(_));
+    let log = if quiet && cli.log == "info" { "warn" } else { cli.log.as_str() };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).context("--log")?)
         .with_writer(std::io::stderr)
@@ -146,6 +192,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Certify(args) => return certify(args).await,
+        Command::Bench(args) => return Ok(bench(args).await),
         Command::Serve { config, data_dir } => {
             let mut config = match &config {
                 Some(path) => fapilab_server::Config::load(path)?,
@@ -218,6 +265,103 @@ async fn certify(args: CertifyArgs) -> anyhow::Result<i32> {
     drop(sandbox);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(code)
+}
+
+/// Runs `fapilab bench`; the exit code (0 clean, 1 unexpected errors, 2 usage or setup).
+async fn bench(args: BenchArgs) -> i32 {
+    use std::io::IsTerminal;
+    let options = match bench_options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("fapilab bench: {e}");
+            return 2;
+        }
+    };
+    let mut sandbox = None;
+    let mut options = options;
+    options.progress = std::io::stderr().is_terminal();
+    if args.target.is_none() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("fapilab-bench-{}-{nanos}", std::process::id()));
+        match fapilab_sandbox::start(fapilab_sandbox::SandboxOptions {
+            data_dir: dir.clone(),
+            port_base: 0,
+            ..Default::default()
+        })
+        .await
+        {
+            Ok(s) => {
+                eprintln!("fapilab bench: embedded sandbox at {}", s.server.base_url);
+                options.target = s.manifest_path.clone();
+                sandbox = Some((s, dir));
+            }
+            Err(e) => {
+                eprintln!("fapilab bench: starting the embedded sandbox: {e}");
+                return 2;
+            }
+        }
+    }
+    let result = fapilab_bench::run(&options).await;
+    if let Some((s, dir)) = sandbox {
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fapilab bench: {e}");
+            return 2;
+        }
+    };
+    print!("{}", report.render());
+    if let Some(path) = &args.json
+        && let Err(e) = report.write_json(path)
+    {
+        eprintln!("fapilab bench: {e}");
+        return 2;
+    }
+    if report.has_unexpected_errors() {
+        eprintln!(
+            "fapilab bench: {} of {} {}s failed unexpectedly",
+            report.failed, report.total, report.unit
+        );
+        return 1;
+    }
+    0
+}
+
+fn bench_options(
+    args: &BenchArgs,
+) -> Result<fapilab_bench::BenchOptions, fapilab_bench::BenchError> {
+    let load = match (&args.duration, args.requests) {
+        (Some(d), _) => fapilab_bench::Load::Duration(fapilab_bench::parse_duration(d)?),
+        (None, Some(n)) => fapilab_bench::Load::Requests(n),
+        (None, None) => {
+            return Err(fapilab_bench::BenchError::Usage(
+                "--duration or --requests is required".into(),
+            ));
+        }
+    };
+    Ok(fapilab_bench::BenchOptions {
+        target: args.target.clone().unwrap_or_default(),
+        scenario: args.scenario.parse()?,
+        concurrency: args.concurrency.max(1),
+        load,
+        warmup: args
+            .warmup
+            .as_deref()
+            .map(fapilab_bench::parse_duration)
+            .transpose()?
+            .unwrap_or_default(),
+        client: args.client.clone(),
+        signers: args.signers,
+        browser_reuse: args.browser_reuse,
+        progress: false,
+    })
 }
 
 fn certs(command: CertsCommand) -> anyhow::Result<()> {

@@ -82,7 +82,7 @@ pub fn authenticate(
                 return Err(OAuthError::invalid_client("client_assertion jti was already used [PKJ-04]"));
             }
             ReplayVerdict::Full => {
-                return Err(OAuthError::server("assertion replay cache is full"));
+                return Err(OAuthError::overloaded("assertion replay cache is full"));
             }
         }
         return Ok(AuthenticatedClient { client: client.clone(), certificate: peer.client_certificate.clone() });

@@ -60,7 +60,7 @@ pub fn check(
         allowed_algs: ws.policy.accepted_algorithms,
         now,
         max_future_skew: ws.policy.max_future_skew.as_secs() as i64,
-        max_age: ws.policy.max_jwt_age.as_secs() as i64,
+        max_age: ws.policy.max_dpop_proof_age.as_secs() as i64,
     };
     let verified = dpop::verify_proof(proof, &requirements).map_err(|v| fail(ErrorCode::InvalidDpopProof, v.to_string()))?;
     if ws.settings.dpop_nonce {
@@ -79,6 +79,6 @@ pub fn check(
         ReplayVerdict::Fresh => Ok(Some(verified)),
         ReplayVerdict::Replayed if state.faults.active(Fault::DpopJtiReplay) => Ok(Some(verified)),
         ReplayVerdict::Replayed => Err(fail(ErrorCode::InvalidDpopProof, "DPoP proof jti was already used [DP-13]".into())),
-        ReplayVerdict::Full => Err(OAuthError::server("DPoP replay cache is full")),
+        ReplayVerdict::Full => Err(OAuthError::overloaded("DPoP replay cache is full")),
     }
 }

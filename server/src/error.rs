@@ -29,6 +29,7 @@ pub enum ErrorCode {
     InsufficientScope,
     UnsupportedTokenType,
     ServerError,
+    TemporarilyUnavailable,
     NotFound,
     MethodNotAllowed,
 }
@@ -52,6 +53,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope | ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
@@ -132,6 +135,11 @@ impl OAuthError {
         );
         e.cause = Some(cause.to_string());
         e
+    }
+    /// The server is saturated (a replay cache is full of live entries): refuse rather than
+    /// forget, and let the client retry (RFC 6749 §4.1.2.1 `temporarily_unavailable`).
+    pub fn overloaded(cause: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, "the server is at capacity; retry in a moment").with_cause(cause)
     }
     pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
         self.cause = Some(cause.to_string());
@@ -208,6 +216,9 @@ impl IntoResponse for OAuthError {
         for value in challenges.iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
             headers.append(header::WWW_AUTHENTICATE, value);
         }
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
             headers.insert("dpop-nonce", nonce);
         }
@@ -220,6 +231,13 @@ pub type OAuthResult<T> = Result<T, OAuthError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_replay_cache_is_503_with_retry_after_never_500() {
+        let response = OAuthError::overloaded("cache full").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+    }
 
     #[test]
     fn descriptions_keep_to_the_rfc6749_character_set() {

@@ -149,7 +149,7 @@ pub async fn response_headers(axum::extract::State(state): axum::extract::State<
         use tracing::Instrument;
         next.run(request).instrument(span.clone()).await
     };
-    span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
     let headers: &mut HeaderMap = response.headers_mut();
     if !state.faults.active(Fault::Hsts)
         && let Ok(v) = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", state.hsts_max_age)) {

@@ -131,3 +131,26 @@ async fn par_without_scope_and_with_a_request_object() {
     let borrowed: Vec<(&str, &str)> = with_request.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.par_without_dpop(&tpp, &borrowed).await.assert_error(400, &["request_not_supported"], "PAR with a request object");
 }
+
+/// A finished authorization expires its interaction cookie: a browser that authorizes often
+/// must not carry one cookie per authorization (found by `fapilab bench` as HTTP 431).
+#[tokio::test]
+async fn completed_authorization_expires_its_interaction_cookie() {
+    let env = TestEnv::shared().await;
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let browser = env.browser();
+    let par = env.push(&tpp, &AuthRequest::new(FULL_SCOPE)).await;
+    let page = browser.open_authorize(&tpp.client_id, par.json["request_uri"].as_str().expect("request_uri")).await;
+    let after_login = browser.submit_login(&page).await;
+    let consent = browser.get(after_login.header("location").expect("303 to consent")).await;
+    let done = browser.submit_consent(&consent, true).await;
+    done.assert_status(303, "consent answers the client");
+    let expired: Vec<&str> = done
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.starts_with("fapilab_ix_") && c.contains("Max-Age=0"))
+        .collect();
+    assert_eq!(expired.len(), 1, "the interaction cookie is expired: {done}");
+}

@@ -72,5 +72,9 @@ pub async fn decide(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     } else {
         Outcome::Refused { error: "access_denied", description: "the user denied the request" }
     };
-    authorization_response::respond(&state, &ws, &pushed, outcome)
+    let mut response = authorization_response::respond(&state, &ws, &pushed, outcome);
+    // The interaction is over: expire its cookie, or a browser that authorizes often would
+    // send an ever longer Cookie header (one per authorization in the last 10 minutes).
+    interaction::set_cookie(&mut response, &ws, &interaction::interaction_cookie_name(&interaction_id), "", 0);
+    response
 }

@@ -41,6 +41,7 @@ pub fn policy() -> Policy {
         // 30 s leaves room for a test suite whose clock runs ahead of ours.
         max_future_skew: Duration::from_secs(30),
         max_jwt_age: Duration::from_secs(300),
+        max_dpop_proof_age: Duration::from_secs(60),
         // FAPI2-SP-AS-10
         allow_refresh_token_rotation: true,
         // FAPI2-SP-AZ-08

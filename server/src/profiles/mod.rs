@@ -112,8 +112,11 @@ pub struct Policy {
     pub max_request_uri_lifetime: Duration,
     /// AS-14: how far in the future `iat`/`nbf` may be on JWTs we receive.
     pub max_future_skew: Duration,
-    /// PKJ-05 / DP-11: how old a client assertion or DPoP proof `iat` may be.
+    /// PKJ-05: how old a client assertion `iat` may be.
     pub max_jwt_age: Duration,
+    /// DP-11: how old a DPoP proof `iat` may be. Short, because every accepted proof's `jti`
+    /// is remembered for this long (DP-13): the replay cache holds one window of traffic.
+    pub max_dpop_proof_age: Duration,
     /// AS-10: refresh tokens are not rotated unless the operator opts in.
     pub allow_refresh_token_rotation: bool,
     /// AZ-08: authorization responses never travel over plain http (loopback excepted).

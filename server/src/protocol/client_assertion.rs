@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 use crate::faults::{Fault, FaultSet};
 use crate::profiles::{AssertionAudience, Policy};
 
-const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// PKJ-05: assertions are short-lived; five minutes is generous for any real client, and the
+/// `jti` replay cache must remember each accepted assertion until its `exp`.
+const MAX_ASSERTION_LIFETIME: i64 = 300;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -143,7 +145,6 @@ pub fn verify_with_faults(
     }
     let max_age = policy.max_jwt_age.as_secs() as i64;
     let skew = policy.max_future_skew.as_secs() as i64;
-    // PKJ-05: an assertion is short-lived; ten minutes is generous for any real client.
     if exp > ctx.now + MAX_ASSERTION_LIFETIME {
         return Err(AssertionViolation::ExpiryTooFar);
     }
