@@ -1,16 +1,26 @@
 //! Bounded, expiring replay caches for `jti` values (PKJ-04, DP-13).
 //!
 //! Single node, in memory: an entry lives until the moment after which the JWT it came from
-//! would be refused anyway, so the cache never holds more than one validity window of traffic.
-//! When it is full it refuses new entries rather than forgetting live ones: a replay must never
-//! be accepted because the cache was flooded.
+//! would be refused anyway, so the cache holds one validity window of traffic. Expired entries
+//! are swept every few seconds, so memory stays flat under a steady load. Keys are stored as
+//! 128-bit digests (collisions are negligible; a collision would only refuse one fresh JWT).
+//! When the cache is full of live entries it refuses new ones rather than forgetting live
+//! ones: a replay must never be accepted because the cache was flooded.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// How often (seconds) expired entries are swept out.
+const SWEEP_INTERVAL: i64 = 5;
+
 pub struct ReplayCache {
-    entries: Mutex<HashMap<String, i64>>,
+    inner: Mutex<Inner>,
     capacity: usize,
+}
+
+struct Inner {
+    entries: HashMap<u128, i64>,
+    next_sweep: i64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -20,33 +30,50 @@ pub enum ReplayVerdict {
     Full,
 }
 
+fn digest(key: &str) -> u128 {
+    let hash = fapilab_jose::sha256(key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
+}
+
 impl ReplayCache {
     pub fn new(capacity: usize) -> Self {
-        ReplayCache { entries: Mutex::new(HashMap::new()), capacity }
+        ReplayCache { inner: Mutex::new(Inner { entries: HashMap::new(), next_sweep: 0 }), capacity }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// Records `key` until `expires_at` (unix seconds) unless it is already live.
     pub fn check_and_insert(&self, key: String, expires_at: i64, now: i64) -> ReplayVerdict {
-        let mut entries = match self.entries.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(&exp) = entries.get(&key)
-            && exp >= now {
+        let id = digest(&key);
+        let mut inner = self.lock();
+        if now >= inner.next_sweep {
+            inner.entries.retain(|_, exp| *exp >= now);
+            inner.next_sweep = now + SWEEP_INTERVAL;
+        }
+        if let Some(&exp) = inner.entries.get(&id) {
+            if exp >= now {
                 return ReplayVerdict::Replayed;
             }
-        if entries.len() >= self.capacity {
-            entries.retain(|_, exp| *exp >= now);
-            if entries.len() >= self.capacity {
+        }
+        if inner.entries.len() >= self.capacity {
+            inner.entries.retain(|_, exp| *exp >= now);
+            if inner.entries.len() >= self.capacity {
                 return ReplayVerdict::Full;
             }
         }
-        entries.insert(key, expires_at);
+        inner.entries.insert(id, expires_at);
         ReplayVerdict::Fresh
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.lock().entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -71,8 +98,20 @@ mod tests {
         let c = ReplayCache::new(2);
         assert_eq!(c.check_and_insert("a".into(), 10, 0), ReplayVerdict::Fresh);
         assert_eq!(c.check_and_insert("b".into(), 100, 0), ReplayVerdict::Fresh);
-        assert_eq!(c.check_and_insert("c".into(), 100, 5), ReplayVerdict::Full);
+        assert_eq!(c.check_and_insert("c".into(), 100, 4), ReplayVerdict::Full);
         assert_eq!(c.check_and_insert("c".into(), 100, 11), ReplayVerdict::Fresh);
         assert_eq!(c.len(), 2);
+    }
+
+    /// Under a steady load the cache holds one window of entries, not everything ever seen.
+    #[test]
+    fn expired_entries_are_swept_without_reaching_capacity() {
+        let c = ReplayCache::new(1_000_000);
+        for second in 0..100 {
+            for n in 0..10 {
+                assert_eq!(c.check_and_insert(format!("{second}-{n}"), second + 10, second), ReplayVerdict::Fresh);
+            }
+        }
+        assert!(c.len() <= 10 * (10 + SWEEP_INTERVAL as usize + 1), "{} entries", c.len());
     }
 }
