@@ -312,6 +312,34 @@ fn sign_rs256(key: &SigningKey, claims: &Value) -> Result<String, String> {
     Ok(format!("{input}.{}", b64::encode(&sig)))
 }
 
+/// A form POST carrying a DPoP proof, for `send_with_nonce_retry`: the `replayed` proof when a
+/// replay is tested, else a fresh proof by `key` with the mutations (a wrong `htm` or `htu`
+/// included) and the server's nonce. Without a key (mTLS clients) no proof is added.
+pub fn dpop_form_post(
+    url: &str,
+    form: &[(String, String)],
+    replayed: Option<&str>,
+    key: Option<&SigningKey>,
+    m: &Mutations,
+    wrong_htu: &str,
+    nonce: Option<String>,
+) -> Result<Request, String> {
+    let req = Request::post_form(url, form.to_vec());
+    if let Some(proof) = replayed {
+        return Ok(req.header("DPoP", proof));
+    }
+    let Some(k) = key else { return Ok(req) };
+    let mut p = Proof::new(k, "POST", url).with_mutations(m);
+    p.nonce = nonce;
+    if m.has("dpop_wrong_htm") {
+        p.htm = other_htm("POST");
+    }
+    if m.has("dpop_wrong_htu") {
+        p.htu = wrong_htu.to_owned();
+    }
+    Ok(req.header("DPoP", p.build()?))
+}
+
 /// A DPoP proof with the changes the negative tests need.
 pub struct Proof<'a> {
     pub key: &'a SigningKey,

@@ -9,13 +9,13 @@ use std::time::Instant;
 use fapilab_jose::{Algorithm, SigningKey};
 
 use super::{
-    Proof, StepRun, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, other_htm, other_htu,
+    StepRun, client_auth_params, dpop_form_post, harness_problem, mutation_rules, need_client, need_endpoint, other_htu,
     proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::par;
 use crate::context::{Flow, ModuleContext};
-use crate::http::{Request, Response};
+use crate::http::Response;
 use crate::scenario::Expect;
 
 /// A redirect URI no client registers (and that resolves nowhere).
@@ -165,21 +165,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     };
     let wrong_htu = other_htu(ctx, &url);
     let resp = send_with_nonce_retry(ctx, via, step.index, false, |nonce| {
-        let mut req = Request::post_form(url.clone(), form.clone());
-        if let Some(proof) = &replayed {
-            req = req.header("DPoP", proof.clone());
-        } else if let Some(k) = &proof_key {
-            let mut p = Proof::new(k, "POST", &url_for_proof).with_mutations(&m2);
-            p.nonce = nonce;
-            if m2.has("dpop_wrong_htm") {
-                p.htm = other_htm("POST");
-            }
-            if m2.has("dpop_wrong_htu") {
-                p.htu = wrong_htu.clone();
-            }
-            req = req.header("DPoP", p.build()?);
-        }
-        Ok(req)
+        dpop_form_post(&url_for_proof, &form, replayed.as_deref(), proof_key.as_deref(), &m2, &wrong_htu, nonce)
     })
     .await;
     let resp = match resp {

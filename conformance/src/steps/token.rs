@@ -8,14 +8,14 @@ use std::sync::Arc;
 use fapilab_jose::{Algorithm, SigningKey};
 
 use super::{
-    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, other_htm, other_htu,
+    StepRun, cert_der, client_auth_params, dpop_form_post, harness_problem, mutation_rules, need_client, need_endpoint, other_htu,
     proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
 use crate::conditions::{Check, id_token, token};
 use crate::context::{ModuleContext, Tokens};
-use crate::http::{Request, Response, Via};
+use crate::http::{Response, Via};
 use crate::mutations::Mutations;
 use crate::scenario::Expect;
 use crate::target::TargetClient;
@@ -134,21 +134,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     };
     let wrong_htu = other_htu(ctx, &url);
     let resp = send_with_nonce_retry(ctx, via, creds_index, false, |nonce| {
-        let mut req = Request::post_form(url2.clone(), form.clone());
-        if let Some(proof) = &replayed {
-            req = req.header("DPoP", proof.clone());
-        } else if let Some(k) = &key {
-            let mut p = Proof::new(k, "POST", &url2).with_mutations(&m2);
-            p.nonce = nonce;
-            if m2.has("dpop_wrong_htm") {
-                p.htm = other_htm("POST");
-            }
-            if m2.has("dpop_wrong_htu") {
-                p.htu = wrong_htu.clone();
-            }
-            req = req.header("DPoP", p.build()?);
-        }
-        Ok(req)
+        dpop_form_post(&url2, &form, replayed.as_deref(), key.as_deref(), &m2, &wrong_htu, nonce)
     })
     .await;
     let resp = match resp {

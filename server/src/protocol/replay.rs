@@ -57,10 +57,8 @@ impl ReplayCache {
             inner.entries.retain(|_, exp| *exp >= now);
             inner.next_sweep = now + SWEEP_INTERVAL;
         }
-        if let Some(&exp) = inner.entries.get(&id) {
-            if exp >= now {
-                return ReplayVerdict::Replayed;
-            }
+        if inner.entries.get(&id).is_some_and(|&exp| exp >= now) {
+            return ReplayVerdict::Replayed;
         }
         if inner.entries.len() >= self.capacity {
             inner.entries.retain(|_, exp| *exp >= now);
