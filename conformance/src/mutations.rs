@@ -147,6 +147,13 @@ pub const ALL: &[Mutation] = &[
         summary: "authorization scheme in inverted case (`dPoP`, `bEARER`): must be accepted (FAPI2-SP-RS-01)",
     },
     Mutation { name: "token_in_query", steps: RESOURCE, summary: "access token only in the URL query (FAPI2-SP-RS-02)" },
+    Mutation {
+        name: "ipv6_customer_ip",
+        steps: RESOURCE,
+        summary: "an IPv6 x-fapi-customer-ip-address header: must be accepted (FAPI implementation advice)",
+    },
+    Mutation { name: "accept_json_utf8", steps: RESOURCE, summary: "Accept: application/json; charset=utf-8: must be accepted" },
+    Mutation { name: "accept_any", steps: RESOURCE, summary: "Accept: */*: must be accepted" },
     Mutation { name: "bearer_scheme_for_dpop_token", steps: RESOURCE, summary: "a DPoP-bound token with the Bearer scheme (DP-R-02)" },
     Mutation {
         name: "other_client_token",

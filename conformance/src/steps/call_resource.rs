@@ -148,6 +148,16 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         if !in_query {
             req = req.header("Authorization", format!("{scheme} {at}"));
         }
+        // What real TPPs send alongside the token (the OIDF happy flow sends the same).
+        if m2.has("ipv6_customer_ip") {
+            req = req.header("x-fapi-customer-ip-address", "2001:db8::1:0:0:1");
+        }
+        if m2.has("accept_json_utf8") {
+            req = req.header("Accept", "application/json; charset=utf-8");
+        }
+        if m2.has("accept_any") {
+            req = req.header("Accept", "*/*");
+        }
         if with_proof {
             req = req.header("DPoP", make_proof(nonce.clone())?);
             if m2.has("dpop_two_headers") {
