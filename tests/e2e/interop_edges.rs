@@ -154,3 +154,16 @@ async fn completed_authorization_expires_its_interaction_cookie() {
         .collect();
     assert_eq!(expired.len(), 1, "the interaction cookie is expired: {done}");
 }
+
+/// client_credentials tokens share one standing grant per client; revoking one token must not
+/// touch the others (RFC 7009 §2: the token, not the grant, unless it is a refresh token).
+#[tokio::test]
+async fn rev_client_credentials_tokens_are_revoked_one_by_one() {
+    let env = TestEnv::shared().await;
+    let tpp = env.tpp("pkjwt-dpop-2");
+    let first = env.client_credentials(&tpp).await.json["access_token"].as_str().expect("first token").to_owned();
+    let second = env.client_credentials(&tpp).await.json["access_token"].as_str().expect("second token").to_owned();
+    env.revoke(&tpp, &first, Some("access_token")).await.assert_status(200, "revoke the first token");
+    assert_eq!(env.introspect(&tpp, &first).await.json["active"], json!(false), "the revoked token is inactive");
+    assert_eq!(env.introspect(&tpp, &second).await.json["active"], json!(true), "the other token stays active");
+}

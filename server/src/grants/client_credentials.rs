@@ -32,22 +32,35 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         }
         None => client.scopes.iter().filter(|s| !USER_SCOPES.contains(&s.as_str())).cloned().collect::<Vec<_>>().join(" "),
     };
-    let now = fapilab_jose::now();
-    let grant_id = fapilab_jose::random_token(18);
-    let grant = Grant {
+    // One standing grant per client for its own tokens: it links them for revocation like any
+    // grant, without a store write per token request. Once revoked it is never revived: every
+    // token after that gets a grant of its own.
+    let standing_id = format!("client_credentials|{}", client.client_id);
+    let standing_key = plain_key(&ws.key, &standing_id);
+    let new_grant = || Grant {
         client_id: client.client_id.clone(),
         subject: None,
         scope: scope.clone(),
         auth_time: None,
         acr: None,
-        created_at: now,
+        created_at: fapilab_jose::now(),
         revoked: false,
     };
-    let lifetime = ws.settings.access_token_lifetime as i64;
-    state
-        .records
-        .put(Kind::Grant, &plain_key(&ws.key, &grant_id), Some(now + lifetime), &grant)
-        .map_err(OAuthError::server)?;
+    let (grant_id, grant) = match state.records.get::<Grant>(Kind::Grant, &standing_key).map_err(OAuthError::server)? {
+        Some(grant) if !grant.revoked => (standing_id, grant),
+        Some(_) => {
+            let grant_id = fapilab_jose::random_token(18);
+            let grant = new_grant();
+            let expires = fapilab_jose::now() + ws.settings.access_token_lifetime as i64;
+            state.records.put(Kind::Grant, &plain_key(&ws.key, &grant_id), Some(expires), &grant).map_err(OAuthError::server)?;
+            (grant_id, grant)
+        }
+        None => {
+            let grant = new_grant();
+            state.records.put(Kind::Grant, &standing_key, None, &grant).map_err(OAuthError::server)?;
+            (standing_id, grant)
+        }
+    };
     issuance::issue(
         state,
         ws,

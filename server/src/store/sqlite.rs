@@ -2,7 +2,8 @@
 //!
 //! One connection behind a mutex: statements are short, and serialising them makes
 //! [`Store::update`] atomic without transactions spanning await points. WAL mode keeps
-//! readers of the file (backups, `sqlite3`) from blocking us.
+//! readers of the file (backups, `sqlite3`) from blocking us. Statements are prepared once and
+//! cached on the connection (a hot path: every token request writes here).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -69,26 +70,22 @@ fn parse(kind: Kind, key: &str, text: String) -> Result<Value, StoreError> {
 
 impl Store for SqliteStore {
     fn put(&self, kind: Kind, key: &str, expires_at: Option<i64>, data: &Value) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare_cached(
                 "INSERT INTO records (kind, key, expires_at, data) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (kind, key) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",
-                params![kind.as_str(), key, expires_at, data.to_string()],
             )
             .map_err(backend)?;
+        statement.execute(params![kind.as_str(), key, expires_at, data.to_string()]).map_err(backend)?;
         Ok(())
     }
 
     fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
-        let text: Option<String> = self
-            .lock()
-            .query_row(
-                "SELECT data FROM records WHERE kind = ?1 AND key = ?2",
-                params![kind.as_str(), key],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(backend)?;
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached("SELECT data FROM records WHERE kind = ?1 AND key = ?2").map_err(backend)?;
+        let text: Option<String> =
+            statement.query_row(params![kind.as_str(), key], |row| row.get(0)).optional().map_err(backend)?;
         text.map(|t| parse(kind, key, t)).transpose()
     }
 
@@ -103,11 +100,9 @@ impl Store for SqliteStore {
     fn update(&self, kind: Kind, key: &str, decide: &mut dyn FnMut(&Value) -> Update) -> Result<Option<Value>, StoreError> {
         let conn = self.lock();
         let row: Option<(String, Option<i64>)> = conn
-            .query_row(
-                "SELECT data, expires_at FROM records WHERE kind = ?1 AND key = ?2",
-                params![kind.as_str(), key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            .prepare_cached("SELECT data, expires_at FROM records WHERE kind = ?1 AND key = ?2")
+            .map_err(backend)?
+            .query_row(params![kind.as_str(), key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .map_err(backend)?;
         let Some((text, expires_at)) = row else { return Ok(None) };
@@ -115,11 +110,10 @@ impl Store for SqliteStore {
         match decide(&before) {
             Update::Keep => {}
             Update::Replace(after) => {
-                conn.execute(
-                    "UPDATE records SET data = ?3, expires_at = ?4 WHERE kind = ?1 AND key = ?2",
-                    params![kind.as_str(), key, after.to_string(), expires_at],
-                )
-                .map_err(backend)?;
+                conn.prepare_cached("UPDATE records SET data = ?3, expires_at = ?4 WHERE kind = ?1 AND key = ?2")
+                    .map_err(backend)?
+                    .execute(params![kind.as_str(), key, after.to_string(), expires_at])
+                    .map_err(backend)?;
             }
             Update::Delete => {
                 conn.execute("DELETE FROM records WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key])
