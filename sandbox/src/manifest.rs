@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use fapilab_certs::CaDir;
 use fapilab_server::RunningServer;
-use fapilab_server::workspace::Workspace;
+use fapilab_server::config::RegistrationPolicy;
+use fapilab_server::workspace::{ADMIN_CLIENT_ID, Client, Listener, Workspace};
 use serde::{Deserialize, Serialize};
 
 use crate::error::SandboxError;
@@ -48,6 +49,37 @@ pub struct ManifestWorkspace {
     /// Seconds a pushed `request_uri` lives.
     pub request_uri_lifetime: u64,
     pub clients: Vec<ManifestClient>,
+    /// Dynamic client registration, when the workspace offers it.
+    pub registration: Option<ManifestRegistration>,
+}
+
+/// How to register and manage clients in a workspace (RFC 7591 / RFC 7592, FDX).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRegistration {
+    pub endpoint: String,
+    /// The same endpoint on the listener that asks for client certificates.
+    pub mtls_endpoint: String,
+    /// `open`, `initial_access_token` or `software_statement`.
+    pub policy: String,
+    /// Send as `Authorization: Bearer` when registering (policy `initial_access_token`).
+    pub initial_access_token: Option<String>,
+    /// Seconds a registration access token works; `null`: it does not expire.
+    pub registration_access_token_lifetime: Option<u64>,
+    /// A configured client whose client_credentials tokens carry `dcr_manage` and
+    /// `update_client_status` (not listed among `clients`).
+    pub admin_client: Option<ManifestClient>,
+    /// A `dcr_manage` token may read, update and delete every registered client.
+    pub supports_dcr_manage: bool,
+    /// FDX offline approval, in FDX workspaces.
+    pub fdx: Option<ManifestFdx>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFdx {
+    /// `PUT` here with `{"update_client_status": "Approved"}`; `{client_id}` is replaced.
+    pub status_endpoint: String,
+    /// The status of a new registration.
+    pub initial_status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,25 +164,50 @@ impl Manifest {
     }
 }
 
+fn describe_client(c: &Client, ca: &CaDir) -> ManifestClient {
+    let file = |path: PathBuf| path.is_file().then_some(path);
+    let tpp = c.tpp.as_deref();
+    ManifestClient {
+        client_id: c.client_id.clone(),
+        token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+        sender_constraint: c.sender_constraint.map(|s| s.as_str().to_owned()),
+        private_jwks_file: tpp.and_then(|t| file(ca.tpp_private_jwks(t))),
+        cert_file: tpp.and_then(|t| file(ca.tpp_transport_cert(t))),
+        key_file: tpp.and_then(|t| file(ca.tpp_transport_key(t))),
+        redirect_uris: c.redirect_uris.clone(),
+        scope: c.scopes.join(" "),
+    }
+}
+
+fn describe_registration(ws: &Workspace, ca: &CaDir) -> Option<ManifestRegistration> {
+    if !ws.registration_enabled() {
+        return None;
+    }
+    let settings = &ws.settings.registration;
+    let admin = ws.clients.get(ADMIN_CLIENT_ID);
+    Some(ManifestRegistration {
+        endpoint: ws.endpoint(Listener::Tls, "register"),
+        mtls_endpoint: ws.endpoint(Listener::Mtls, "register"),
+        policy: settings.policy.as_str().to_owned(),
+        initial_access_token: (settings.policy == RegistrationPolicy::InitialAccessToken)
+            .then(|| settings.initial_access_tokens.first().cloned())
+            .flatten(),
+        registration_access_token_lifetime: settings.registration_access_token_lifetime.seconds(),
+        admin_client: admin.map(|c| describe_client(c, ca)),
+        supports_dcr_manage: admin.is_some(),
+        fdx: ws.policy.registration_extension.map(|_| ManifestFdx {
+            status_endpoint: ws.endpoint(Listener::Tls, "fdx/clients/{client_id}/status"),
+            initial_status: ws.settings.fdx.initial_status.as_str().to_owned(),
+        }),
+    })
+}
+
 fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
     let mut clients: Vec<ManifestClient> = ws
         .clients
         .values()
-        .filter(|c| !c.resource_server)
-        .map(|c| {
-            let file = |path: PathBuf| path.is_file().then_some(path);
-            let tpp = c.tpp.as_deref();
-            ManifestClient {
-                client_id: c.client_id.clone(),
-                token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
-                sender_constraint: c.sender_constraint.map(|s| s.as_str().to_owned()),
-                private_jwks_file: tpp.and_then(|t| file(ca.tpp_private_jwks(t))),
-                cert_file: tpp.and_then(|t| file(ca.tpp_transport_cert(t))),
-                key_file: tpp.and_then(|t| file(ca.tpp_transport_key(t))),
-                redirect_uris: c.redirect_uris.clone(),
-                scope: c.scopes.join(" "),
-            }
-        })
+        .filter(|c| !c.resource_server && c.client_id != ADMIN_CLIENT_ID)
+        .map(|c| describe_client(c, ca))
         .collect();
     clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
     ManifestWorkspace {
@@ -162,6 +219,7 @@ fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
         code_lifetime: ws.settings.code_lifetime,
         request_uri_lifetime: ws.settings.request_uri_lifetime,
         clients,
+        registration: describe_registration(ws, ca),
     }
 }
 
@@ -201,6 +259,7 @@ mod tests {
                     redirect_uris: Vec::new(),
                     scope: "accounts".into(),
                 }],
+                registration: None,
             }],
             users: vec![ManifestUser {
                 username: "alice".into(),

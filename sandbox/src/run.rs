@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use fapilab_certs::{CaDir, InitOptions, Lifetimes};
 use fapilab_server::RunningServer;
-use fapilab_server::config::{Config, DEFAULT_PASSWORD, DEFAULT_USER, url_for};
+use fapilab_server::config::{Config, DEFAULT_PASSWORD, DEFAULT_USER, RegistrationPolicy, WorkspaceConfig, url_for};
+use fapilab_server::profiles::ProfileId;
+use fapilab_server::registry::FdxStatus;
 use fapilab_server::workspace::Listener;
 
 use crate::bank::{self, AuthorizationServer, BankConfig, BankState, RunningBank};
@@ -62,6 +64,23 @@ pub struct Sandbox {
     pub manifest_path: PathBuf,
 }
 
+/// The sandbox's workspaces, both open to dynamic registration with an initial access token
+/// generated at start (and published in the manifest): `fapi2` (FAPI 2.0 Security Profile)
+/// and `fdx` (FDX offline approval: new registrations start `Pending`).
+fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
+    let registration = |ws: &mut WorkspaceConfig| {
+        ws.registration.enabled = true;
+        ws.registration.policy = RegistrationPolicy::InitialAccessToken;
+        ws.registration.initial_access_tokens = vec![fapilab_jose::random_token(24)];
+    };
+    let mut fapi2 = WorkspaceConfig::default();
+    registration(&mut fapi2);
+    let mut fdx = WorkspaceConfig { id: "fdx".into(), profile: ProfileId::Fdx, ..WorkspaceConfig::default() };
+    registration(&mut fdx);
+    fdx.fdx.initial_status = FdxStatus::Pending;
+    vec![fapi2, fdx]
+}
+
 /// Starts the sandbox: see the module documentation.
 pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     let (tls_port, mtls_port, bank_port) = ports(opts.port_base)?;
@@ -82,6 +101,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     config.server.mtls_port = mtls_port;
     config.ca.dir = data_dir.join("ca");
     config.faults = opts.faults.clone();
+    config.tenants[0].workspaces = sandbox_workspaces();
     for ws in config.tenants.iter_mut().flat_map(|t| t.workspaces.iter_mut()) {
         if let Some(seconds) = opts.code_lifetime {
             ws.code_lifetime = seconds;

@@ -199,8 +199,25 @@ async fn the_manifest_describes_a_working_sandbox() {
     assert_eq!(m.bank_audience, "urn:fapilab:bank");
     assert_eq!(m.users.len(), 1);
     assert_eq!(m.users[0].username, fapilab_server::config::DEFAULT_USER);
-    assert_eq!(m.workspaces.len(), 1);
+    assert_eq!(m.workspaces.len(), 2, "fapi2 and fdx");
+    let fdx = &m.workspaces[1];
+    assert_eq!((fdx.workspace.as_str(), fdx.profile.as_str()), ("fdx", "fdx"));
+    for w in &m.workspaces {
+        let reg = w.registration.as_ref().expect("both workspaces offer registration");
+        assert_eq!(reg.endpoint, format!("{}/register", w.issuer));
+        assert_eq!(reg.policy, "initial_access_token");
+        assert!(reg.initial_access_token.as_ref().is_some_and(|t| t.len() >= 16));
+        assert_eq!(reg.registration_access_token_lifetime, Some(30 * 86_400));
+        let admin = reg.admin_client.as_ref().expect("admin client");
+        assert_eq!(admin.scope, "dcr_manage update_client_status");
+        assert_absolute_file(admin.private_jwks_file.as_ref().expect("admin keys"));
+        assert!(w.clients.iter().all(|c| c.client_id != admin.client_id), "the admin client is not a variant client");
+    }
+    let fdx_reg = fdx.registration.as_ref().and_then(|r| r.fdx.as_ref()).expect("FDX status endpoint");
+    assert_eq!(fdx_reg.status_endpoint, format!("{}/fdx/clients/{{client_id}}/status", fdx.issuer));
+    assert_eq!(fdx_reg.initial_status, "Pending");
     let ws = &m.workspaces[0];
+    assert!(ws.registration.as_ref().is_some_and(|r| r.fdx.is_none()));
     assert_eq!(
         (
             ws.tenant.as_str(),

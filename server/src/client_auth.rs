@@ -70,6 +70,7 @@ pub fn authenticate(
             issuer: &ws.issuer,
             token_endpoint: &ws.endpoint(peer.listener, "token"),
             receiving_endpoint: &ws.endpoint(peer.listener, endpoint),
+            algorithms: client.assertion_algorithms(ws),
             now,
         };
         let verified = client_assertion::verify_with_faults(assertion, &client_id, &client.jwks, &ws.policy, &ctx, &state.faults)
@@ -142,7 +143,7 @@ pub fn authenticate(
     Ok(AuthenticatedClient { client: client.clone(), certificate: Some(cert) })
 }
 
-fn lookup<'a>(ws: &'a Workspace, client_id: &str) -> OAuthResult<&'a Arc<Client>> {
+fn lookup(ws: &Workspace, client_id: &str) -> OAuthResult<Arc<Client>> {
     ws.client(client_id)
         .ok_or_else(|| OAuthError::invalid_client("unknown client_id [RFC6749-5.2]").with_cause(format!("client {client_id:?}")))
 }

@@ -160,6 +160,13 @@ pub struct WorkspaceConfig {
     pub access_token_audience: String,
     pub scopes: Vec<String>,
     pub acr_values: Vec<String>,
+    /// PKJ-03: algorithms accepted on client assertions, advertised as
+    /// `token_endpoint_auth_signing_alg_values_supported`; within the profile's ceiling.
+    pub token_endpoint_auth_signing_alg_values: Vec<String>,
+    /// Dynamic client registration (RFC 7591 / RFC 7592).
+    pub registration: RegistrationConfig,
+    /// FDX offline approval (profile `fdx` only).
+    pub fdx: FdxConfig,
     /// Clients are generated for every auth method × sender constraint when true and the list is empty.
     pub default_clients: bool,
     pub clients: Vec<ClientConfig>,
@@ -184,10 +191,120 @@ impl Default for WorkspaceConfig {
             access_token_audience: "urn:fapilab:bank".into(),
             scopes: vec!["openid".into(), "profile".into(), "email".into(), "accounts".into()],
             acr_values: vec!["urn:fapilab:acr:password".into()],
+            token_endpoint_auth_signing_alg_values: vec!["PS256".into(), "ES256".into()],
+            registration: RegistrationConfig::default(),
+            fdx: FdxConfig::default(),
             default_clients: true,
             clients: Vec::new(),
             users: Vec::new(),
         }
+    }
+}
+
+/// Who may call the registration endpoint (DCR-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationPolicy {
+    /// Anyone who reaches the endpoint.
+    Open,
+    /// `Authorization: Bearer` with one of `initial_access_tokens` (RFC 7591 §3).
+    InitialAccessToken,
+    /// A `software_statement` signed by a trusted issuer (RFC 7591 §2.3, DCR-05).
+    SoftwareStatement,
+}
+
+impl RegistrationPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationPolicy::Open => "open",
+            RegistrationPolicy::InitialAccessToken => "initial_access_token",
+            RegistrationPolicy::SoftwareStatement => "software_statement",
+        }
+    }
+}
+
+/// How long a registration access token works: a number of seconds, or `"never"` (expires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLifetime {
+    Seconds(u64),
+    Never,
+}
+
+impl TokenLifetime {
+    /// The expiry of a token issued at `now`.
+    pub fn expires_at(self, now: i64) -> Option<i64> {
+        match self {
+            TokenLifetime::Seconds(s) => Some(now.saturating_add(s as i64)),
+            TokenLifetime::Never => None,
+        }
+    }
+    pub fn seconds(self) -> Option<u64> {
+        match self {
+            TokenLifetime::Seconds(s) => Some(s),
+            TokenLifetime::Never => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenLifetime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Seconds(s) => Ok(TokenLifetime::Seconds(s)),
+            Raw::Word(w) if w == "never" => Ok(TokenLifetime::Never),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!("expected a number of seconds or \"never\", found {w:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// Serve `{issuer}/register` (and its mTLS alias) and advertise `registration_endpoint`.
+    pub enabled: bool,
+    pub policy: RegistrationPolicy,
+    /// For `initial_access_token`: the accepted tokens (at least 16 characters each).
+    pub initial_access_tokens: Vec<String>,
+    /// For `software_statement`: the public JWKS of the trusted statement issuer(s).
+    pub software_statement_jwks_file: Option<PathBuf>,
+    /// For `software_statement`: accepted `iss` values; another issuer is
+    /// `unapproved_software_statement` (DCR-05).
+    pub software_statement_issuers: Vec<String>,
+    /// DCM-01: lifetime of registration access tokens in seconds, or "never".
+    pub registration_access_token_lifetime: TokenLifetime,
+}
+
+/// 30 days.
+pub const DEFAULT_REGISTRATION_ACCESS_TOKEN_LIFETIME: u64 = 30 * 86_400;
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            enabled: false,
+            policy: RegistrationPolicy::InitialAccessToken,
+            initial_access_tokens: Vec::new(),
+            software_statement_jwks_file: None,
+            software_statement_issuers: Vec::new(),
+            registration_access_token_lifetime: TokenLifetime::Seconds(DEFAULT_REGISTRATION_ACCESS_TOKEN_LIFETIME),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FdxConfig {
+    /// FDX-ST-05: the `fdx_client_status` of a newly registered client.
+    pub initial_status: crate::registry::FdxStatus,
+}
+
+impl Default for FdxConfig {
+    fn default() -> Self {
+        FdxConfig { initial_status: crate::registry::FdxStatus::Approved }
     }
 }
 
@@ -404,9 +521,47 @@ impl WorkspaceConfig {
                 return Err(invalid(format!("{ckey}.redirect_uris"), "required for the authorization_code grant"));
             }
             for scope in client.scope.split_whitespace() {
-                if !self.scopes.iter().any(|s| s == scope) {
+                if !self.scopes.iter().any(|s| s == scope) && !crate::protocol::client_metadata::MANAGEMENT_SCOPES.contains(&scope) {
                     return Err(invalid(format!("{ckey}.scope"), format!("scope {scope:?} is not in the workspace's scopes")));
                 }
+            }
+        }
+        let mut assertion_algs = Vec::new();
+        for (ai, name) in self.token_endpoint_auth_signing_alg_values.iter().enumerate() {
+            let akey = format!("{key}.token_endpoint_auth_signing_alg_values[{ai}]");
+            let allowed = policy.token_endpoint_auth_signing_algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ");
+            let alg: fapilab_jose::Algorithm =
+                name.parse().map_err(|_| invalid(&akey, format!("unknown algorithm {name:?}; this profile allows {allowed} [FAPI2-SP-CR-02]")))?;
+            if !policy.token_endpoint_auth_signing_algorithms.contains(&alg) {
+                return Err(invalid(&akey, format!("{name} is not allowed by the profile; use {allowed} [FAPI2-SP-CR-02, PKJ-03]")));
+            }
+            assertion_algs.push(alg);
+        }
+        if assertion_algs.is_empty() {
+            return Err(invalid(format!("{key}.token_endpoint_auth_signing_alg_values"), "must name at least one algorithm"));
+        }
+        let reg = &self.registration;
+        if reg.enabled {
+            let rkey = format!("{key}.registration");
+            match reg.policy {
+                RegistrationPolicy::InitialAccessToken if reg.initial_access_tokens.is_empty() => {
+                    return Err(invalid(format!("{rkey}.initial_access_tokens"), "must list at least one token when policy = \"initial_access_token\""));
+                }
+                RegistrationPolicy::SoftwareStatement if reg.software_statement_jwks_file.is_none() || reg.software_statement_issuers.is_empty() => {
+                    return Err(invalid(
+                        format!("{rkey}.software_statement_jwks_file"),
+                        "policy = \"software_statement\" needs software_statement_jwks_file and software_statement_issuers",
+                    ));
+                }
+                _ => {}
+            }
+            for (ti, token) in reg.initial_access_tokens.iter().enumerate() {
+                if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) {
+                    return Err(invalid(format!("{rkey}.initial_access_tokens[{ti}]"), "must be at least 16 visible ASCII characters"));
+                }
+            }
+            if reg.registration_access_token_lifetime == TokenLifetime::Seconds(0) {
+                return Err(invalid(format!("{rkey}.registration_access_token_lifetime"), "must be at least 1 second, or \"never\""));
             }
         }
         for (ui, user) in self.users.iter().enumerate() {
@@ -445,6 +600,11 @@ mod tests {
         assert_eq!(c.tenants[0].id, "default");
         assert_eq!(c.tenants[0].workspaces[0].id, "fapi2");
         assert_eq!(url_for(&c.server.public_host, c.server.tls_port), "https://localhost:8443");
+        let ws = &c.tenants[0].workspaces[0];
+        assert!(!ws.registration.enabled, "registration is opt-in");
+        assert_eq!(ws.registration.registration_access_token_lifetime, TokenLifetime::Seconds(30 * 86_400), "DCM-01: 30 days");
+        assert_eq!(ws.fdx.initial_status, crate::registry::FdxStatus::Approved, "FDX-ST-05: the issue's default");
+        assert_eq!(ws.token_endpoint_auth_signing_alg_values, ["PS256", "ES256"]);
     }
 
     #[test]
@@ -503,6 +663,36 @@ mod tests {
         assert_eq!(c.faults, vec![crate::faults::Fault::PkceCheck, crate::faults::Fault::Hsts]);
         let e = parse("faults = [\"pkce_chek\"]\n").expect_err("unknown fault");
         assert!(e.to_string().contains("pkce_chek"), "{e}");
+    }
+
+    #[test]
+    fn token_endpoint_auth_signing_algs_outside_the_profile_stop_startup() {
+        let ok = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\ntoken_endpoint_auth_signing_alg_values=['ES256']\n");
+        assert!(ok.is_ok());
+        for bad in ["EdDSA", "RS256", "HS256"] {
+            let e = parse(&format!("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\ntoken_endpoint_auth_signing_alg_values=['{bad}']\n"))
+                .expect_err(bad);
+            assert!(e.to_string().contains("tenants[0].workspaces[0].token_endpoint_auth_signing_alg_values[0]"), "{e}");
+        }
+    }
+
+    #[test]
+    fn registration_settings_are_checked() {
+        let base = "[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\n[tenants.workspaces.registration]\nenabled=true\n";
+        let e = parse(base).expect_err("no initial access token");
+        assert!(e.to_string().contains("registration.initial_access_tokens"), "{e}");
+        let e = parse(&format!("{base}initial_access_tokens=['short']\n")).expect_err("short token");
+        assert!(e.to_string().contains("initial_access_tokens[0]"), "{e}");
+        let never = parse(&format!("{base}initial_access_tokens=['0123456789abcdef']\nregistration_access_token_lifetime='never'\n"))
+            .expect("never expires");
+        assert_eq!(never.tenants[0].workspaces[0].registration.registration_access_token_lifetime, TokenLifetime::Never);
+        let e = parse(&format!("{base}initial_access_tokens=['0123456789abcdef']\nregistration_access_token_lifetime='forever'\n"))
+            .expect_err("bad word");
+        assert!(e.to_string().contains("never"), "{e}");
+        let e = parse(&format!("{base}policy='software_statement'\n")).expect_err("no jwks");
+        assert!(e.to_string().contains("software_statement_jwks_file"), "{e}");
+        let open = parse(&format!("{base}policy='open'\nregistration_access_token_lifetime=60\n")).expect("open");
+        assert_eq!(open.tenants[0].workspaces[0].registration.registration_access_token_lifetime, TokenLifetime::Seconds(60));
     }
 
     #[test]

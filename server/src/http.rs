@@ -37,6 +37,25 @@ impl FromRequestParts<SharedState> for Ws {
     }
 }
 
+/// The `{client_id}` path segment of the registration management and FDX status endpoints.
+pub struct ClientIdSegment(pub String);
+
+impl FromRequestParts<SharedState> for ClientIdSegment {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))?;
+        params
+            .get("client_id")
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .cloned()
+            .map(ClientIdSegment)
+            .ok_or_else(|| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))
+    }
+}
+
 /// The connection the request came over, with the client certificate that applies to it:
 /// the one from the TLS handshake, or — only from a configured proxy — an RFC 9440 header.
 #[derive(Clone)]
@@ -126,6 +145,35 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
                 .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
         })?;
         Ok(OAuthForm(FormParams::parse(&body)?))
+    }
+}
+
+/// A JSON object body (`application/json`, at most 64 KiB): registration requests
+/// (RFC 7591 §3.1) and the FDX status update. Anything else is refused with the code the
+/// endpoint's RFC uses for bad metadata.
+pub struct JsonObject(pub serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bad = |d: &str| OAuthError::new(crate::error::ErrorCode::InvalidClientMetadata, d);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return Err(bad("the body must be application/json [RFC7591-3.1]"));
+        }
+        let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES).await.map_err(|_| {
+            bad("the request body is larger than 64 KiB").with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+        })?;
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(bad("the body must be a JSON object [RFC7591-3.1]")),
+            Err(_) => Err(bad("the body is not valid JSON [RFC7591-3.1]")),
+        }
     }
 }
 

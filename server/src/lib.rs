@@ -27,6 +27,7 @@ pub mod pages;
 pub mod password;
 pub mod profiles;
 pub mod protocol;
+pub mod registry;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{authorize, consent, discovery, introspect, jwks, login, par, revoke, token, userinfo};
+use crate::endpoints::{authorize, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -40,6 +40,10 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/introspect"), post(introspect::introspect))
         .route(&format!("{ws}/revoke"), post(revoke::revoke))
         .route(&format!("{ws}/userinfo"), get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(&format!("{ws}/register"), post(register::register))
+        .route(&format!("{ws}/register/{{client_id}}"), get(register::read).put(register::update).delete(register::delete))
+        .route(&format!("{ws}/fdx/clients/{{client_id}}"), axum::routing::put(fdx_status::update_vendor_path))
+        .route(&format!("{ws}/fdx/clients/{{client_id}}/status"), axum::routing::put(fdx_status::update))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::http::response_headers))
@@ -168,6 +172,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let store = Arc::new(SqliteStore::open(&data_dir.join("store.sqlite"))?);
     let key_dir = data_dir.join("keys");
+    let records = Records::new(store.clone());
     let mut workspaces = HashMap::new();
     for tenant in &config.tenants {
         for settings in &tenant.workspaces {
@@ -181,13 +186,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 leaf_days: config.ca.leaf_days,
                 extra_client_cas: &extra_client_cas,
             })?;
-            tracing::info!(issuer = %ws.issuer, profile = ws.profile.as_str(), clients = ws.clients.len(), "workspace ready");
+            let registered = crate::registry::load(&ws, &records)?;
+            tracing::info!(issuer = %ws.issuer, profile = ws.profile.as_str(), clients = ws.clients.len(), registered, "workspace ready");
             workspaces.insert(ws.key.clone(), Arc::new(ws));
         }
     }
     let state: SharedState = Arc::new(AppState {
         workspaces,
-        records: Records::new(store.clone()),
+        records,
         assertion_replay: ReplayCache::new(REPLAY_CACHE_CAPACITY),
         dpop_replay: ReplayCache::new(REPLAY_CACHE_CAPACITY),
         password_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),

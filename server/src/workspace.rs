@@ -38,11 +38,26 @@ pub struct Client {
     pub resource_server: bool,
     /// The CA's TPP whose certificate and keys the client uses, when it has one.
     pub tpp: Option<String>,
+    /// Registered through RFC 7591 (managed through RFC 7592), not configured.
+    pub registered: bool,
+    /// FDX workspaces: the data provider's approval of a registered client (FDX-ST-01).
+    pub fdx_status: Option<crate::registry::FdxStatus>,
+    /// PKJ-03: the one algorithm the client registered for its assertions; `None`: any of
+    /// the workspace's.
+    pub token_endpoint_auth_signing_alg: Option<Algorithm>,
 }
 
 impl Client {
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// PKJ-03: the algorithms this client's assertions may use.
+    pub fn assertion_algorithms<'a>(&'a self, ws: &'a Workspace) -> &'a [Algorithm] {
+        match &self.token_endpoint_auth_signing_alg {
+            Some(alg) => std::slice::from_ref(alg),
+            None => &ws.assertion_algorithms,
+        }
     }
 }
 
@@ -70,6 +85,14 @@ pub struct Workspace {
     pub signing_key: SigningKey,
     pub public_jwks: Value,
     pub trusted_client_cas: Vec<CertificateDer<'static>>,
+    /// `token_endpoint_auth_signing_alg_values`, parsed.
+    pub assertion_algorithms: Vec<Algorithm>,
+    /// Dynamically registered clients (RFC 7591), loaded from the store at startup.
+    pub registry: crate::registry::Registry,
+    /// SHA-256 of each configured initial access token (RFC 7591 §3).
+    pub initial_access_token_hashes: Vec<String>,
+    /// The trusted software statement issuers' keys (DCR-05).
+    pub software_statement_jwks: Option<Jwks>,
     dpop_nonce_key: aws_lc_rs::hmac::Key,
 }
 
@@ -136,6 +159,22 @@ impl Workspace {
             );
         }
 
+        let assertion_algorithms = settings
+            .token_endpoint_auth_signing_alg_values
+            .iter()
+            .map(|a| a.parse::<Algorithm>().map_err(|_| fail(format!("token_endpoint_auth_signing_alg_values: unknown algorithm {a:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let software_statement_jwks = match &settings.registration.software_statement_jwks_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| fail(format!("registration.software_statement_jwks_file {}: {e}", path.display())))?;
+                let value: Value = serde_json::from_str(&text).map_err(|e| fail(format!("registration.software_statement_jwks_file {}: {e}", path.display())))?;
+                Some(Jwks::from_value(&value).map_err(|e| fail(format!("registration.software_statement_jwks_file {}: {e}", path.display())))?)
+            }
+            None => None,
+        };
+        let initial_access_token_hashes =
+            settings.registration.initial_access_tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect();
+
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let dpop_nonce_key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
             .map_err(|_| fail("could not generate the DPoP nonce key".into()))?;
@@ -154,6 +193,10 @@ impl Workspace {
             signing_key,
             public_jwks,
             trusted_client_cas,
+            assertion_algorithms,
+            registry: crate::registry::Registry::default(),
+            initial_access_token_hashes,
+            software_statement_jwks,
             dpop_nonce_key,
         })
     }
@@ -166,8 +209,13 @@ impl Workspace {
         }
     }
 
-    pub fn client(&self, client_id: &str) -> Option<&Arc<Client>> {
-        self.clients.get(client_id)
+    /// A configured client, or else a registered one.
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.clients.get(client_id).cloned().or_else(|| self.registry.get(client_id))
+    }
+
+    pub fn registration_enabled(&self) -> bool {
+        self.settings.registration.enabled
     }
 
     pub fn access_tokens_are_jwt(&self) -> bool {
@@ -244,6 +292,9 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         grant_types: cfg.grant_types.clone(),
         resource_server: cfg.resource_server,
         tpp: cfg.tpp.clone(),
+        registered: false,
+        fdx_status: None,
+        token_endpoint_auth_signing_alg: None,
     })
 }
 
@@ -251,8 +302,13 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
 pub const DEFAULT_REDIRECT_URIS: [&str; 2] =
     ["https://client.fapilab.test/callback", "https://client.fapilab.test/callback?dummy1=lorem&dummy2=ipsum"];
 
+/// The default administrative client: its client_credentials tokens carry `dcr_manage` and
+/// `update_client_status`.
+pub const ADMIN_CLIENT_ID: &str = "admin";
+
 /// Two clients for every client authentication × sender constraint (a certification run needs
-/// two), plus the bank's resource-server client used for introspection.
+/// two), the administrative client, and the bank's resource-server client used for
+/// introspection.
 pub fn default_clients() -> Vec<ClientConfig> {
     let mut clients = Vec::new();
     let methods = [
@@ -281,6 +337,20 @@ pub fn default_clients() -> Vec<ClientConfig> {
             }
         }
     }
+    clients.push(ClientConfig {
+        client_id: ADMIN_CLIENT_ID.into(),
+        client_name: Some("fapilab workspace administrator".into()),
+        token_endpoint_auth_method: ClientAuthMethod::PrivateKeyJwt,
+        sender_constraint: Some(SenderConstraint::Dpop),
+        tpp: Some(ADMIN_CLIENT_ID.into()),
+        jwks_file: None,
+        tls_client_auth_subject_dn: None,
+        tls_client_auth_san_dns: None,
+        redirect_uris: Vec::new(),
+        scope: crate::protocol::client_metadata::MANAGEMENT_SCOPES.join(" "),
+        grant_types: vec!["client_credentials".into()],
+        resource_server: false,
+    });
     clients.push(ClientConfig {
         client_id: "bank".into(),
         client_name: Some("fapilab mock bank".into()),

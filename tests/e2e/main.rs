@@ -9,3 +9,4 @@ mod sandbox;
 mod proxy;
 mod interop_edges;
 mod certify_remote;
+mod registration;

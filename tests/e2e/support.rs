@@ -61,6 +61,7 @@ pub fn default_client_ids() -> Vec<(String, bool)> {
             }
         }
     }
+    ids.push(("admin".to_owned(), false));
     ids.push(("bank".to_owned(), false));
     ids
 }
@@ -611,7 +612,7 @@ impl Tpp {
     fn load(env: &TestEnv, client_id: &str) -> Tpp {
         let ca = fapilab_certs::CaDir::new(&env.info.ca_dir);
         let mut bundle = ca.load_tpp(client_id).unwrap_or_else(|e| panic!("loading TPP {client_id}: {e}"));
-        let auth = if client_id.starts_with("pkjwt-") || client_id == "bank" {
+        let auth = if client_id.starts_with("pkjwt-") || client_id == "bank" || client_id == "admin" {
             AuthMethod::PrivateKeyJwt
         } else if client_id.starts_with("tls-") {
             AuthMethod::TlsClientAuth
@@ -646,6 +647,12 @@ impl Tpp {
             http,
             nonce: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The same credentials under another client id: a client registered (RFC 7591) with
+    /// this TPP's keys and certificate.
+    pub fn renamed(self, client_id: &str) -> Tpp {
+        Tpp { client_id: client_id.to_owned(), ..self }
     }
 
     /// The same TPP (same DPoP key) talking to another server: fresh connections.

@@ -89,6 +89,9 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
     let Some(client) = ws.client(&pushed.client_id) else {
         return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the client of this request no longer exists");
     };
+    if let Err(inactive) = crate::registry::ensure_active(&client) {
+        return pages::error(StatusCode::BAD_REQUEST, "unauthorized_client", &inactive.description);
+    }
     let session = interaction::current_session(state, ws, headers);
     if pushed.params.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == "none")) {
         return answer_without_ui(state, ws, handle, pushed, session.as_ref());

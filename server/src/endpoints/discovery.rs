@@ -23,10 +23,11 @@ pub fn document(ws: &Workspace) -> Value {
     let tls = |name: &str| ws.endpoint(Listener::Tls, name);
     let mtls = |name: &str| ws.endpoint(Listener::Mtls, name);
     let algs = p.algorithm_names();
+    let assertion_algs: Vec<&str> = ws.assertion_algorithms.iter().map(|a| a.as_str()).collect();
     let signing: Vec<&str> = vec![ws.signing_key.algorithm().as_str()];
     let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
     grant_types.dedup();
-    json!({
+    let mut doc = json!({
         "issuer": ws.issuer,
         "authorization_endpoint": tls("authorize"),
         "token_endpoint": tls("token"),
@@ -48,11 +49,11 @@ pub fn document(ws: &Workspace) -> Value {
         "grant_types_supported": grant_types,
         "code_challenge_methods_supported": p.pkce_methods,
         "token_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "revocation_endpoint_auth_signing_alg_values_supported": algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "dpop_signing_alg_values_supported": algs,
         "tls_client_certificate_bound_access_tokens": true,
         "authorization_response_iss_parameter_supported": true,
@@ -64,5 +65,11 @@ pub fn document(ws: &Workspace) -> Value {
         "acr_values_supported": ws.settings.acr_values,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": true,
-    })
+    });
+    // DCR-01 / RFC 8414 §2: advertised only where the workspace offers registration.
+    if ws.registration_enabled() {
+        doc["registration_endpoint"] = json!(tls("register"));
+        doc["mtls_endpoint_aliases"]["registration_endpoint"] = json!(mtls("register"));
+    }
+    doc
 }

@@ -3,10 +3,12 @@
 pub mod authorize;
 pub mod consent;
 pub mod discovery;
+pub mod fdx_status;
 pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod par;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

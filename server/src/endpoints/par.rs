@@ -36,6 +36,7 @@ pub async fn push(
     let proof = dpop::check(&state, &ws, &headers, "POST", &url, None, Place::AuthorizationServer)?;
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
     let client = authenticated.client;
+    crate::registry::ensure_active(&client)?;
     let mut params = validate(&ws, &client, &form, &state.faults)?;
 
     // DP-C-01 / FAPI2-SP-AS-13: a DPoP header at PAR binds the code like dpop_jkt does.

@@ -25,6 +25,7 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
     let url = ws.endpoint(peer.listener, "token");
     let proof = dpop::check(&state, &ws, &headers, "POST", &url, None, Place::AuthorizationServer)?;
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "token")?;
+    crate::registry::ensure_active(&authenticated.client)?;
     let proof_jkt = proof.as_ref().map(|p| p.jkt.clone());
     let body = match grant_type.as_str() {
         "authorization_code" => {

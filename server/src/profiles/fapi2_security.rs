@@ -27,6 +27,8 @@ pub fn policy() -> Policy {
         // FAPI2-SP-CR-02
         accepted_algorithms: &[Algorithm::Ps256, Algorithm::Es256, Algorithm::EdDsa],
         signing_algorithms: &[Algorithm::Es256, Algorithm::Ps256],
+        // FAPI2-SP-CR-02 as this project reads it for client assertions: PS256 and ES256
+        token_endpoint_auth_signing_algorithms: &[Algorithm::Ps256, Algorithm::Es256],
         // FAPI2-SP-AS-08 (Final): the issuer as a plain string, nothing else
         assertion_audience: AssertionAudience::IssuerStringOnly,
         // FAPI2-SP-AS-05
@@ -48,5 +50,6 @@ pub fn policy() -> Policy {
         allow_http_loopback_redirects: true,
         // FAPI2-SP-AZ-14
         min_supported_nonce_length: 64,
+        registration_extension: None,
     }
 }

@@ -7,6 +7,7 @@
 //! profile is adding a file here that returns a `Policy`.
 
 pub mod fapi2_security;
+pub mod fdx;
 
 use std::time::Duration;
 
@@ -18,18 +19,24 @@ use serde::{Deserialize, Serialize};
 pub enum ProfileId {
     #[serde(rename = "fapi2-security-profile")]
     Fapi2SecurityProfile,
+    /// Financial Data Exchange: FAPI 2.0 Security Profile rules plus FDX registration
+    /// metadata and offline approval of registered clients (`shared/spec/fdx.md`).
+    #[serde(rename = "fdx")]
+    Fdx,
 }
 
 impl ProfileId {
     pub fn as_str(self) -> &'static str {
         match self {
             ProfileId::Fapi2SecurityProfile => "fapi2-security-profile",
+            ProfileId::Fdx => "fdx",
         }
     }
 
     pub fn policy(self) -> Policy {
         match self {
             ProfileId::Fapi2SecurityProfile => fapi2_security::policy(),
+            ProfileId::Fdx => fdx::policy(),
         }
     }
 }
@@ -83,6 +90,15 @@ pub enum AssertionAudience {
     IssuerOrEndpoint,
 }
 
+/// What a profile adds to dynamic client registration (RFC 7591) beyond the common metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationExtension {
+    /// FDX-DCR-02: FDX metadata (`duration_type`, `registry_references`, …) is accepted and
+    /// echoed; FDX-ST-01: registered clients carry an `fdx_client_status` set by the data
+    /// provider (offline approval), and only active statuses get tokens.
+    Fdx,
+}
+
 /// The rules a workspace enforces. Every field cites the requirement that sets it.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -98,6 +114,9 @@ pub struct Policy {
     pub client_auth_methods: &'static [ClientAuthMethod],
     /// CR-02: algorithms accepted on client assertions, DPoP proofs and request objects.
     pub accepted_algorithms: &'static [Algorithm],
+    /// PKJ-03 / CR-02: the ceiling on `token_endpoint_auth_signing_alg_values`; a workspace
+    /// setting outside it is a startup error.
+    pub token_endpoint_auth_signing_algorithms: &'static [Algorithm],
     /// CR-02: algorithms the server may sign ID tokens and access tokens with.
     pub signing_algorithms: &'static [Algorithm],
     /// AS-08: the `aud` rule for client assertions.
@@ -123,6 +142,8 @@ pub struct Policy {
     pub allow_http_loopback_redirects: bool,
     /// AZ-14: `nonce` values up to this many characters are accepted.
     pub min_supported_nonce_length: usize,
+    /// DCR: profile-specific registration metadata and client status model.
+    pub registration_extension: Option<RegistrationExtension>,
 }
 
 impl Policy {

@@ -23,6 +23,9 @@ pub struct AssertionContext<'a> {
     pub token_endpoint: &'a str,
     /// The URL of the endpoint that received the assertion.
     pub receiving_endpoint: &'a str,
+    /// PKJ-03: the algorithms accepted for this client — the workspace's
+    /// `token_endpoint_auth_signing_alg_values`, or the one the client registered.
+    pub algorithms: &'a [Algorithm],
     pub now: i64,
 }
 
@@ -37,7 +40,7 @@ pub struct VerifiedAssertion {
 #[derive(Debug, PartialEq, Eq)]
 pub enum AssertionViolation {
     Malformed(String),
-    Algorithm(String),
+    Algorithm { alg: String, allowed: String },
     MissingClaim(&'static str),
     WrongClaimType(&'static str),
     IssuerNotClient,
@@ -58,9 +61,9 @@ impl std::fmt::Display for AssertionViolation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AssertionViolation::Malformed(why) => write!(f, "client_assertion is not a well-formed JWS: {why} [PKJ-01]"),
-            AssertionViolation::Algorithm(alg) => write!(
+            AssertionViolation::Algorithm { alg, allowed } => write!(
                 f,
-                "client_assertion alg {alg} is not allowed; use PS256, ES256 or EdDSA [FAPI2-SP-CR-02]"
+                "client_assertion alg {alg} is not allowed for this client; use {allowed} [FAPI2-SP-CR-02, PKJ-03]"
             ),
             AssertionViolation::MissingClaim(c) => write!(f, "client_assertion lacks the {c} claim [PKJ-02]"),
             AssertionViolation::WrongClaimType(c) => write!(f, "client_assertion claim {c} has the wrong type [PKJ-02]"),
@@ -121,9 +124,13 @@ pub fn verify_with_faults(
 ) -> Result<VerifiedAssertion, AssertionViolation> {
     let jws = CompactJws::parse(assertion).map_err(|e| AssertionViolation::Malformed(e.to_string()))?;
     let alg_name = jws.header().get("alg").and_then(Value::as_str).unwrap_or("(missing)").to_owned();
-    let alg: Algorithm = jws.algorithm().map_err(|_| AssertionViolation::Algorithm(alg_name.clone()))?;
-    if !policy.accepts_algorithm(alg) {
-        return Err(AssertionViolation::Algorithm(alg_name));
+    let refuse_alg = |alg: String| AssertionViolation::Algorithm {
+        alg,
+        allowed: ctx.algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" or "),
+    };
+    let alg: Algorithm = jws.algorithm().map_err(|_| refuse_alg(alg_name.clone()))?;
+    if !ctx.algorithms.contains(&alg) || !policy.accepts_algorithm(alg) {
+        return Err(refuse_alg(alg_name));
     }
     let claims = jws.claims().map_err(|e| AssertionViolation::Malformed(e.to_string()))?;
 
@@ -231,6 +238,7 @@ mod tests {
             issuer: ISSUER,
             token_endpoint: "https://as.example/t/w/token",
             receiving_endpoint: "https://as.example/t/w/par",
+            algorithms: &[Algorithm::Ps256, Algorithm::Es256],
             now,
         }
     }
@@ -319,10 +327,22 @@ mod tests {
         let (_, jwks) = key();
         let policy = ProfileId::Fapi2SecurityProfile.policy();
         let none = format!("{header}.{body}.");
-        assert!(matches!(verify(&none, "c1", &jwks, &policy, &ctx(1_000_000)), Err(AssertionViolation::Algorithm(_))));
+        assert!(matches!(verify(&none, "c1", &jwks, &policy, &ctx(1_000_000)), Err(AssertionViolation::Algorithm { .. })));
         let (other, _) = key();
         let signed = assertion(&other, good_claims(1_000_000));
         assert_eq!(verify(&signed, "c1", &jwks, &policy, &ctx(1_000_000)).err(), Some(AssertionViolation::BadSignature));
+    }
+
+    #[test]
+    fn pkj_03_only_the_workspace_or_registered_algorithms_are_accepted() {
+        let (key, jwks) = key();
+        let policy = ProfileId::Fapi2SecurityProfile.policy();
+        let signed = assertion(&key, good_claims(1_000_000));
+        let ps256_only = AssertionContext { algorithms: &[Algorithm::Ps256], ..ctx(1_000_000) };
+        let refused = verify(&signed, "c1", &jwks, &policy, &ps256_only).expect_err("ES256 is not registered");
+        assert!(refused.to_string().contains("use PS256"), "{refused}");
+        let es256_only = AssertionContext { algorithms: &[Algorithm::Es256], ..ctx(1_000_000) };
+        assert!(verify(&signed, "c1", &jwks, &policy, &es256_only).is_ok());
     }
 
     proptest! {

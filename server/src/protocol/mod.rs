@@ -1,7 +1,9 @@
 //! Protocol logic as sans-IO functions: no sockets, no axum types, testable on their own.
 
 pub mod client_assertion;
+pub mod client_metadata;
 pub mod mtls;
 pub mod pkce;
 pub mod redirect;
 pub mod replay;
+pub mod software_statement;

@@ -54,6 +54,17 @@ impl Store for MemoryStore {
         Ok(Some(before))
     }
 
+    fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut out: Vec<(String, Value)> = self
+            .lock()
+            .iter()
+            .filter(|((k, key), _)| *k == kind && key.starts_with(prefix))
+            .map(|((_, key), (_, v))| (key.clone(), v.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         let mut records = self.lock();
         let before = records.len();

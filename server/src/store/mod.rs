@@ -25,6 +25,9 @@ pub enum Kind {
     Session,
     Interaction,
     Consent,
+    /// A dynamically registered client (RFC 7591): its metadata, registration access token
+    /// hash and status. Never expires by itself.
+    RegisteredClient,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Session => "session",
             Kind::Interaction => "interaction",
             Kind::Consent => "consent",
+            Kind::RegisteredClient => "registered_client",
         }
     }
 }
@@ -64,6 +68,9 @@ pub trait Store: Send + Sync + 'static {
     /// Reads the record and applies `decide` atomically (no other writer sees the record in
     /// between). Returns the record as it was before, or `None` if it did not exist.
     fn update(&self, kind: Kind, key: &str, decide: &mut dyn FnMut(&Value) -> Update) -> Result<Option<Value>, StoreError>;
+    /// Every record of a kind whose key starts with `prefix`, with its key (startup loading of
+    /// a workspace's registered clients; not for request paths).
+    fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError>;
     /// Removes records whose expiry has passed; returns how many.
     fn purge_expired(&self, now: i64) -> Result<usize, StoreError>;
 }

@@ -123,6 +123,24 @@ impl Store for SqliteStore {
         Ok(Some(before))
     }
 
+    fn list(&self, kind: Kind, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let conn = self.lock();
+        // `substr` instead of LIKE: a prefix is matched literally, `%` and `_` included.
+        let mut statement = conn
+            .prepare_cached("SELECT key, data FROM records WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key")
+            .map_err(backend)?;
+        let rows = statement
+            .query_map(params![kind.as_str(), prefix], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, text) = row.map_err(backend)?;
+            let value = parse(kind, &key, text)?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
     fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         self.lock()
             .execute("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at < ?1", params![now])
@@ -148,6 +166,18 @@ mod tests {
         assert_eq!(s.purge_expired(101).expect("purge"), 1);
         assert_eq!(s.get(Kind::Grant, "g1").expect("get"), None);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn list_matches_the_prefix_literally() {
+        let s = SqliteStore::in_memory().expect("open");
+        s.put(Kind::RegisteredClient, "t/w|a", None, &json!(1)).expect("put");
+        s.put(Kind::RegisteredClient, "t/w|b", None, &json!(2)).expect("put");
+        s.put(Kind::RegisteredClient, "t/w2|c", None, &json!(3)).expect("put");
+        s.put(Kind::Grant, "t/w|d", None, &json!(4)).expect("put");
+        let keys: Vec<String> = s.list(Kind::RegisteredClient, "t/w|").expect("list").into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["t/w|a", "t/w|b"]);
+        assert!(s.list(Kind::RegisteredClient, "t/%").expect("list").is_empty());
     }
 
     #[test]
