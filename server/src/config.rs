@@ -277,6 +277,12 @@ pub struct RegistrationConfig {
     pub software_statement_issuers: Vec<String>,
     /// DCM-01: lifetime of registration access tokens in seconds, or "never".
     pub registration_access_token_lifetime: TokenLifetime,
+    /// `jwks_uri` values must start with one of these https prefixes (e.g. a directory's key
+    /// store). Empty: clients register keys by value only — the server never fetches a URL a
+    /// registrant chose freely (server-side request forgery).
+    pub jwks_uri_prefixes: Vec<String>,
+    /// Seconds between re-fetches of registered `jwks_uri` key sets (key rotation).
+    pub jwks_uri_refresh_interval: u64,
 }
 
 /// 30 days.
@@ -291,6 +297,8 @@ impl Default for RegistrationConfig {
             software_statement_jwks_file: None,
             software_statement_issuers: Vec::new(),
             registration_access_token_lifetime: TokenLifetime::Seconds(DEFAULT_REGISTRATION_ACCESS_TOKEN_LIFETIME),
+            jwks_uri_prefixes: Vec::new(),
+            jwks_uri_refresh_interval: 300,
         }
     }
 }
@@ -559,6 +567,15 @@ impl WorkspaceConfig {
                 if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) {
                     return Err(invalid(format!("{rkey}.initial_access_tokens[{ti}]"), "must be at least 16 visible ASCII characters"));
                 }
+            }
+            for (pi, prefix) in reg.jwks_uri_prefixes.iter().enumerate() {
+                let ok = prefix.starts_with("https://") && prefix[8..].contains('/') && prefix.parse::<http::Uri>().is_ok();
+                if !ok {
+                    return Err(invalid(format!("{rkey}.jwks_uri_prefixes[{pi}]"), "must be an https URL prefix ending in a path, e.g. https://keys.directory.example/"));
+                }
+            }
+            if reg.jwks_uri_refresh_interval == 0 {
+                return Err(invalid(format!("{rkey}.jwks_uri_refresh_interval"), "must be at least 1 second"));
             }
             if reg.registration_access_token_lifetime == TokenLifetime::Seconds(0) {
                 return Err(invalid(format!("{rkey}.registration_access_token_lifetime"), "must be at least 1 second, or \"never\""));

@@ -28,6 +28,7 @@ pub mod password;
 pub mod profiles;
 pub mod protocol;
 pub mod registry;
+pub mod remote_jwks;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -82,6 +82,9 @@ pub struct RegisteredClientRecord {
     pub fdx_status: Option<FdxStatus>,
     #[serde(default)]
     pub status_changes: Vec<StatusChange>,
+    /// The key set last fetched from the client's `jwks_uri`, so a restart needs no network.
+    #[serde(default)]
+    pub fetched_jwks: Option<Value>,
 }
 
 impl RegisteredClientRecord {
@@ -164,12 +167,14 @@ pub fn rules(ws: &Workspace) -> MetadataRules<'_> {
         scopes: &ws.settings.scopes,
         assertion_algorithms: &ws.assertion_algorithms,
         id_token_algorithm: ws.signing_key.algorithm(),
+        jwks_uri_prefixes: &ws.settings.registration.jwks_uri_prefixes,
     }
 }
 
-/// The runtime client of validated metadata.
-pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Option<FdxStatus>) -> Result<Client, String> {
-    let jwks = match &m.jwks {
+/// The runtime client of validated metadata; `fetched_jwks` holds the keys of its
+/// `jwks_uri`, when it registered one.
+pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Option<FdxStatus>, fetched_jwks: Option<&Value>) -> Result<Client, String> {
+    let jwks = match m.jwks.as_ref().or(fetched_jwks) {
         Some(v) => fapilab_jose::Jwks::from_value(v).map_err(|e| format!("jwks: {e}"))?,
         None => fapilab_jose::Jwks::default(),
     };
@@ -197,7 +202,50 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
 /// Rebuilds the runtime client of a stored record.
 pub fn client_from_record(ws: &Workspace, record: &RegisteredClientRecord) -> Result<Client, String> {
     let metadata = client_metadata::validate(&record.metadata, &rules(ws)).map_err(|v| v.to_string())?;
-    client_from_metadata(&record.client_id, &metadata, record.fdx_status)
+    client_from_metadata(&record.client_id, &metadata, record.fdx_status, record.fetched_jwks.as_ref())
+}
+
+/// Fetches and checks the key set at a registered `jwks_uri` (DCR-04: public keys only).
+pub async fn fetch_client_keys(fetcher: &crate::remote_jwks::JwksFetcher, uri: &str) -> Result<Value, String> {
+    let value = fetcher.fetch(uri).await?;
+    client_metadata::public_jwks(&value).map(|(v, _)| v).map_err(|v| format!("{uri}: {v}"))
+}
+
+/// Re-fetches every `jwks_uri` key set of the workspace (key rotation). A failed fetch keeps
+/// the keys the client had: an unreachable key store must not lock a client out, and the
+/// operator log says what failed.
+pub async fn refresh_remote_keys(state: &crate::state::AppState, ws: &Workspace) {
+    let prefix = plain_key(&ws.key, "");
+    let listed = match state.records.store().list(Kind::RegisteredClient, &prefix) {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(workspace = %ws.key, error = %e, "listing registered clients for a key refresh failed");
+            return;
+        }
+    };
+    for (key, value) in listed {
+        let Some(uri) = value.get("metadata").and_then(|m| m.get("jwks_uri")).and_then(Value::as_str).map(str::to_owned) else { continue };
+        let keys = match fetch_client_keys(&state.jwks_fetcher, &uri).await {
+            Ok(keys) => keys,
+            Err(why) => {
+                tracing::warn!(workspace = %ws.key, %key, %why, "refreshing a client's jwks_uri failed; keeping its previous keys");
+                continue;
+            }
+        };
+        let _writing = ws.registry.lock_for_write();
+        let updated = state.records.modify::<RegisteredClientRecord>(Kind::RegisteredClient, &key, |r| {
+            let changed = r.fetched_jwks.as_ref() != Some(&keys);
+            r.fetched_jwks = Some(keys.clone());
+            changed
+        });
+        if let Ok(Some(mut record)) = updated {
+            record.fetched_jwks = Some(keys);
+            match client_from_record(ws, &record) {
+                Ok(client) => ws.registry.insert(Arc::new(client)),
+                Err(why) => tracing::warn!(workspace = %ws.key, %key, %why, "refreshed keys did not build a client"),
+            }
+        }
+    }
 }
 
 /// Loads every registered client of `ws` from the store (at startup). Returns how many.
@@ -274,6 +322,7 @@ mod tests {
             registration_token_expires_at: Some(100),
             fdx_status: None,
             status_changes: Vec::new(),
+            fetched_jwks: None,
         };
         assert_eq!(record.token_matches("rat", 99), TokenCheck::Valid);
         assert_eq!(record.token_matches("rat", 100), TokenCheck::Expired);

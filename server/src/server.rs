@@ -75,6 +75,8 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Http(String),
     #[error("data dir {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -170,6 +172,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         extra_client_cas.extend(certs);
     }
 
+    let fetcher_roots: Vec<rustls_pki_types::CertificateDer<'static>> = {
+        use rustls_pki_types::pem::PemObject;
+        let ca_pem = std::fs::read(ca_dir.ca_cert()).map_err(|source| StartError::DataDir { path: ca_dir.ca_cert().display().to_string(), source })?;
+        rustls_pki_types::CertificateDer::pem_slice_iter(&ca_pem).filter_map(Result::ok).chain(extra_client_cas.iter().cloned()).collect()
+    };
     let store = Arc::new(SqliteStore::open(&data_dir.join("store.sqlite"))?);
     let key_dir = data_dir.join("keys");
     let records = Records::new(store.clone());
@@ -201,13 +208,32 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         hsts_max_age: config.server.hsts_max_age,
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
         faults: crate::faults::FaultSet::new(&config.faults),
+        jwks_fetcher: crate::remote_jwks::JwksFetcher::new(&fetcher_roots).map_err(StartError::Http)?,
     });
     state.faults.warn();
     let router = app(state.clone());
     let purge_store = store.clone();
+    let refresh_state = state.clone();
     let tasks = vec![
         tokio::spawn(crate::tls::serve(tls_listener, tls_config, Listener::Tls, router.clone())),
         tokio::spawn(crate::tls::serve(mtls_listener, mtls_config, Listener::Mtls, router)),
+        tokio::spawn(async move {
+            // Each workspace re-fetches its clients' jwks_uri key sets on its own interval.
+            let mut due: HashMap<String, std::time::Instant> = HashMap::new();
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let now = std::time::Instant::now();
+                for ws in refresh_state.workspaces.values() {
+                    let interval = std::time::Duration::from_secs(ws.settings.registration.jwks_uri_refresh_interval);
+                    let next = *due.entry(ws.key.clone()).or_insert(now + interval);
+                    if ws.registration_enabled() && !ws.settings.registration.jwks_uri_prefixes.is_empty() && now >= next {
+                        crate::registry::refresh_remote_keys(&refresh_state, ws).await;
+                        due.insert(ws.key.clone(), std::time::Instant::now() + interval);
+                    }
+                }
+            }
+        }),
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub hsts_max_age: u64,
     /// RFC 9440 `Client-Cert` is honoured only from these peers (empty: never).
     pub client_cert_proxies: Vec<IpAddr>,
+    /// Fetches registered clients' `jwks_uri` key sets.
+    pub jwks_fetcher: crate::remote_jwks::JwksFetcher,
     /// Test-only removed protections (always empty without the `fault-injection` feature).
     pub faults: crate::faults::FaultSet,
 }

@@ -495,3 +495,75 @@ async fn fdx_offline_approval_gates_every_token_and_survives_a_restart() {
     drop(env);
     let _ = std::fs::remove_dir_all(data_dir);
 }
+
+/// An HTTPS key store on loopback (the shared CA's server certificate) serving `keys` at
+/// `/keys/tpp.jwks`; the test swaps the key set to rotate keys.
+async fn key_store(env: &TestEnv, keys: std::sync::Arc<std::sync::Mutex<Value>>) -> String {
+    let ca = fapilab_certs::CaDir::new(&env.info.ca_dir);
+    let (certs, key) = fapilab_server::tls::load_identity(
+        &std::fs::read(ca.server_cert()).expect("server cert"),
+        &std::fs::read(ca.server_key()).expect("server key"),
+    )
+    .expect("identity");
+    let tls = fapilab_server::tls::server_config(certs, key, false).expect("tls config");
+    let router = axum::Router::new().route(
+        "/keys/tpp.jwks",
+        axum::routing::get(move || {
+            let keys = keys.clone();
+            async move { axum::Json(keys.lock().expect("keys").clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(fapilab_server::tls::serve(listener, tls, fapilab_server::workspace::Listener::Tls, router));
+    format!("https://localhost:{port}/keys/")
+}
+
+#[tokio::test]
+async fn dcr_04_jwks_uri_keys_are_fetched_at_registration_update_and_refresh() {
+    let ca = fapilab_certs::CaDir::new(&TestEnv::shared().await.info.ca_dir);
+    let first = ca.load_tpp("pkjwt-dpop-1").expect("tpp").public_jwks();
+    let second = ca.load_tpp("pkjwt-dpop-2").expect("tpp").public_jwks();
+    let served = std::sync::Arc::new(std::sync::Mutex::new(first));
+    let shared = TestEnv::shared().await;
+    let prefix = key_store(&shared, served.clone()).await;
+    let env = TestEnv::start(|ws| {
+        enable_registration(ws);
+        ws.registration.jwks_uri_prefixes = vec![prefix.clone()];
+        ws.registration.jwks_uri_refresh_interval = 1;
+    })
+    .await;
+
+    let mut body = metadata_for(&env, "pkjwt-dpop-1");
+    body.as_object_mut().expect("object").remove("jwks");
+    body["jwks_uri"] = json!(format!("{prefix}tpp.jwks"));
+    let resp = register(&env, &body).await;
+    resp.assert_status(201, "registration with jwks_uri");
+    assert_eq!(resp.json["jwks_uri"], body["jwks_uri"]);
+    assert!(resp.json.get("jwks").is_none(), "{resp}");
+    let client_id = resp.json["client_id"].as_str().expect("id").to_owned();
+    let as_first = env.tpp("pkjwt-dpop-1").renamed(&client_id);
+    env.client_credentials(&as_first).await.assert_status(200, "assertion signed with a key from the jwks_uri");
+
+    // Rotation: the key store now serves the second TPP's keys; the background refresh picks
+    // them up without a registration update.
+    *served.lock().expect("keys") = second;
+    let as_second = env.tpp("pkjwt-dpop-2").renamed(&client_id);
+    let mut refreshed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if env.client_credentials(&as_second).await.status == 200 {
+            refreshed = true;
+            break;
+        }
+    }
+    assert!(refreshed, "the rotated key is accepted after the refresh interval");
+    env.client_credentials(&as_first).await.assert_error(401, &["invalid_client"], "the retired key");
+
+    for (what, uri) in [("outside the prefixes", "https://elsewhere.example/keys/tpp.jwks".to_owned()), ("not served", format!("{prefix}missing.jwks"))] {
+        body["jwks_uri"] = json!(uri);
+        let resp = register(&env, &body).await;
+        resp.assert_error(400, &["invalid_client_metadata"], what);
+        assert!(resp.json["error_description"].as_str().is_some_and(|d| d.contains("jwks_uri")), "{resp}");
+    }
+}

@@ -138,8 +138,19 @@ fn validated(ws: &Workspace, mut body: Map<String, Value>) -> OAuthResult<Client
     Ok(metadata)
 }
 
+/// The keys at the client's `jwks_uri`, when it registered one (refused like bad metadata).
+async fn remote_keys(state: &SharedState, metadata: &ClientMetadata) -> OAuthResult<Option<Value>> {
+    match &metadata.jwks_uri {
+        None => Ok(None),
+        Some(uri) => registry::fetch_client_keys(&state.jwks_fetcher, uri)
+            .await
+            .map(Some)
+            .map_err(|why| OAuthError::new(ErrorCode::InvalidClientMetadata, format!("jwks_uri: {why} [DCR-04]"))),
+    }
+}
+
 fn runtime_client(ws: &Workspace, client_id: &str, metadata: &ClientMetadata, record: &RegisteredClientRecord) -> OAuthResult<Arc<crate::workspace::Client>> {
-    registry::client_from_metadata(client_id, metadata, record.fdx_status)
+    registry::client_from_metadata(client_id, metadata, record.fdx_status, record.fetched_jwks.as_ref())
         .map(Arc::new)
         .map_err(|why| OAuthError::server(format!("workspace {}: validated metadata did not build a client: {why}", ws.key)))
 }
@@ -149,6 +160,7 @@ pub async fn register(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, 
     registration_offered(&ws)?;
     check_initial_access_token(&ws, &headers)?;
     let metadata = validated(&ws, body)?;
+    let fetched_jwks = remote_keys(&state, &metadata).await?;
 
     let now = fapilab_jose::now();
     let client_id = loop {
@@ -167,6 +179,7 @@ pub async fn register(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, 
         // FDX-ST-05
         fdx_status: ws.policy.registration_extension.map(|_| ws.settings.fdx.initial_status),
         status_changes: Vec::new(),
+        fetched_jwks,
     };
     let client = runtime_client(&ws, &client_id, &metadata, &record)?;
     {
@@ -271,6 +284,7 @@ pub async fn update(
         }
     }
     let metadata = validated(&ws, body)?;
+    let fetched_jwks = remote_keys(&state, &metadata).await?;
     let _writing = ws.registry.lock_for_write();
     // Read again under the writer lock: a status change or rotation may have happened since.
     let mut record: RegisteredClientRecord = state
@@ -279,6 +293,7 @@ pub async fn update(
         .map_err(OAuthError::server)?
         .ok_or_else(|| unauthorized("the client was deleted [DCM-05]"))?;
     record.metadata = metadata.document.clone();
+    record.fetched_jwks = fetched_jwks;
     let token = match manager {
         Manager::Client => Some(rotate(&ws, &mut record)),
         Manager::Administrator => None,

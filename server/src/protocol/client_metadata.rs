@@ -32,6 +32,8 @@ pub struct MetadataRules<'a> {
     pub assertion_algorithms: &'a [Algorithm],
     /// The algorithm of the workspace's signing key (ID tokens).
     pub id_token_algorithm: Algorithm,
+    /// Accepted `jwks_uri` prefixes (none: keys by value only).
+    pub jwks_uri_prefixes: &'a [String],
 }
 
 /// The values the server enforces for a registered client.
@@ -41,6 +43,8 @@ pub struct ClientMetadata {
     pub sender_constraint: SenderConstraint,
     /// The public JWKS registered by value.
     pub jwks: Option<Value>,
+    /// Where the client publishes its keys instead (fetched by the caller).
+    pub jwks_uri: Option<String>,
     pub tls_client_auth_subject_dn: Option<String>,
     pub tls_client_auth_san_dns: Option<String>,
     pub redirect_uris: Vec<String>,
@@ -186,19 +190,24 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         doc.insert("redirect_uris".into(), json!(redirect_uris));
     }
 
+    let mut jwks_uri = None;
     let jwks = match (body.get("jwks").filter(|v| !v.is_null()), body.get("jwks_uri").filter(|v| !v.is_null())) {
         (Some(_), Some(_)) => return Err(MetadataViolation::member("jwks", "register jwks or jwks_uri, not both [RFC7591-2, DCR-03]")),
         (None, Some(_)) => {
-            return Err(MetadataViolation::member(
-                "jwks_uri",
-                "this server does not fetch client keys from a jwks_uri; register the public keys by value in jwks [DCR-04]",
-            ));
+            let uri = https_url(body, "jwks_uri")?.unwrap_or_default();
+            if !rules.jwks_uri_prefixes.iter().any(|p| uri.starts_with(p.as_str())) {
+                let allowed = if rules.jwks_uri_prefixes.is_empty() { "none: register jwks by value".to_owned() } else { rules.jwks_uri_prefixes.join(", ") };
+                return Err(MetadataViolation::member("jwks_uri", format!("{uri:?} is not under an accepted key location ({allowed}) [DCR-04]")));
+            }
+            doc.insert("jwks_uri".into(), json!(uri));
+            jwks_uri = Some(uri);
+            None
         }
         (Some(value), None) => Some(public_jwks(value)?),
         (None, None) => None,
     };
-    if jwks.is_none() && auth_method != ClientAuthMethod::TlsClientAuth {
-        return Err(MetadataViolation::member("jwks", format!("required for {}: the server verifies the client's keys from it [PKJ-03, MT-03]", auth_method.as_str())));
+    if jwks.is_none() && jwks_uri.is_none() && auth_method != ClientAuthMethod::TlsClientAuth {
+        return Err(MetadataViolation::member("jwks", format!("jwks or jwks_uri is required for {}: the server verifies the client's keys from it [PKJ-03, MT-03]", auth_method.as_str())));
     }
     if let Some((value, parsed)) = &jwks {
         if auth_method == ClientAuthMethod::SelfSignedTlsClientAuth && parsed.keys().iter().all(|k| k.x5c().is_empty()) {
@@ -348,6 +357,7 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         auth_method,
         sender_constraint,
         jwks: jwks.map(|(v, _)| v),
+        jwks_uri,
         tls_client_auth_subject_dn: subject_dn,
         tls_client_auth_san_dns: san_dns,
         redirect_uris,
@@ -359,9 +369,9 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
     })
 }
 
-/// A JWKS by value: parseable, with at least one signing key, and no private key material
+/// A JWKS (by value, or fetched from a `jwks_uri`): parseable, with at least one signing key, and no private key material
 /// (a client that sends its private key has leaked it).
-fn public_jwks(value: &Value) -> Checked<(Value, Jwks)> {
+pub fn public_jwks(value: &Value) -> Checked<(Value, Jwks)> {
     let keys = value.get("keys").and_then(Value::as_array).ok_or_else(|| MetadataViolation::member("jwks", "must be a JWK set: an object with a keys array [RFC7591-2]"))?;
     if keys.iter().any(fapilab_jose::Jwk::contains_private_members) {
         return Err(MetadataViolation::member("jwks", "contains private key material; register public keys only [RFC7591-2, DCR-04]"));
@@ -471,7 +481,14 @@ mod tests {
     fn check_with(profile: ProfileId, body: &Map<String, Value>) -> Checked<ClientMetadata> {
         let policy = profile.policy();
         let scopes = vec!["openid".to_string(), "accounts".to_string()];
-        let rules = MetadataRules { policy: &policy, scopes: &scopes, assertion_algorithms: &[Algorithm::Ps256, Algorithm::Es256], id_token_algorithm: Algorithm::Es256 };
+        let prefixes = vec!["https://directory.example/keys/".to_string()];
+        let rules = MetadataRules {
+            policy: &policy,
+            scopes: &scopes,
+            assertion_algorithms: &[Algorithm::Ps256, Algorithm::Es256],
+            id_token_algorithm: Algorithm::Es256,
+            jwks_uri_prefixes: &prefixes,
+        };
         validate(body, &rules)
     }
 
@@ -532,6 +549,21 @@ mod tests {
         };
         assert_eq!(none.token_endpoint_auth_signing_alg, None);
         assert!(!none.document.contains_key("token_endpoint_auth_signing_alg"));
+    }
+
+    #[test]
+    fn jwks_uri_only_under_an_accepted_prefix() {
+        let mut body = good();
+        body.remove("jwks");
+        body.insert("jwks_uri".into(), json!("https://directory.example/keys/tpp.jwks"));
+        let m = check(&body).expect("under the prefix");
+        assert_eq!(m.jwks_uri.as_deref(), Some("https://directory.example/keys/tpp.jwks"));
+        assert!(m.jwks.is_none());
+        for outside in ["https://evil.example/keys/tpp.jwks", "http://directory.example/keys/tpp.jwks", "https://directory.example/other"] {
+            body.insert("jwks_uri".into(), json!(outside));
+            let e = check(&body).expect_err(outside);
+            assert!(e.to_string().starts_with("jwks_uri"), "{e}");
+        }
     }
 
     #[test]
