@@ -1,6 +1,8 @@
-//! The single error type of this crate.
+//! The error types of this crate.
 //!
-//! Every fallible operation returns [`JoseError`]. The `Display` text of each
+//! JWS, JWK, key and DPoP operations return [`JoseError`]; JWE operations
+//! ([`crate::jwe`]) return [`JweError`], which wraps a [`JoseError`] when a
+//! key fails the shared JWK checks. The `Display` text of each
 //! variant is written so that a server can hand it to a client unchanged (for
 //! example in an OAuth `error_description`): it names the problem precisely
 //! and, where a profile rule applies, the requirement id from the project's
@@ -10,6 +12,7 @@
 //! message never carries control characters, quotes or unbounded lengths.
 
 use crate::alg::Algorithm;
+use crate::jwe::{ContentEncryptionAlgorithm, KeyManagementAlgorithm};
 
 /// Errors raised while parsing, signing or verifying JOSE objects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +107,118 @@ pub enum JoseError {
 
     /// A cryptographic primitive failed in a way that does not depend on the
     /// input (e.g. key generation). The text names the operation only.
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(&'static str),
+}
+
+/// Errors raised while encrypting or decrypting JWEs (RFC 7516) and while
+/// loading the RSA keys they use.
+///
+/// Every failure to recover or authenticate the content — a wrong key, a
+/// modified encrypted key, IV, ciphertext, tag or protected header — is the
+/// single [`JweError::DecryptionFailed`], so that the error does not tell an
+/// attacker which check failed (RFC 7516 section 11.5).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JweError {
+    /// The compact serialization is malformed (RFC 7516 §7.1): not five
+    /// parts, a part that is not base64url, or a protected header that is not
+    /// a JSON object.
+    #[error("malformed JWE: {0}")]
+    Malformed(String),
+
+    /// The JWE exceeds [`crate::jwe::MAX_JWE_LEN`].
+    #[error("JWE is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The protected header lacks `alg` or `enc` (RFC 7516 §4.1.1, §4.1.2).
+    #[error("JWE header has no \"{0}\" member (RFC 7516 sections 4.1.1 and 4.1.2)")]
+    MissingHeader(&'static str),
+
+    /// The `alg` value is not RSA-OAEP or RSA-OAEP-256 (RFC 7518 §4.3);
+    /// `RSA1_5` in particular is refused (FAPI 1.0 Advanced §8.6.1).
+    #[error(
+        "unsupported JWE key management algorithm \"{0}\": only RSA-OAEP and RSA-OAEP-256 are accepted (RFC 7518 section 4.3)"
+    )]
+    UnsupportedAlgorithm(String),
+
+    /// The `enc` value is not A128CBC-HS256 or A256GCM (RFC 7518 §5.2.3,
+    /// §5.3).
+    #[error(
+        "unsupported JWE content encryption algorithm \"{0}\": only A128CBC-HS256 and A256GCM are accepted (RFC 7518 sections 5.2.3 and 5.3)"
+    )]
+    UnsupportedEncryption(String),
+
+    /// The header has a `zip` member. Compressing before encrypting leaks
+    /// information about the plaintext (RFC 8725 §3.6), so it is refused.
+    #[error("compressed JWEs (\"zip\") are not accepted (RFC 8725 section 3.6)")]
+    CompressionNotSupported,
+
+    /// The header has a `crit` member; no JWE extension is understood, so
+    /// RFC 7516 §4.1.13 requires rejecting the JWE.
+    #[error(
+        "JWE header lists critical extensions (\"crit\") that are not understood (RFC 7516 section 4.1.13)"
+    )]
+    CriticalHeader,
+
+    /// The initialization vector or authentication tag has the wrong length
+    /// for `enc` (RFC 7518 §5.2.3, §5.3).
+    #[error("the JWE {part} must be {expected} bytes for {enc}, found {found}")]
+    InvalidLength {
+        /// `initialization vector` or `authentication tag`.
+        part: &'static str,
+        /// The content encryption algorithm of the header.
+        enc: ContentEncryptionAlgorithm,
+        /// Required length in bytes.
+        expected: usize,
+        /// Length found.
+        found: usize,
+    },
+
+    /// A JWK of a supported type is not meant for encryption: `use` other
+    /// than `enc` or an `alg` that is not a JWE key management algorithm
+    /// (RFC 7517 §4.2, §4.4).
+    #[error("the JWK is not an RSA encryption key: {0}")]
+    NotAnEncryptionKey(String),
+
+    /// The key's `alg` member names a different key management algorithm.
+    #[error("the key cannot be used with {alg}: its \"alg\" member names another algorithm")]
+    KeyNotUsable {
+        /// The requested algorithm.
+        alg: KeyManagementAlgorithm,
+    },
+
+    /// The JWE header `kid` names a different key than the decryption key.
+    #[error("the JWE is for kid \"{found}\", but the decryption key has kid \"{expected}\"")]
+    KidMismatch {
+        /// The `kid` of the decryption key.
+        expected: String,
+        /// The `kid` of the JWE header.
+        found: String,
+    },
+
+    /// No key in a JWK set is an RSA encryption key for `alg` (and `kid`).
+    #[error("no RSA encryption key in the JWK set matches {} and alg {alg}", describe_kid(.kid.as_deref()))]
+    NoMatchingKey {
+        /// The requested `kid`, if any.
+        kid: Option<String>,
+        /// The requested algorithm.
+        alg: KeyManagementAlgorithm,
+    },
+
+    /// The content could not be decrypted and authenticated.
+    #[error("JWE decryption failed")]
+    DecryptionFailed,
+
+    /// A key failed the shared JWK or private key checks.
+    #[error(transparent)]
+    Key(#[from] JoseError),
+
+    /// A cryptographic primitive failed in a way that does not depend on the
+    /// input (e.g. random number generation). The text names the operation.
     #[error("cryptographic operation failed: {0}")]
     Crypto(&'static str),
 }

@@ -9,6 +9,9 @@
 //!   RFC 8037), RFC 7638 thumbprints, FAPI2-SP-CR-08 key selection.
 //! * [`SigningKey`] — private keys from/to PKCS#8 and private JWKs.
 //! * [`jws`] — compact JWS signing and verification (RFC 7515).
+//! * [`jwe`] — compact JWE encryption and decryption (RFC 7516) with
+//!   RSA-OAEP / RSA-OAEP-256 and A128CBC-HS256 / A256GCM (RFC 7518), for
+//!   encrypted ID tokens and JARM responses.
 //! * [`dpop`] — DPoP proof creation and receiver checks (RFC 9449).
 //!
 //! Design rules: keys are parsed once into their aws-lc-rs form, every bad
@@ -22,6 +25,7 @@ pub mod b64;
 mod der;
 pub mod dpop;
 pub mod error;
+pub mod jwe;
 pub mod jwk;
 pub mod jwks;
 pub mod jws;
@@ -30,7 +34,7 @@ pub mod signing_key;
 mod test_support;
 
 pub use alg::Algorithm;
-pub use error::JoseError;
+pub use error::{JoseError, JweError};
 pub use jwk::Jwk;
 pub use jwks::Jwks;
 pub use signing_key::SigningKey;
