@@ -16,8 +16,8 @@ use crate::http::{Http, Request, Via};
 use crate::model::RunResult;
 use crate::plan::{Plan, builtin_plans, plans_from_dir};
 use crate::runner::{DEFAULT_CONCURRENCY, module_matches, schedule};
-use crate::scenario::Applies;
-use crate::target::Target;
+use crate::scenario::{Applies, Requires};
+use crate::target::{Target, Targets};
 use crate::variant::{ClientAuth, OpenId, Sender, Variant};
 
 pub const EXIT_OK: i32 = 0;
@@ -26,7 +26,8 @@ pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct CertifyOptions {
-    /// A target TOML file or a fapilab `sandbox.json`.
+    /// A target TOML file or a fapilab `sandbox.json` (every workspace: a module runs against
+    /// the one its `[requires] profile` names).
     pub target: PathBuf,
     /// Run only this plan (default: every plan).
     pub plan: Option<String>,
@@ -160,22 +161,33 @@ pub async fn certify(opts: CertifyOptions) -> i32 {
         eprintln!("error: no selected module applies to the selected variants (see `fapilab certify --list`)");
         return EXIT_USAGE;
     }
-    let target = match Target::load_any(&opts.target) {
+    let targets = match Targets::load_any(&opts.target) {
         Ok(t) => Arc::new(t),
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = check_reachable(&target).await {
-        eprintln!("error: target {} is not reachable: {e}", target.issuer);
-        return EXIT_USAGE;
+    // The servers (sandbox workspaces) the scheduled modules run against, each checked once.
+    let mut used: Vec<Arc<Target>> = Vec::new();
+    for (scenario, _) in schedule(&plans, &variants, None) {
+        if let Ok(t) = targets.for_scenario(scenario)
+            && !used.iter().any(|u| Arc::ptr_eq(u, &t))
+        {
+            used.push(t);
+        }
+    }
+    for target in &used {
+        if let Err(e) = check_reachable(target).await {
+            eprintln!("error: target {} is not reachable: {e}", target.issuer);
+            return EXIT_USAGE;
+        }
     }
 
     let started_at = rfc3339(SystemTime::now());
     let started = Instant::now();
     let progress = crate::report::Progress::new(total, std::io::stderr().is_terminal());
-    let mut modules = crate::runner::run(Arc::clone(&target), &plans, &variants, None, opts.concurrency, |r| {
+    let mut modules = crate::runner::run(Arc::clone(&targets), &plans, &variants, None, opts.concurrency, |r| {
         let mut r = r.clone();
         expected.apply_one(&mut r);
         progress.module_finished(&r);
@@ -186,7 +198,7 @@ pub async fn certify(opts: CertifyOptions) -> i32 {
 
     let summary = RunResult::summarize(&modules);
     let run = RunResult {
-        target: target.issuer.clone(),
+        target: used.iter().map(|t| t.issuer.as_str()).collect::<Vec<_>>().join(", "),
         plans: plans.iter().map(|p| p.name.clone()).collect(),
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -249,8 +261,20 @@ fn applies_text(a: &Applies) -> String {
     if parts.is_empty() { format!("all {count} variants") } else { format!("{} ({count} variants)", parts.join(", ")) }
 }
 
-/// `fapilab certify --list`: the plans and their modules (with requirements and the variants
-/// each applies to), the eight variants, and the step catalog.
+/// `[requires]` for the listing, e.g. `profile fdx; registration, fdx`; `None` when empty.
+fn requires_text(r: &Requires) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(p) = &r.profile {
+        parts.push(format!("profile {p}"));
+    }
+    if !r.features.is_empty() {
+        parts.push(r.features.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// `fapilab certify --list`: the plans and their modules (with requirements, the variants each
+/// applies to and what it requires of the target), the eight variants, and the step catalog.
 pub fn list(plans: &[Plan]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plans:");
@@ -270,6 +294,9 @@ pub fn list(plans: &[Plan]) -> String {
             let _ = writeln!(out, "  {}  {}", m.module, m.title);
             let _ = writeln!(out, "      requirements: {}", m.requirements.join(", "));
             let _ = writeln!(out, "      applies: {}", applies_text(&m.applies));
+            if let Some(r) = requires_text(&m.requires) {
+                let _ = writeln!(out, "      requires: {r}");
+            }
         }
     }
     let _ = writeln!(out, "\nSteps:");
@@ -307,5 +334,13 @@ mod tests {
             ..Applies::default()
         };
         assert_eq!(applies_text(&a), "sender=dpop, openid=openid_connect|plain_oauth (4 variants)");
+    }
+
+    #[test]
+    fn describes_requirements_on_the_target() {
+        use crate::scenario::Feature;
+        assert_eq!(requires_text(&Requires::default()), None);
+        let r = Requires { profile: Some("fdx".into()), features: vec![Feature::Registration, Feature::Fdx] };
+        assert_eq!(requires_text(&r).as_deref(), Some("profile fdx; registration, fdx"));
     }
 }

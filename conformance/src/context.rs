@@ -45,6 +45,49 @@ pub struct Tokens {
     pub revoked: Option<&'static str>,
 }
 
+/// A client the module registered (RFC 7591): from then on it is the module's client
+/// `index`, with the keys and certificate of the target's client it was registered for.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The target's client with the registered `client_id` and redirect URIs.
+    pub client: TargetClient,
+    pub registration_client_uri: Option<String>,
+    /// The latest registration access token (the server may rotate it on every use, DCM-06).
+    pub registration_access_token: Option<String>,
+    /// The token before the last rotation, if the server rotated it.
+    pub previous_registration_access_token: Option<String>,
+    /// The metadata of the server's last answer about the client.
+    pub metadata: Map<String, Value>,
+    /// A successful `delete_registration` removed it (DCM-05).
+    pub deleted: bool,
+    /// The FDX status the module expects the client to have (FDX-ST-05, FDX-UPD-01).
+    pub fdx_status: Option<String>,
+}
+
+/// Why the server must no longer serve a registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Deleted through its registration client URI (DCM-05).
+    Deleted,
+    /// In an FDX status that cannot obtain tokens (FDX-ST-01, FDX-ST-02).
+    FdxInactive(String),
+}
+
+/// A token of the target's registration admin client.
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    pub access_token: String,
+    /// `DPoP` or `Bearer`.
+    pub token_type: String,
+}
+
+/// The registration admin client's DPoP key, nonce and tokens (by the scope asked for).
+pub struct AdminState {
+    pub dpop_key: Arc<SigningKey>,
+    pub as_nonce: Option<String>,
+    pub tokens: std::collections::HashMap<String, AdminToken>,
+}
+
 /// Per-client state.
 pub struct ClientState {
     pub dpop_key: Arc<SigningKey>,
@@ -62,6 +105,8 @@ pub struct ClientState {
     pub tokens: Option<Tokens>,
     /// The refresh token before the last rotation, if the server rotated it.
     pub previous_refresh_token: Option<String>,
+    /// Set by a successful `register` step.
+    pub registered: Option<Registered>,
 }
 
 pub struct ModuleContext {
@@ -72,6 +117,7 @@ pub struct ModuleContext {
     pub discovery: Option<Map<String, Value>>,
     pub server_jwks: Option<Jwks>,
     pub clients: [ClientState; 2],
+    pub admin: AdminState,
     /// Set by a step that cannot run the module (with the reason).
     pub skipped: Option<String>,
     /// Set when a step could not continue (later steps are not run).
@@ -95,6 +141,7 @@ impl ClientState {
             code_received_at: None,
             tokens: None,
             previous_refresh_token: None,
+            registered: None,
         })
     }
 }
@@ -110,6 +157,7 @@ impl ModuleContext {
             discovery: None,
             server_jwks: None,
             clients: [ClientState::new()?, ClientState::new()?],
+            admin: AdminState { dpop_key: fresh_key()?, as_nonce: None, tokens: std::collections::HashMap::new() },
             skipped: None,
             aborted: false,
         })
@@ -139,9 +187,31 @@ impl ModuleContext {
         self.variant.sender == Sender::Dpop
     }
 
-    /// The target's client `index` for this variant (a clone: the target is shared).
+    /// The module's client `index`: the client a `register` step registered for it, else the
+    /// target's client for this variant (a clone: the target is shared).
     pub fn client(&self, index: u8) -> Option<TargetClient> {
+        match &self.state_ref(index).registered {
+            Some(r) => Some(r.client.clone()),
+            None => self.target.client(&self.variant, index).cloned(),
+        }
+    }
+
+    /// The target's own client `index` for this variant, even after a registration.
+    pub fn target_client(&self, index: u8) -> Option<TargetClient> {
         self.target.client(&self.variant, index).cloned()
+    }
+
+    /// Whether the server must refuse client `index`: a registered client that was deleted or
+    /// set to an inactive FDX status.
+    pub fn standing(&self, index: u8) -> Option<Standing> {
+        let r = self.state_ref(index).registered.as_ref()?;
+        if r.deleted {
+            return Some(Standing::Deleted);
+        }
+        match &r.fdx_status {
+            Some(s) if !crate::target::fdx_status_active(s) => Some(Standing::FdxInactive(s.clone())),
+            _ => None,
+        }
     }
 
     pub fn state(&mut self, index: u8) -> &mut ClientState {

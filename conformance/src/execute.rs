@@ -1,6 +1,7 @@
 //! Runs one scenario (a module) for one variant: its steps in order in a fresh
-//! [`ModuleContext`], then the verdict from the conditions (or Skipped when a step found the
-//! module cannot be performed — never a silent pass).
+//! [`ModuleContext`], then the verdict from the conditions (or Skipped when the target lacks
+//! a feature the module requires, or a step found the module cannot be performed — never a
+//! silent pass).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +46,12 @@ step_list! {
     "check_tls" => "TLS 1.2 (ECDHE + AEAD suites only) and TLS 1.3 handshakes with the endpoints", params: ["endpoints"];
     "check_headers" => "HSTS on the authorization endpoint; no CORS on GET or OPTIONS", params: [];
     "http_method" => "call an endpoint with a method it must refuse (PUT to PAR)", params: ["method", "endpoint"];
+    "client_credentials" => "a client credentials token request with the variant's authentication and sender constraint; the token is not kept", params: ["scope"];
+    "register" => "register a client for the variant's target client (RFC 7591: its redirect URIs, keys or certificate subject, sender constraint); the module's client becomes the registered one", params: ["grant_types", "fdx_metadata"];
+    "read_registration" => "GET registration_client_uri with the latest registration access token (RFC 7592); keeps a rotated token", params: [];
+    "update_registration" => "PUT registration_client_uri with the complete metadata and the changes asked for; later steps use the new redirect URI", params: ["client_name", "change_redirect_uri"];
+    "delete_registration" => "DELETE registration_client_uri (204); the server must then refuse the client", params: [];
+    "set_fdx_status" => "PUT the FDX status endpoint with the admin client's update_client_status token", params: ["status"];
 }
 
 fn build_catalog() -> Vec<StepInfo> {
@@ -63,22 +70,38 @@ pub fn catalog() -> &'static [StepInfo] {
     CATALOG.get_or_init(build_catalog)
 }
 
-/// Runs `scenario` for `variant` against `target`.
-pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant) -> ModuleResult {
-    let started = Instant::now();
-    let mut result = ModuleResult {
+/// A module result with no conditions yet.
+fn empty_result(scenario: &Scenario, variant: Variant, verdict: Verdict) -> ModuleResult {
+    ModuleResult {
         plan: scenario.plan.clone(),
         module: scenario.module.clone(),
         title: scenario.title.clone(),
         variant,
         requirements: scenario.requirements.clone(),
-        verdict: Verdict::Passed,
+        verdict,
         conditions: Vec::new(),
         exchanges: Vec::new(),
         duration_ms: 0,
         expected_failures: Vec::new(),
         unmet_expectations: Vec::new(),
-    };
+    }
+}
+
+/// The result of a module that cannot run against any target of the run, with the reason.
+pub fn skipped(scenario: &Scenario, variant: Variant, reason: String) -> ModuleResult {
+    empty_result(scenario, variant, Verdict::Skipped { reason })
+}
+
+/// Runs `scenario` for `variant` against `target`.
+pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant) -> ModuleResult {
+    let started = Instant::now();
+    let mut result = empty_result(scenario, variant, Verdict::Passed);
+    // A module needing what the target lacks proves nothing either way (e.g. the
+    // registration plan against a server without a registration section).
+    if let Some(reason) = target.unmet(&scenario.requires.features) {
+        result.verdict = Verdict::Skipped { reason };
+        return result;
+    }
     let mut ctx = match ModuleContext::new(target, variant) {
         Ok(c) => c,
         Err(e) => {
@@ -128,6 +151,12 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
             "check_tls" => steps::check_tls::run(&mut ctx, &step).await,
             "check_headers" => steps::check_headers::run(&mut ctx, &step).await,
             "http_method" => steps::http_method::run(&mut ctx, &step).await,
+            "client_credentials" => steps::client_credentials::run(&mut ctx, &step).await,
+            "register" => steps::register::run(&mut ctx, &step).await,
+            "read_registration" => steps::read_registration::run(&mut ctx, &step).await,
+            "update_registration" => steps::update_registration::run(&mut ctx, &step).await,
+            "delete_registration" => steps::delete_registration::run(&mut ctx, &step).await,
+            "set_fdx_status" => steps::set_fdx_status::run(&mut ctx, &step).await,
             other => steps::harness_problem(
                 &mut ctx,
                 "module.scenario",

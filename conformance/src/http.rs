@@ -31,6 +31,11 @@ pub const SECRET_NAMES: &[&str] = &[
     "password",
     "csrf_token",
     "previous_refresh_token",
+    // RFC 7591/7592: the registration access token, a client secret a registration must not
+    // return (FAPI clients have none), and an initial access token.
+    "registration_access_token",
+    "client_secret",
+    "initial_access_token",
 ];
 
 /// Longest response body kept in a report.
@@ -159,15 +164,27 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Sent as `application/x-www-form-urlencoded`, in this order.
     pub form: Option<Vec<(String, String)>>,
+    /// Sent as `application/json` (client registration, RFC 7591 §3.1); never with `form`.
+    pub json: Option<Value>,
 }
 
 impl Request {
     pub fn get(url: impl Into<String>) -> Request {
-        Request { method: "GET".into(), url: url.into(), headers: Vec::new(), form: None }
+        Request { method: "GET".into(), url: url.into(), headers: Vec::new(), form: None, json: None }
     }
 
     pub fn post_form(url: impl Into<String>, form: Vec<(String, String)>) -> Request {
-        Request { method: "POST".into(), url: url.into(), headers: Vec::new(), form: Some(form) }
+        Request { method: "POST".into(), url: url.into(), headers: Vec::new(), form: Some(form), json: None }
+    }
+
+    /// `method` (POST, PUT) with a JSON body.
+    pub fn json(method: &str, url: impl Into<String>, body: Value) -> Request {
+        Request { method: method.into(), url: url.into(), headers: Vec::new(), form: None, json: Some(body) }
+    }
+
+    /// A request without a body (GET, DELETE).
+    pub fn bodyless(method: &str, url: impl Into<String>) -> Request {
+        Request { method: method.into(), url: url.into(), headers: Vec::new(), form: None, json: None }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {
@@ -361,17 +378,26 @@ impl Http {
     /// Sends `req` and records the exchange; never fails (a failure is a recorded outcome).
     pub async fn send(&mut self, via: Via<'_>, req: Request) -> Response {
         let started = Instant::now();
-        let body = req.form.as_ref().map(|f| {
+        let form_body = req.form.as_ref().map(|f| {
             let mut s = form_urlencoded::Serializer::new(String::new());
             for (k, v) in f {
                 s.append_pair(k, v);
             }
             s.finish()
         });
+        let json_body = req.json.as_ref().map(Value::to_string);
         let mut request_headers: Vec<(String, String)> = req.headers.clone();
-        if body.is_some() && !request_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
-            request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        let content_type = match (&form_body, &json_body) {
+            (Some(_), _) => Some("application/x-www-form-urlencoded"),
+            (None, Some(_)) => Some("application/json"),
+            (None, None) => None,
+        };
+        if let Some(ct) = content_type
+            && !request_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            request_headers.push(("content-type".into(), ct.into()));
         }
+        let body = form_body.clone().or(json_body);
         // FAPI2-SP-NET-01: every endpoint is TLS. Credentials never go over plain HTTP, even when
         // the metadata advertises it; the refusal is recorded and fails the step.
         let plain_http = !req.url.starts_with("https://");
@@ -413,7 +439,15 @@ impl Http {
             method: req.method.clone(),
             url: redact_url(&req.url),
             request_headers: request_headers.iter().map(|(n, v)| (n.clone(), redact_header(n, v))).collect(),
-            request_body: body.as_deref().map(redact_form),
+            request_body: match (&form_body, &req.json) {
+                (Some(f), _) => Some(redact_form(f)),
+                (None, Some(j)) => {
+                    let mut j = j.clone();
+                    redact_json(&mut j);
+                    Some(j.to_string())
+                }
+                (None, None) => None,
+            },
             status: None,
             response_headers: Vec::new(),
             response_body: None,

@@ -3,13 +3,15 @@
 //!
 //! Written from the specifications, independently of the server: this crate never depends on
 //! `fapilab-server`, so one bug cannot make both agree. It shares only the low-level JOSE
-//! helpers (`fapilab-jose`).
+//! helpers (`fapilab-jose`) and certificate reading (`fapilab-certs`: the RFC 4514 subject DN
+//! a `tls_client_auth` registration names).
 //!
 //! - [`model`]: conditions, exchanges, verdicts, module and run results
 //! - [`variant`]: client auth × sender constraint × OpenID
 //! - [`scenario`], [`load`], [`plan`]: the scenario file format, its validation, the plans
 //! - [`target`]: what is tested (a target file or a sandbox manifest)
 //! - [`execute`], [`context`], [`steps`], [`mutations`], [`conditions`]: running one module
+//! - [`registration`]: what the client registration steps share (RFC 7591/7592, FDX status)
 //! - [`http`], [`login`], [`tls_probe`]: talking to the server (recorded, redacted)
 //! - [`runner`], [`expected`], [`certify`], [`report`]: a whole run and its reports
 
@@ -24,6 +26,7 @@ pub mod login;
 pub mod model;
 pub mod mutations;
 pub mod plan;
+pub mod registration;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -12,7 +12,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::{Spanned, Table, Value};
 
-use crate::scenario::{Applies, Expect, FORMAT_VERSION, Scenario, StepSpec};
+use crate::scenario::{Applies, Expect, FORMAT_VERSION, Feature, Requires, Scenario, StepSpec};
 use crate::variant::{ClientAuth, OpenId, Sender};
 
 /// Why a scenario file (or a plan folder) could not be loaded.
@@ -67,9 +67,11 @@ pub fn builtin_catalog() -> Vec<StepDef<'static>> {
 }
 
 /// Keys of a scenario file.
-const TOP_KEYS: &[&str] = &["format", "module", "title", "requirements", "applies", "steps"];
+const TOP_KEYS: &[&str] = &["format", "module", "title", "requirements", "applies", "requires", "steps"];
 /// Keys of `[applies]`.
 const APPLIES_KEYS: &[&str] = &["client_auth", "sender", "openid"];
+/// Keys of `[requires]`.
+const REQUIRES_KEYS: &[&str] = &["profile", "features"];
 /// Keys every `[[steps]]` entry may have; any other key is a step parameter.
 const STEP_KEYS: &[&str] = &["step", "client", "mutations", "expect", "errors"];
 const EXPECT_VALUES: &[&str] = &["success", "rejected", "either"];
@@ -235,6 +237,7 @@ impl Cx<'_> {
         }
 
         let applies = self.applies(values, spans)?;
+        let requires = self.requires(values, spans)?;
         let steps = self.steps(values, spans, catalog)?;
 
         Ok(Loaded {
@@ -244,6 +247,7 @@ impl Cx<'_> {
                 title,
                 requirements,
                 applies,
+                requires,
                 steps,
                 source: self.file.to_string(),
             },
@@ -308,6 +312,39 @@ impl Cx<'_> {
         applies.sender = axis(self, table, sub, "sender", &Sender::ALL, Sender::as_str)?;
         applies.openid = axis(self, table, sub, "openid", &OpenId::ALL, OpenId::as_str)?;
         Ok(applies)
+    }
+
+    fn requires(&self, values: &Table, spans: &Spans<'_>) -> Result<Requires, LoadError> {
+        let mut requires = Requires::default();
+        let Some(value) = values.get("requires") else { return Ok(requires) };
+        let Value::Table(table) = value else {
+            return Err(self.err(
+                Self::key_span(spans, "requires"),
+                format!("`requires` is a {}; expected a table with profile and/or features", value.type_str()),
+            ));
+        };
+        let Some(DeValue::Table(sub)) = spans.get("requires").map(Spanned::get_ref) else {
+            return Err(self.err(Self::key_span(spans, "requires"), "`requires` must be a table"));
+        };
+        for (key, _) in sub.iter() {
+            if !REQUIRES_KEYS.contains(&key.get_ref().as_ref()) {
+                return Err(self.err(
+                    key.span(),
+                    format!("unknown key {:?} in [requires]; expected one of: {}", key.get_ref(), one_of(REQUIRES_KEYS)),
+                ));
+            }
+        }
+        requires.profile = self.string(sub, table, "profile", "a workspace profile, e.g. \"fdx\"")?;
+        let names: Vec<&str> = Feature::ALL.iter().map(|f| f.as_str()).collect();
+        for (item, span) in self.strings(sub, table, "features", &format!("features ({})", one_of(&names)))?.unwrap_or_default() {
+            let Some(f) = Feature::ALL.iter().copied().find(|f| f.as_str() == item) else {
+                return Err(self.err(span, format!("unknown feature {item:?} in [requires]; expected one of: {}", one_of(&names))));
+            };
+            if !requires.features.contains(&f) {
+                requires.features.push(f);
+            }
+        }
+        Ok(requires)
     }
 
     fn steps(&self, values: &Table, spans: &Spans<'_>, catalog: &[StepDef<'_>]) -> Result<Vec<StepSpec>, LoadError> {
@@ -576,6 +613,19 @@ seconds = 1
         );
         let m = message(&GOOD.replace("sender = [\"dpop\", \"mtls\"]", "sender = []"));
         assert!(m.contains(":8: `applies.sender` is empty"), "{m}");
+    }
+
+    #[test]
+    fn requires_names_a_profile_and_known_features() {
+        let text = GOOD.replace("[[steps]]\nstep = \"par\"", "[requires]\nprofile = \"fdx\"\nfeatures = [\"registration\", \"fdx\"]\n\n[[steps]]\nstep = \"par\"");
+        let loaded = load(&text).expect("valid");
+        assert_eq!(loaded.scenario.requires.profile.as_deref(), Some("fdx"));
+        assert_eq!(loaded.scenario.requires.features, vec![Feature::Registration, Feature::Fdx]);
+        assert!(load(GOOD).expect("valid").scenario.requires.features.is_empty());
+        let m = message(&text.replace("\"fdx\"]", "\"fdxx\"]"));
+        assert!(m.contains("unknown feature \"fdxx\" in [requires]; expected one of: registration, fdx, dcr_manage, other_workspace"), "{m}");
+        let m = message(&text.replace("profile =", "profil ="));
+        assert!(m.contains("unknown key \"profil\" in [requires]; expected one of: profile, features"), "{m}");
     }
 
     #[test]

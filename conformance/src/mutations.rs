@@ -25,6 +25,12 @@ const PROOF_AT_REQUEST: &[&str] = &["par", "token", "userinfo", "call_resource"]
 /// Proof mutations about `ath`: only where an access token is presented.
 const PROOF_WITH_TOKEN: &[&str] = &["userinfo", "call_resource"];
 
+const REGISTER: &[&str] = &["register"];
+/// Requests with the registration access token at the client configuration endpoint.
+const MANAGE: &[&str] = &["read_registration", "update_registration", "delete_registration"];
+const UPDATE: &[&str] = &["update_registration"];
+const STATUS: &[&str] = &["set_fdx_status"];
+
 /// Every mutation.
 pub const ALL: &[Mutation] = &[
     // PAR request contents
@@ -160,6 +166,101 @@ pub const ALL: &[Mutation] = &[
         steps: RESOURCE,
         summary: "client 2's access token with this client's key or certificate (FAPI2-SP-RS-05)",
     },
+    // client registration metadata (RFC 7591; DCR-03, DCR-04, DCR-06, FDX-DCR-05)
+    Mutation {
+        name: "http_redirect_uri",
+        steps: &["register", "update_registration"],
+        summary: "redirect_uris [\"http://…\"]: refused with invalid_redirect_uri (DCR-03)",
+    },
+    Mutation { name: "jwks_and_jwks_uri", steps: REGISTER, summary: "both jwks and jwks_uri: invalid_client_metadata (DCR-03)" },
+    Mutation {
+        name: "no_redirect_uris",
+        steps: REGISTER,
+        summary: "no redirect_uris with the authorization_code grant: invalid_redirect_uri or invalid_client_metadata (DCR-04)",
+    },
+    Mutation {
+        name: "client_secret_basic",
+        steps: REGISTER,
+        summary: "token_endpoint_auth_method client_secret_basic: invalid_client_metadata (DCR-04, FAPI2-SP-AS-06)",
+    },
+    Mutation {
+        name: "auth_signing_alg_rs256",
+        steps: REGISTER,
+        summary: "token_endpoint_auth_signing_alg RS256: invalid_client_metadata (DCR-06, FAPI2-SP-CR-02)",
+    },
+    Mutation { name: "response_types_token", steps: REGISTER, summary: "response_types [\"token\"]: invalid_client_metadata (DCR-04, FAPI2-SP-AZ-01)" },
+    Mutation {
+        name: "grant_response_mismatch",
+        steps: REGISTER,
+        summary: "response_types [\"code\"] with grant_types [\"client_credentials\"]: invalid_client_metadata (DCR-04)",
+    },
+    Mutation { name: "private_key_in_jwks", steps: REGISTER, summary: "a jwks whose key has its private member \"d\": invalid_client_metadata (DCR-04)" },
+    Mutation {
+        name: "no_bound_tokens_flag",
+        steps: REGISTER,
+        summary: "neither dpop_bound_access_tokens nor tls_client_certificate_bound_access_tokens: invalid_client_metadata (FAPI2-SP-AS-04)",
+    },
+    Mutation {
+        name: "admin_scope",
+        steps: REGISTER,
+        summary: "scope with dcr_manage and update_client_status, the administrator's scopes: invalid_client_metadata",
+    },
+    Mutation { name: "no_initial_access_token", steps: REGISTER, summary: "no initial access token: 401 invalid_token (DCR-01, FDX-DCR-01)" },
+    Mutation { name: "wrong_initial_access_token", steps: REGISTER, summary: "an unknown initial access token: 401 invalid_token (DCR-01)" },
+    Mutation { name: "fdx_bad_duration_type", steps: REGISTER, summary: "FDX duration_type [\"FOREVER\"]: invalid_client_metadata (FDX-DCR-05)" },
+    Mutation { name: "fdx_zero_duration_period", steps: REGISTER, summary: "FDX duration_period 0: invalid_client_metadata (FDX-DCR-05)" },
+    Mutation { name: "fdx_negative_lookback_period", steps: REGISTER, summary: "FDX lookback_period -1: invalid_client_metadata (FDX-DCR-05)" },
+    Mutation {
+        name: "fdx_client_status_in_body",
+        steps: &["register", "update_registration"],
+        summary: "fdx_client_status \"Approved\" in the client's own body: ignored (status unchanged) or invalid_client_metadata (FDX-DCR-04)",
+    },
+    // registration management (RFC 7592; DCM-02…DCM-06)
+    Mutation { name: "wrong_registration_token", steps: MANAGE, summary: "an unknown registration access token: 401 (DCM-03)" },
+    Mutation { name: "no_registration_token", steps: MANAGE, summary: "no Authorization header: 401 (DCM-03)" },
+    Mutation {
+        name: "other_client_registration_token",
+        steps: MANAGE,
+        summary: "client 2's registration access token at client 1's configuration endpoint: 401 or 403 (DCM-03)",
+    },
+    Mutation {
+        name: "previous_registration_token",
+        steps: MANAGE,
+        summary: "the registration access token before the server rotated it: 401 (DCM-06); not checked (info) when it did not rotate",
+    },
+    Mutation {
+        name: "dcr_manage_token",
+        steps: MANAGE,
+        summary: "the admin client's dcr_manage token instead of the registration access token: accepted when the target supports it",
+    },
+    Mutation {
+        name: "token_without_dcr_manage",
+        steps: MANAGE,
+        summary: "an admin token with update_client_status but not dcr_manage: 403 insufficient_scope (DCM-03)",
+    },
+    Mutation {
+        name: "other_workspace",
+        steps: &["read_registration"],
+        summary: "the dcr_manage token at another tenant's registration endpoint for this client: refused (DCM-03)",
+    },
+    Mutation { name: "mismatched_client_id", steps: UPDATE, summary: "a body whose client_id is not the endpoint's client: 400 invalid_client_metadata (DCM-04)" },
+    // FDX status endpoint (FDX-UPD-01…04, FDX-ST-06)
+    Mutation { name: "no_token", steps: STATUS, summary: "no access token: 401 invalid_token (FDX-UPD-02)" },
+    Mutation {
+        name: "token_without_status_scope",
+        steps: STATUS,
+        summary: "an admin token with dcr_manage but not update_client_status: 403 insufficient_scope (FDX-UPD-02)",
+    },
+    Mutation {
+        name: "registration_token",
+        steps: STATUS,
+        summary: "the client's own registration access token: 401 or 403 (FDX-UPD-02)",
+    },
+    Mutation { name: "unknown_client", steps: STATUS, summary: "a client_id the server never issued: 404 (FDX-UPD-04)" },
+    Mutation { name: "unknown_status", steps: STATUS, summary: "status \"Suspended\": 400 (or 422) (FDX-UPD-04, FDX-ST-06)" },
+    Mutation { name: "lowercase_status", steps: STATUS, summary: "status \"approved\" (values are case-sensitive): 400 (or 422) (FDX-ST-06)" },
+    Mutation { name: "missing_status", steps: STATUS, summary: "a body without a status: 400 (or 422) (FDX-UPD-04)" },
+    Mutation { name: "new_status_key", steps: STATUS, summary: "the status under new_status, the vendor alias: accepted (FDX-UPD-01)" },
 ];
 
 /// The mutation called `name`.

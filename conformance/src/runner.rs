@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use crate::model::{Condition, ModuleResult, Severity, Verdict};
 use crate::plan::Plan;
 use crate::scenario::Scenario;
-use crate::target::Target;
+use crate::target::Targets;
 use crate::variant::Variant;
 
 /// The default bound on modules running at once.
@@ -119,10 +119,11 @@ fn sort_key(r: &ModuleResult) -> (&str, &str, Variant) {
 }
 
 /// Runs every applicable (plan, module, variant), at most `concurrency` at once (modules with
-/// a `wait` step excepted, see the module documentation), calling `on_finished` as each ends.
-/// Results are sorted by (plan, module, variant).
+/// a `wait` step excepted, see the module documentation), each against the target its
+/// `[requires] profile` picks (SKIPPED when there is none), calling `on_finished` as each
+/// ends. Results are sorted by (plan, module, variant).
 pub async fn run(
-    target: Arc<Target>,
+    targets: Arc<Targets>,
     plans: &[Plan],
     variants: &[Variant],
     module_filter: Option<&str>,
@@ -140,9 +141,13 @@ pub async fn run(
     for (scenario, variant) in jobs {
         let bounded = !waits(&scenario);
         let permits = Arc::clone(&permits);
-        let target = Arc::clone(&target);
+        let target = targets.for_scenario(&scenario);
         let task_scenario = Arc::clone(&scenario);
         let handle = tasks.spawn(async move {
+            let target = match target {
+                Ok(t) => t,
+                Err(reason) => return crate::execute::skipped(&task_scenario, variant, reason),
+            };
             let _permit = if bounded { permits.acquire_owned().await.ok() } else { None };
             let started = Instant::now();
             match tokio::time::timeout(MODULE_TIMEOUT, crate::execute::execute(target, &task_scenario, variant)).await {

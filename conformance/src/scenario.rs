@@ -13,6 +13,10 @@
 //! sender = ["dpop"]                           # dpop | mtls
 //! openid = ["openid_connect"]                 # openid_connect | plain_oauth
 //!
+//! [requires]                                  # optional: what the target must offer
+//! profile = "fdx"                             # sandbox.json: run against the workspace of this profile
+//! features = ["registration", "fdx"]          # registration | fdx | dcr_manage | other_workspace
+//!
 //! [[steps]]
 //! step = "par"                                # a step implemented in Rust (see `fapilab certify --list`)
 //! client = 1                                  # which of the target's two clients (default 1)
@@ -72,6 +76,41 @@ impl Applies {
     }
 }
 
+/// Something a module needs from the target beyond the FAPI 2.0 basics; a target without it
+/// makes the module SKIPPED with the reason ([`crate::target::Target::unmet`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// Dynamic client registration (RFC 7591/7592).
+    Registration,
+    /// The FDX client status endpoint and an admin client allowed to use it.
+    Fdx,
+    /// Registration management with the admin client's `dcr_manage` token.
+    DcrManage,
+    /// Another tenant's registration endpoint on the same server.
+    OtherWorkspace,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 4] = [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Registration => "registration",
+            Feature::Fdx => "fdx",
+            Feature::DcrManage => "dcr_manage",
+            Feature::OtherWorkspace => "other_workspace",
+        }
+    }
+}
+
+/// `[requires]`: which workspace of a sandbox the module runs against, and what it needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Requires {
+    /// A sandbox manifest's workspace profile (`None`: the first workspace).
+    pub profile: Option<String>,
+    pub features: Vec<Feature>,
+}
+
 /// A loaded, validated scenario (one module).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scenario {
@@ -80,6 +119,8 @@ pub struct Scenario {
     pub title: String,
     pub requirements: Vec<String>,
     pub applies: Applies,
+    #[serde(default)]
+    pub requires: Requires,
     pub steps: Vec<StepSpec>,
     /// The file it came from.
     pub source: String,

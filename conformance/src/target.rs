@@ -29,6 +29,33 @@
 //! redirect_uri = "https://client.example/cb"
 //! second_redirect_uri = "https://client.example/cb?dummy1=lorem&dummy2=ipsum"  # optional
 //!
+//! [registration]                         # optional: dynamic client registration (RFC 7591/7592)
+//! endpoint = "https://as.example/tenant/register"  # default: discovery's registration_endpoint
+//!                                        # (mTLS clients: mtls_endpoint_aliases.registration_endpoint)
+//! initial_access_token = "…"             # optional: sent as `Authorization: Bearer` with every registration
+//! supports_dcr_manage = false            # default false: the admin client's `dcr_manage` token
+//!                                        # reads, updates and deletes registered clients
+//! other_workspace_registration_endpoint = "https://as.example/other/register"  # optional: another
+//!                                        # tenant's registration endpoint (the isolation check
+//!                                        # sends `{this}/{client_id}` there)
+//!
+//! [registration.admin_client]            # optional: a client_credentials client of the same server;
+//!                                        # its tokens are presented as bound: DPoP with a proof,
+//!                                        # or Bearer over its certificate (then the registration
+//!                                        # client URIs and the status endpoint must be on a
+//!                                        # listener that asks for client certificates)
+//! client_id = "admin"
+//! token_endpoint_auth_method = "private_key_jwt"
+//! sender_constraint = "dpop"
+//! private_jwks_file = "admin.jwks.json"
+//! cert_file = "admin.pem"                # with key_file, for mTLS
+//! key_file = "admin.key"
+//! scope = "dcr_manage update_client_status"  # default; the scopes its tokens may carry
+//!
+//! [registration.fdx]                     # optional: FDX client status (FDX-DCR-03, FDX-UPD-01)
+//! status_endpoint = "https://as.example/tenant/fdx/clients/{client_id}/status"
+//! initial_status = "Pending"             # what a new registration must show (FDX-ST-05)
+//!
 //! [login]
 //! mode = "form"                          # | "manual": print the URL, paste the final redirect URL
 //! username = "alice"
@@ -43,12 +70,20 @@
 //! Relative file names are resolved against the target file's directory. Unknown keys are
 //! errors. When a client authentication × sender constraint pair has client 1 but no client 2
 //! the file is refused: a certification run needs two clients (cross-client checks).
+//!
+//! A module that needs what a target lacks (`[requires] features` in its scenario file, e.g.
+//! `registration` without a `[registration]` section) is SKIPPED with the reason
+//! ([`Target::unmet`]). A sandbox manifest holds several workspaces: [`Targets`] keeps one
+//! target per workspace and a module runs against the workspace named by its
+//! `[requires] profile` (a target file is one server and serves every module).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::scenario::{Feature, Scenario};
 use crate::variant::{ClientAuth, Sender, Variant};
 
 pub const TARGET_FORMAT_VERSION: u32 = 1;
@@ -127,6 +162,56 @@ impl TargetClient {
     }
 }
 
+/// The client that manages registrations: its client_credentials tokens carry `dcr_manage`
+/// and/or `update_client_status`.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    pub client: TargetClient,
+    /// The scopes its tokens may carry (space-separated).
+    pub scope: String,
+}
+
+impl AdminClient {
+    /// Whether its tokens may carry `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+}
+
+/// The FDX client status endpoint (FDX-UPD-01).
+#[derive(Debug, Clone)]
+pub struct FdxStatus {
+    /// A URL template containing `{client_id}`.
+    pub status_endpoint: String,
+    /// The status a new registration shows (FDX-ST-05).
+    pub initial_status: String,
+}
+
+impl FdxStatus {
+    /// The status endpoint of `client_id`.
+    pub fn url_for(&self, client_id: &str) -> String {
+        self.status_endpoint.replace("{client_id}", client_id)
+    }
+}
+
+/// Dynamic client registration at the target (RFC 7591/7592).
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// `None`: the discovery document's `registration_endpoint`.
+    pub endpoint: Option<String>,
+    /// For clients that use their certificate; `None`: `mtls_endpoint_aliases.registration_endpoint`,
+    /// else the plain endpoint.
+    pub mtls_endpoint: Option<String>,
+    /// Sent as `Authorization: Bearer` with every registration (DCR-01).
+    pub initial_access_token: Option<String>,
+    pub admin_client: Option<AdminClient>,
+    /// The admin client's `dcr_manage` token manages every registered client of the tenant.
+    pub supports_dcr_manage: bool,
+    /// Another tenant's registration endpoint of the same server, for the isolation check.
+    pub other_workspace_registration_endpoint: Option<String>,
+    pub fdx: Option<FdxStatus>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub issuer: String,
@@ -140,6 +225,8 @@ pub struct Target {
     /// Authorization code lifetime in seconds (FAPI2-SP-AS-12: at most 60).
     pub code_lifetime: u64,
     pub users: Vec<User>,
+    /// `None`: the target does not offer dynamic client registration to the harness.
+    pub registration: Option<Registration>,
 }
 
 // ---- the TOML file --------------------------------------------------------------------------
@@ -159,6 +246,38 @@ struct FileTarget {
     #[serde(default)]
     clients: Vec<FileClient>,
     login: FileLogin,
+    registration: Option<FileRegistration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRegistration {
+    endpoint: Option<String>,
+    initial_access_token: Option<String>,
+    #[serde(default)]
+    supports_dcr_manage: bool,
+    other_workspace_registration_endpoint: Option<String>,
+    admin_client: Option<FileAdminClient>,
+    fdx: Option<FileFdx>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAdminClient {
+    client_id: String,
+    token_endpoint_auth_method: String,
+    sender_constraint: String,
+    private_jwks_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFdx {
+    status_endpoint: String,
+    initial_status: String,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +330,32 @@ struct ManifestWorkspace {
     /// The workspace's authorization code lifetime, when the manifest states it.
     #[serde(default)]
     code_lifetime: Option<u64>,
+    /// `tenant/workspace` and the workspace's profile (a module picks its workspace by profile).
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    workspace: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    registration: Option<ManifestRegistration>,
+}
+
+#[derive(Deserialize)]
+struct ManifestRegistration {
+    endpoint: String,
+    mtls_endpoint: Option<String>,
+    initial_access_token: Option<String>,
+    admin_client: Option<ManifestClient>,
+    #[serde(default)]
+    supports_dcr_manage: bool,
+    fdx: Option<ManifestFdx>,
+}
+
+#[derive(Deserialize)]
+struct ManifestFdx {
+    status_endpoint: String,
+    initial_status: String,
 }
 
 #[derive(Deserialize)]
@@ -399,6 +544,7 @@ impl Target {
             Login::Form(f) => vec![User { username: f.username.clone(), password: f.password.clone() }],
             Login::Manual => Vec::new(),
         };
+        let registration = file.registration.as_ref().map(|r| file_registration(r, &resolve)).transpose().map_err(|(k, m)| invalid(&k, m))?;
         Ok(Target {
             issuer,
             discovery_url,
@@ -410,60 +556,68 @@ impl Target {
             login,
             code_lifetime,
             users,
+            registration,
         })
     }
 
     /// Reads fapilab's `sandbox.json` (the first workspace), with the sandbox's login form
     /// contract (README "Login form contract") and its first user.
     pub fn from_sandbox_manifest(path: &Path) -> Result<Target, TargetError> {
+        let m = read_manifest(path)?;
+        if m.workspaces.is_empty() {
+            return Err(TargetError::Invalid { path: path.to_owned(), key: "workspaces".into(), message: "empty".into() });
+        }
+        Target::from_manifest_workspace(&m, 0, path)
+    }
+
+    /// Workspace `w` of a sandbox manifest.
+    fn from_manifest_workspace(m: &Manifest, w: usize, path: &Path) -> Result<Target, TargetError> {
         let invalid = |key: &str, message: String| TargetError::Invalid { path: path.to_owned(), key: key.to_owned(), message };
-        let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read { path: path.to_owned(), source })?;
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| TargetError::Parse { path: path.to_owned(), message: format!("not a sandbox manifest: {e}") })?;
-        let ws = m.workspaces.first().ok_or_else(|| invalid("workspaces", "empty".into()))?;
+        let ws = m.workspaces.get(w).ok_or_else(|| invalid("workspaces", format!("no workspace {w}")))?;
         let ca_pem = std::fs::read(&m.ca_file).map_err(|e| invalid("ca_file", format!("cannot read {}: {e}", m.ca_file.display())))?;
         let user = m.users.first().ok_or_else(|| invalid("users", "no user to log in with".into()))?;
         let mut clients = Vec::new();
         for (i, c) in ws.clients.iter().enumerate() {
-            let key = |k: &str| format!("workspaces[0].clients[{i}].{k}");
-            let (Some(auth), Some(sender)) =
-                (parse_auth(&c.token_endpoint_auth_method), c.sender_constraint.as_deref().and_then(parse_sender))
-            else {
+            let Some(client) = manifest_client(c, &format!("workspaces[{w}].clients[{i}]"), path)? else {
                 continue; // not a FAPI 2.0 client of a variant
             };
-            let index = if c.client_id.ends_with("-2") { 2 } else { 1 };
-            let private_jwks = match &c.private_jwks_file {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .map_err(|e| invalid(&key("private_jwks_file"), format!("cannot read {}: {e}", p.display())))?;
-                    serde_json::from_str(&text).map_err(|e| invalid(&key("private_jwks_file"), format!("not JSON: {e}")))?
-                }
-                None => serde_json::json!({"keys": []}),
-            };
-            let read = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, TargetError> {
-                p.as_ref()
-                    .map(|p| std::fs::read_to_string(p).map_err(|e| invalid(&key(k), format!("cannot read {}: {e}", p.display()))))
-                    .transpose()
-            };
-            let redirect_uri = c.redirect_uris.first().cloned().ok_or_else(|| invalid(&key("redirect_uris"), "empty".into()))?;
-            let _ = &c.scope;
-            clients.push(TargetClient {
-                client_id: c.client_id.clone(),
-                auth,
-                auth_method: c.token_endpoint_auth_method.clone(),
-                sender,
-                index,
-                private_jwks,
-                cert_pem: read("cert_file", &c.cert_file)?,
-                key_pem: read("key_file", &c.key_file)?,
-                redirect_uri,
-                second_redirect_uri: c.redirect_uris.get(1).cloned(),
-            });
+            clients.push(client);
         }
         // Prefer tls_client_auth over self_signed_tls_client_auth for the mtls axis (both
         // match; `client` returns the first).
         clients.sort_by_key(|c| (c.auth_method == "self_signed_tls_client_auth", c.client_id.clone()));
-        check_pairs(&clients).map_err(|m| invalid("workspaces[0].clients", m))?;
+        check_pairs(&clients).map_err(|e| invalid(&format!("workspaces[{w}].clients"), e))?;
+        let registration = match &ws.registration {
+            None => None,
+            Some(r) => {
+                let admin_client = match &r.admin_client {
+                    None => None,
+                    Some(a) => {
+                        let key = format!("workspaces[{w}].registration.admin_client");
+                        let client = manifest_client(a, &key, path)?
+                            .ok_or_else(|| invalid(&key, "not a private_key_jwt or mTLS client with a sender constraint".into()))?;
+                        Some(AdminClient { client, scope: a.scope.clone() })
+                    }
+                };
+                // The isolation check uses the next workspace (in manifest order) that
+                // offers registration.
+                let other = m
+                    .workspaces
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != w)
+                    .find_map(|(_, o)| o.registration.as_ref().map(|r| r.endpoint.clone()));
+                Some(Registration {
+                    endpoint: Some(r.endpoint.clone()),
+                    mtls_endpoint: r.mtls_endpoint.clone(),
+                    initial_access_token: r.initial_access_token.clone(),
+                    admin_client,
+                    supports_dcr_manage: r.supports_dcr_manage,
+                    other_workspace_registration_endpoint: other,
+                    fdx: r.fdx.as_ref().map(|f| FdxStatus { status_endpoint: f.status_endpoint.clone(), initial_status: f.initial_status.clone() }),
+                })
+            }
+        };
         Ok(Target {
             issuer: ws.issuer.clone(),
             discovery_url: ws.discovery_url.clone(),
@@ -483,7 +637,45 @@ impl Target {
             })),
             code_lifetime: ws.code_lifetime.or(m.code_lifetime).unwrap_or(60),
             users: m.users.iter().map(|u| User { username: u.username.clone(), password: u.password.clone() }).collect(),
+            registration,
         })
+    }
+
+    /// What of `features` this target lacks, as the reason to skip a module; `None` when it
+    /// offers all of them.
+    pub fn unmet(&self, features: &[Feature]) -> Option<String> {
+        let no_registration = || {
+            "the target offers no dynamic client registration to the harness ([registration] in a target file, \
+             `registration` in sandbox.json)"
+                .to_owned()
+        };
+        for feature in features {
+            let Some(r) = &self.registration else { return Some(no_registration()) };
+            let admin_with = |scope: &str| r.admin_client.as_ref().is_some_and(|a| a.has_scope(scope));
+            let reason = match feature {
+                Feature::Registration => None,
+                Feature::Fdx if r.fdx.is_none() => Some("the target has no FDX client status endpoint ([registration.fdx])".to_owned()),
+                Feature::Fdx if !admin_with("update_client_status") => {
+                    Some("the target's registration admin_client has no update_client_status scope to set FDX statuses with".to_owned())
+                }
+                Feature::Fdx => None,
+                Feature::DcrManage if !r.supports_dcr_manage => {
+                    Some("the target does not say it supports dcr_manage (supports_dcr_manage)".to_owned())
+                }
+                Feature::DcrManage if !admin_with("dcr_manage") => {
+                    Some("the target's registration admin_client has no dcr_manage scope".to_owned())
+                }
+                Feature::DcrManage => None,
+                Feature::OtherWorkspace if r.other_workspace_registration_endpoint.is_none() => {
+                    Some("the target names no other_workspace_registration_endpoint (no second tenant to check isolation against)".to_owned())
+                }
+                Feature::OtherWorkspace => None,
+            };
+            if reason.is_some() {
+                return reason;
+            }
+        }
+        None
     }
 
     /// Client `index` (1 or 2) for the variant's client authentication and sender constraint;
@@ -497,6 +689,112 @@ impl Target {
         match variant.openid {
             crate::variant::OpenId::OpenidConnect => &self.scope_openid,
             crate::variant::OpenId::PlainOauth => &self.scope_plain,
+        }
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, TargetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read { path: path.to_owned(), source })?;
+    serde_json::from_str(&text)
+        .map_err(|e| TargetError::Parse { path: path.to_owned(), message: format!("not a sandbox manifest: {e}") })
+}
+
+/// A manifest client (`key` names it in errors); `None` when it is not a FAPI 2.0 client of
+/// a variant (no FAPI authentication method or no sender constraint).
+fn manifest_client(c: &ManifestClient, key: &str, path: &Path) -> Result<Option<TargetClient>, TargetError> {
+    let invalid = |k: &str, message: String| TargetError::Invalid { path: path.to_owned(), key: format!("{key}.{k}"), message };
+    let (Some(auth), Some(sender)) = (parse_auth(&c.token_endpoint_auth_method), c.sender_constraint.as_deref().and_then(parse_sender))
+    else {
+        return Ok(None);
+    };
+    let private_jwks = match &c.private_jwks_file {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| invalid("private_jwks_file", format!("cannot read {}: {e}", p.display())))?;
+            serde_json::from_str(&text).map_err(|e| invalid("private_jwks_file", format!("not JSON: {e}")))?
+        }
+        None => serde_json::json!({"keys": []}),
+    };
+    let read = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, TargetError> {
+        p.as_ref().map(|p| std::fs::read_to_string(p).map_err(|e| invalid(k, format!("cannot read {}: {e}", p.display())))).transpose()
+    };
+    Ok(Some(TargetClient {
+        client_id: c.client_id.clone(),
+        auth,
+        auth_method: c.token_endpoint_auth_method.clone(),
+        sender,
+        index: if c.client_id.ends_with("-2") { 2 } else { 1 },
+        private_jwks,
+        cert_pem: read("cert_file", &c.cert_file)?,
+        key_pem: read("key_file", &c.key_file)?,
+        // The admin client has no redirect URI: it only uses client_credentials.
+        redirect_uri: c.redirect_uris.first().cloned().unwrap_or_default(),
+        second_redirect_uri: c.redirect_uris.get(1).cloned(),
+    }))
+}
+
+/// One server (or one workspace of a sandbox) a run can test.
+#[derive(Debug, Clone)]
+pub struct TargetEntry {
+    /// The workspace's profile (sandbox manifests); `None` for a target file.
+    pub profile: Option<String>,
+    /// How reports name it: `tenant/workspace`, or the issuer.
+    pub name: String,
+    pub target: Arc<Target>,
+}
+
+/// What a run tests: the one server of a target file, or every workspace of a sandbox
+/// manifest. A module runs against the workspace its `[requires] profile` names (the first
+/// workspace when it names none); a target file serves every module.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    entries: Vec<TargetEntry>,
+}
+
+impl Targets {
+    /// One server for every module.
+    pub fn single(target: Target) -> Targets {
+        let name = target.issuer.clone();
+        Targets { entries: vec![TargetEntry { profile: None, name, target: Arc::new(target) }] }
+    }
+
+    /// `.json` → every workspace of a sandbox manifest, anything else → a target file.
+    pub fn load_any(path: &Path) -> Result<Targets, TargetError> {
+        if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            return Target::load(path).map(Targets::single);
+        }
+        let m = read_manifest(path)?;
+        if m.workspaces.is_empty() {
+            return Err(TargetError::Invalid { path: path.to_owned(), key: "workspaces".into(), message: "empty".into() });
+        }
+        let mut entries = Vec::with_capacity(m.workspaces.len());
+        for (w, ws) in m.workspaces.iter().enumerate() {
+            let target = Target::from_manifest_workspace(&m, w, path)?;
+            let name = if ws.tenant.is_empty() { target.issuer.clone() } else { format!("{}/{}", ws.tenant, ws.workspace) };
+            entries.push(TargetEntry { profile: ws.profile.clone(), name, target: Arc::new(target) });
+        }
+        Ok(Targets { entries })
+    }
+
+    pub fn entries(&self) -> &[TargetEntry] {
+        &self.entries
+    }
+
+    /// The target `scenario` runs against, or why there is none (the module is then SKIPPED).
+    pub fn for_scenario(&self, scenario: &Scenario) -> Result<Arc<Target>, String> {
+        let first = self.entries.first().ok_or("no target")?;
+        let Some(profile) = &scenario.requires.profile else { return Ok(Arc::clone(&first.target)) };
+        // A target file describes one server, whatever its profile.
+        if first.profile.is_none() {
+            return Ok(Arc::clone(&first.target));
+        }
+        match self.entries.iter().find(|e| e.profile.as_deref() == Some(profile.as_str())) {
+            Some(e) => Ok(Arc::clone(&e.target)),
+            None => {
+                let have: Vec<String> =
+                    self.entries.iter().map(|e| format!("{} ({})", e.name, e.profile.as_deref().unwrap_or("no profile"))).collect();
+                Err(format!("the sandbox has no workspace with profile {profile:?} (it has {})", have.join(", ")))
+            }
         }
     }
 }
@@ -515,6 +813,105 @@ fn check_pairs(clients: &[TargetClient]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `[registration]` of a target file; an error is (key, message).
+fn file_registration(r: &FileRegistration, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Registration, (String, String)> {
+    let https = |key: &str, url: &Option<String>| match url {
+        Some(u) if !u.starts_with("https://") => Err((key.to_owned(), format!("{u:?} is not an https URL (FAPI2-SP-NET-01)"))),
+        _ => Ok(()),
+    };
+    https("registration.endpoint", &r.endpoint)?;
+    https("registration.other_workspace_registration_endpoint", &r.other_workspace_registration_endpoint)?;
+    let admin_client = match &r.admin_client {
+        None => None,
+        Some(a) => {
+            let key = |k: &str| format!("registration.admin_client.{k}");
+            let auth = parse_auth(&a.token_endpoint_auth_method).ok_or_else(|| {
+                (
+                    key("token_endpoint_auth_method"),
+                    format!("{:?}: expected private_key_jwt, tls_client_auth or self_signed_tls_client_auth", a.token_endpoint_auth_method),
+                )
+            })?;
+            let sender = parse_sender(&a.sender_constraint)
+                .ok_or_else(|| (key("sender_constraint"), format!("{:?}: expected dpop or mtls", a.sender_constraint)))?;
+            let private_jwks = match &a.private_jwks_file {
+                Some(p) => {
+                    let p = resolve(p);
+                    let text = std::fs::read_to_string(&p).map_err(|e| (key("private_jwks_file"), format!("cannot read {}: {e}", p.display())))?;
+                    let v: serde_json::Value =
+                        serde_json::from_str(&text).map_err(|e| (key("private_jwks_file"), format!("{} is not JSON: {e}", p.display())))?;
+                    check_private_jwks(&v).map_err(|m| (key("private_jwks_file"), m))?;
+                    v
+                }
+                None if auth == ClientAuth::PrivateKeyJwt => return Err((key("private_jwks_file"), "required for private_key_jwt".into())),
+                None => serde_json::json!({"keys": []}),
+            };
+            let read_pem = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, (String, String)> {
+                p.as_ref()
+                    .map(|p| {
+                        let p = resolve(p);
+                        std::fs::read_to_string(&p).map_err(|e| (key(k), format!("cannot read {}: {e}", p.display())))
+                    })
+                    .transpose()
+            };
+            let cert_pem = read_pem("cert_file", &a.cert_file)?;
+            let key_pem = read_pem("key_file", &a.key_file)?;
+            if (auth == ClientAuth::Mtls || sender == Sender::Mtls) && (cert_pem.is_none() || key_pem.is_none()) {
+                return Err((key("cert_file"), "cert_file and key_file are required for mTLS authentication or mTLS sender constraint".into()));
+            }
+            Some(AdminClient {
+                client: TargetClient {
+                    client_id: a.client_id.clone(),
+                    auth,
+                    auth_method: a.token_endpoint_auth_method.clone(),
+                    sender,
+                    index: 1,
+                    private_jwks,
+                    cert_pem,
+                    key_pem,
+                    redirect_uri: String::new(),
+                    second_redirect_uri: None,
+                },
+                scope: a.scope.clone().unwrap_or_else(|| "dcr_manage update_client_status".to_owned()),
+            })
+        }
+    };
+    let fdx = match &r.fdx {
+        None => None,
+        Some(f) => {
+            if !f.status_endpoint.starts_with("https://") || !f.status_endpoint.contains("{client_id}") {
+                return Err((
+                    "registration.fdx.status_endpoint".into(),
+                    format!("{:?}: expected an https URL template containing {{client_id}}", f.status_endpoint),
+                ));
+            }
+            if !FDX_STATUSES.contains(&f.initial_status.as_str()) {
+                return Err((
+                    "registration.fdx.initial_status".into(),
+                    format!("{:?}: expected one of {} (FDX-ST-06)", f.initial_status, FDX_STATUSES.join(", ")),
+                ));
+            }
+            Some(FdxStatus { status_endpoint: f.status_endpoint.clone(), initial_status: f.initial_status.clone() })
+        }
+    };
+    Ok(Registration {
+        endpoint: r.endpoint.clone(),
+        mtls_endpoint: None,
+        initial_access_token: r.initial_access_token.clone(),
+        admin_client,
+        supports_dcr_manage: r.supports_dcr_manage,
+        other_workspace_registration_endpoint: r.other_workspace_registration_endpoint.clone(),
+        fdx,
+    })
+}
+
+/// The FDX client statuses, exactly (FDX-ST-06).
+pub const FDX_STATUSES: &[&str] = &["Approved", "Tentative", "Pending", "Rejected", "Inactive"];
+
+/// Whether a client in this FDX status may obtain tokens (FDX-ST-01: Approved and Tentative).
+pub fn fdx_status_active(status: &str) -> bool {
+    matches!(status, "Approved" | "Tentative")
 }
 
 fn check_private_jwks(v: &serde_json::Value) -> Result<(), String> {
@@ -594,6 +991,148 @@ password = "pw"
         std::fs::write(&path, format!("{HEAD}{}", client("a"))).unwrap();
         let err = Target::load(&path).unwrap_err().to_string();
         assert!(err.contains("client_auth=private_key_jwt,sender=dpop") && err.contains("second client"), "{err}");
+    }
+
+    const REGISTRATION: &str = r#"
+[registration]
+initial_access_token = "iat-1"
+supports_dcr_manage = true
+
+[registration.admin_client]
+client_id = "admin"
+token_endpoint_auth_method = "private_key_jwt"
+sender_constraint = "dpop"
+private_jwks_file = "jwks.json"
+
+[registration.fdx]
+status_endpoint = "https://as.example/t/fdx/clients/{client_id}/status"
+initial_status = "Pending"
+"#;
+
+    #[test]
+    fn registration_section_loads_and_decides_features() {
+        let d = dir();
+        let path = d.join("t.toml");
+        std::fs::write(&path, format!("{HEAD}{}{}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert!(t.registration.is_none());
+        assert!(t.unmet(&[Feature::Registration]).unwrap().contains("[registration]"));
+        assert_eq!(t.unmet(&[]), None);
+
+        std::fs::write(&path, format!("{HEAD}{}{}{REGISTRATION}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        let r = t.registration.as_ref().unwrap();
+        assert_eq!(r.initial_access_token.as_deref(), Some("iat-1"));
+        assert_eq!(r.endpoint, None, "discovery's registration_endpoint is the default");
+        let admin = r.admin_client.as_ref().unwrap();
+        assert!(admin.has_scope("dcr_manage") && admin.has_scope("update_client_status"));
+        assert_eq!(r.fdx.as_ref().unwrap().url_for("c-1"), "https://as.example/t/fdx/clients/c-1/status");
+        assert_eq!(t.unmet(&[Feature::Registration, Feature::Fdx, Feature::DcrManage]), None);
+        assert!(t.unmet(&[Feature::OtherWorkspace]).unwrap().contains("other_workspace_registration_endpoint"));
+
+        // The admin client's scopes decide what it can be used for.
+        let narrow = REGISTRATION.replace("private_key_jwt\"\n", "private_key_jwt\"\nscope = \"dcr_manage\"\n");
+        std::fs::write(&path, format!("{HEAD}{}{}{narrow}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert!(t.unmet(&[Feature::Fdx]).unwrap().contains("update_client_status"));
+        assert_eq!(t.unmet(&[Feature::DcrManage]), None);
+    }
+
+    #[test]
+    fn registration_errors_name_the_key() {
+        let d = dir();
+        let path = d.join("t.toml");
+        let cases = [
+            (REGISTRATION.replace("supports_dcr_manage", "supports_dcr_mange"), "supports_dcr_mange"),
+            (REGISTRATION.replace("initial_status = \"Pending\"", "initial_status = \"pending\""), "registration.fdx.initial_status"),
+            (REGISTRATION.replace("/fdx/clients/{client_id}/status", "/fdx/status"), "registration.fdx.status_endpoint"),
+            (REGISTRATION.replace("private_jwks_file = \"jwks.json\"\n", ""), "registration.admin_client.private_jwks_file"),
+            (format!("{REGISTRATION}\n[registration.admin]\nx = 1\n"), "admin"),
+        ];
+        for (text, key) in cases {
+            std::fs::write(&path, format!("{HEAD}{}{}{text}", client("a"), client("b"))).unwrap();
+            let err = Target::load(&path).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_gives_one_target_per_workspace_picked_by_profile() {
+        let d = dir();
+        let jwks = d.join("jwks.json");
+        let ws = |name: &str, profile: &str, fdx: bool| {
+            let clients: Vec<serde_json::Value> = [1, 2]
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "client_id": format!("pkjwt-dpop-{i}"), "token_endpoint_auth_method": "private_key_jwt",
+                        "sender_constraint": "dpop", "private_jwks_file": jwks, "cert_file": null, "key_file": null,
+                        "redirect_uris": ["https://c.example/cb"], "scope": "openid accounts"})
+                })
+                .collect();
+            let fdx = if fdx {
+                serde_json::json!({"status_endpoint": format!("https://as.example/default/{name}/fdx/clients/{{client_id}}/status"), "initial_status": "Pending"})
+            } else {
+                serde_json::Value::Null
+            };
+            serde_json::json!({
+                "tenant": "default", "workspace": name, "profile": profile,
+                "issuer": format!("https://as.example/default/{name}"),
+                "discovery_url": format!("https://as.example/default/{name}/.well-known/openid-configuration"),
+                "code_lifetime": 60, "request_uri_lifetime": 60,
+                "clients": clients,
+                "registration": {
+                    "endpoint": format!("https://as.example/default/{name}/register"),
+                    "mtls_endpoint": format!("https://mtls.as.example/default/{name}/register"),
+                    "policy": "initial_access_token", "initial_access_token": "iat", "registration_access_token_lifetime": null,
+                    "admin_client": {"client_id": "admin", "token_endpoint_auth_method": "private_key_jwt", "sender_constraint": "dpop",
+                        "private_jwks_file": jwks, "cert_file": null, "key_file": null, "redirect_uris": [],
+                        "scope": "dcr_manage update_client_status"},
+                    "supports_dcr_manage": true,
+                    "fdx": fdx
+                }
+            })
+        };
+        let manifest = serde_json::json!({
+            "ca_file": d.join("ca.pem"), "bank_url": "https://bank.example", "bank_audience": "https://bank.example",
+            "mtls_base_url": "https://mtls.as.example",
+            "workspaces": [ws("fapi2", "fapi2-security-profile", false), ws("fdx", "fdx", true)],
+            "users": [{"username": "alice", "password": "pw"}]
+        });
+        let path = d.join("sandbox.json");
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        let targets = Targets::load_any(&path).unwrap();
+        let names: Vec<&str> = targets.entries().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, vec!["default/fapi2", "default/fdx"]);
+        let first = Target::from_sandbox_manifest(&path).unwrap();
+        assert_eq!(first.issuer, "https://as.example/default/fapi2");
+
+        let scenario = |profile: Option<&str>| Scenario {
+            plan: "p".into(),
+            module: "m".into(),
+            title: "t".into(),
+            requirements: vec!["R".into()],
+            applies: crate::scenario::Applies::default(),
+            requires: crate::scenario::Requires { profile: profile.map(str::to_owned), features: Vec::new() },
+            steps: Vec::new(),
+            source: "s".into(),
+        };
+        assert_eq!(targets.for_scenario(&scenario(None)).unwrap().issuer, "https://as.example/default/fapi2");
+        let fdx = targets.for_scenario(&scenario(Some("fdx"))).unwrap();
+        assert_eq!(fdx.issuer, "https://as.example/default/fdx");
+        let r = fdx.registration.as_ref().unwrap();
+        assert_eq!(r.mtls_endpoint.as_deref(), Some("https://mtls.as.example/default/fdx/register"));
+        assert_eq!(r.other_workspace_registration_endpoint.as_deref(), Some("https://as.example/default/fapi2/register"));
+        assert_eq!(r.admin_client.as_ref().unwrap().client.client_id, "admin");
+        assert_eq!(fdx.unmet(&[Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace]), None);
+        let fapi2 = targets.for_scenario(&scenario(Some("fapi2-security-profile"))).unwrap();
+        assert!(fapi2.unmet(&[Feature::Fdx]).unwrap().contains("[registration.fdx]"));
+        let err = targets.for_scenario(&scenario(Some("brazil"))).unwrap_err();
+        assert!(err.contains("\"brazil\"") && err.contains("default/fdx (fdx)"), "{err}");
+
+        // A target file serves every module, whatever profile it names.
+        let file = Targets::single(first);
+        assert_eq!(file.for_scenario(&scenario(Some("fdx"))).unwrap().issuer, "https://as.example/default/fapi2");
     }
 
     #[test]

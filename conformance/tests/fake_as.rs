@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use fapilab_conformance::execute::execute;
 use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
-use fapilab_conformance::scenario::{Applies, Expect, Scenario, StepSpec};
+use fapilab_conformance::scenario::{Applies, Expect, Requires, Scenario, StepSpec};
 use fapilab_conformance::variant::{ClientAuth, OpenId, Sender, Variant};
 use serde_json::{Value, json};
 use server::{Craft, Fake, REQUEST_URI_PREFIX, good_jwks};
@@ -62,6 +62,7 @@ async fn run_variant(craft: Craft, variant: Variant, steps: Vec<StepSpec>) -> Mo
         title: "a crafted answer from the fake authorization server".into(),
         requirements: vec!["FAPI2-SP-AS-01".into()],
         applies: Applies::default(),
+        requires: Requires::default(),
         steps,
         source: "conformance/tests/fake_as.rs".into(),
     };
@@ -576,4 +577,119 @@ async fn par_201_with_an_error_member_fails() {
     )
     .await;
     assert_flags(&r, Verdict::Failed, &["par.no_error"]);
+}
+
+// ---- client registration (RFC 7591/7592; DCR-02, DCR-03, DCM-01, DCM-03, DCM-05) -----------
+
+/// `name` expected to be refused, without mutations.
+fn refused_plain(name: &str) -> StepSpec {
+    StepSpec { expect: Expect::Rejected, ..step(name) }
+}
+
+#[tokio::test]
+async fn control_registration_read_and_delete_pass() {
+    // The correct fake registers, reads and deletes; the deleted client's token is then
+    // refused with 401 and a Bearer challenge.
+    let mut s = steps(&["discover", "register", "read_registration"]);
+    // The fake never rotates the registration access token (DCM-06 makes it optional): there
+    // is no previous token to try, which is recorded, not failed.
+    s.push(refused("read_registration", "previous_registration_token"));
+    s.push(step("delete_registration"));
+    s.push(refused_plain("read_registration"));
+    s.push(refused("read_registration", "wrong_registration_token"));
+    let r = run(Craft::none(), s).await;
+    assert_passed(&r);
+    for id in ["registration.echo.jwks", "registration.registration_access_token", "read.echo.redirect_uris", "read.previous_registration_token", "delete.status"] {
+        assert!(r.conditions.iter().any(|c| c.id == id && c.passed), "{id}\n{}", explain(&r));
+    }
+}
+
+#[tokio::test]
+async fn registration_hands_out_a_client_secret() {
+    // DCR-02: a secret is only for secret-based methods, never for a FAPI client.
+    let r = run(
+        Craft::registration(|b, _| drop(b.insert("client_secret".into(), json!(fapilab_jose::random_token(24))))),
+        steps(&["register"]),
+    )
+    .await;
+    assert_flags(&r, Verdict::Failed, &["registration.no_client_secret"]);
+    // The report never shows the secret itself.
+    let body = r.exchanges.iter().filter_map(|x| x.response_body.as_deref()).find(|b| b.contains("client_secret")).expect("answer");
+    assert!(body.contains("client_secret\":\"") && body.contains('…'), "{body}");
+}
+
+#[tokio::test]
+async fn registration_answers_200_instead_of_201() {
+    let r = run(Craft::registration(|_, status| *status = 200), steps(&["register"])).await;
+    assert_flags(&r, Verdict::Failed, &["registration.status"]);
+}
+
+#[tokio::test]
+async fn registration_without_token_or_echo() {
+    // DCM-01: no registration access token; DCR-02: the registered redirect URIs not echoed.
+    let r = run(Craft::registration(|b, _| drop(b.remove("registration_access_token"))), steps(&["register"])).await;
+    assert_flags(&r, Verdict::Failed, &["registration.registration_access_token"]);
+    let r = run(Craft::registration(|b, _| drop(b.remove("redirect_uris"))), steps(&["register"])).await;
+    assert_flags(&r, Verdict::Failed, &["registration.echo.redirect_uris"]);
+}
+
+#[tokio::test]
+async fn registration_accepts_an_http_redirect_uri() {
+    // DCR-03: the fake registers anything, so the refusal the step expects does not come.
+    let r = run(Craft::none(), vec![refused("register", "http_redirect_uri")]).await;
+    assert_flags(&r, Verdict::Failed, &["registration.rejected"]);
+}
+
+#[tokio::test]
+async fn delete_answers_200_with_a_body() {
+    // DCM-05: a deletion is 204 No Content.
+    let r = run(
+        Craft::management(ResponseTemplate::new(200).set_body_json(json!({"deleted": true}))),
+        steps(&["register", "delete_registration"]),
+    )
+    .await;
+    assert_flags(&r, Verdict::Failed, &["delete.no_body", "delete.status"]);
+}
+
+#[tokio::test]
+async fn management_accepts_a_wrong_registration_token() {
+    // DCM-03: an unknown registration access token must be refused with 401.
+    let r = run(
+        Craft::management(json_response(200, json!({"client_id": "whoever"}))),
+        vec![step("register"), refused("read_registration", "wrong_registration_token")],
+    )
+    .await;
+    assert_flags(&r, Verdict::Failed, &["read.rejected"]);
+}
+
+#[tokio::test]
+async fn management_401_without_a_challenge() {
+    // RFC 6750 §3: a 401 carries WWW-Authenticate.
+    let r = run(
+        Craft::management(json_response(401, json!({"error": "invalid_token"}))),
+        vec![step("register"), refused("read_registration", "wrong_registration_token")],
+    )
+    .await;
+    assert_flags(&r, Verdict::Failed, &["read.www_authenticate"]);
+}
+
+#[tokio::test]
+async fn registration_steps_skip_when_the_target_has_no_registration() {
+    // A module needing registration against a target without it is SKIPPED, with the reason.
+    let fake = Fake::start(Craft::none()).await;
+    let mut target = fake.target();
+    target.registration = None;
+    let scenario = Scenario {
+        plan: "fake-as".into(),
+        module: "needs-registration".into(),
+        title: "a module that needs registration".into(),
+        requirements: vec!["DCR-01".into()],
+        applies: Applies::default(),
+        requires: Requires { profile: None, features: vec![fapilab_conformance::scenario::Feature::Registration] },
+        steps: steps(&["register"]),
+        source: "conformance/tests/fake_as.rs".into(),
+    };
+    let r = execute(Arc::new(target), &scenario, PLAIN).await;
+    assert!(matches!(&r.verdict, Verdict::Skipped { reason } if reason.contains("[registration]")), "{}", explain(&r));
+    assert!(r.exchanges.is_empty());
 }

@@ -26,7 +26,7 @@ use std::time::Instant;
 use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
 use fapilab_conformance::plan::{Plan, builtin_plans};
 use fapilab_conformance::runner;
-use fapilab_conformance::target::Target;
+use fapilab_conformance::target::{Target, Targets};
 use fapilab_conformance::variant::Variant;
 use fapilab_server::faults::Fault;
 use tokio::sync::Semaphore;
@@ -237,7 +237,7 @@ async fn run_plan(dir: &Path, faults: Vec<Fault>, plans: &[Plan], variants: &[Va
     .await
     .map_err(|e| format!("the sandbox did not start: {e}"))?;
     let target = Target::from_sandbox_manifest(&sandbox.manifest_path).map_err(|e| format!("the sandbox manifest: {e}"))?;
-    let results = runner::run(Arc::new(target), plans, variants, None, MODULES_PER_RUN, |_| {}).await;
+    let results = runner::run(Arc::new(Targets::single(target)), plans, variants, None, MODULES_PER_RUN, |_| {}).await;
     drop(sandbox);
     Ok(results)
 }
@@ -412,7 +412,7 @@ async fn every_fault_is_caught_by_its_modules_and_nothing_else() {
             let _permit = permits.acquire_owned().await.expect("semaphore");
             let t = Instant::now();
             let target = Target::from_sandbox_manifest(&manifest).expect("the control manifest");
-            let results = runner::run(Arc::new(target), &plans, &variants, None, MODULES_PER_RUN, |_| {}).await;
+            let results = runner::run(Arc::new(Targets::single(target)), &plans, &variants, None, MODULES_PER_RUN, |_| {}).await;
             (results, t.elapsed())
         })
     };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fapilab_conformance::execute::execute;
 use fapilab_conformance::model::{ModuleResult, Verdict};
-use fapilab_conformance::scenario::{Applies, Expect, Scenario, StepSpec};
+use fapilab_conformance::scenario::{Applies, Expect, Requires, Scenario, StepSpec};
 use fapilab_conformance::target::Target;
 use fapilab_conformance::variant::{ClientAuth, Variant};
 
@@ -35,6 +35,7 @@ fn scenario(module: &str, steps: Vec<StepSpec>) -> Scenario {
         title: module.into(),
         requirements: Vec::new(),
         applies: Applies::default(),
+        requires: Requires::default(),
         steps,
         source: "in code".into(),
     }

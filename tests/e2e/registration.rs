@@ -143,7 +143,8 @@ async fn dcr_01_initial_access_token_is_required() {
 async fn dcr_03_invalid_metadata_is_refused_naming_the_member() {
     let env = registration_env().await;
     let base = metadata_for(&env, "pkjwt-dpop-1");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+    type Case = (&'static str, Box<dyn Fn(&mut Value)>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         ("http redirect", Box::new(|b| b["redirect_uris"] = json!(["http://tpp.example/cb"])), "invalid_redirect_uri", "redirect_uris"),
         ("no redirect", Box::new(|b| { b.as_object_mut().expect("o").remove("redirect_uris"); }), "invalid_redirect_uri", "redirect_uris"),
         ("jwks and jwks_uri", Box::new(|b| b["jwks_uri"] = json!("https://tpp.example/jwks")), "invalid_client_metadata", "jwks"),

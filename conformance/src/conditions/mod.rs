@@ -5,7 +5,8 @@
 //!
 //! One file per area: discovery (§3.1 of the suite research), PAR (§3.2), authorization
 //! response (§3.3), token (§3.5), ID token (§3.6), error responses (§3.7), keys (§3.8), TLS
-//! (§3.9), resource and DPoP (§3.10).
+//! (§3.9), resource and DPoP (§3.10); client registration and its management, with the FDX
+//! client status (`shared/spec/oauth-building-blocks.md` §5, `shared/spec/fdx.md`).
 
 pub mod authorize;
 pub mod discovery;
@@ -13,6 +14,7 @@ pub mod errors;
 pub mod id_token;
 pub mod keys;
 pub mod par;
+pub mod registration;
 pub mod resource;
 pub mod tls;
 pub mod token;

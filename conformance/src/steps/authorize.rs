@@ -13,7 +13,7 @@ use super::{StepRun, harness_problem, need_client};
 use crate::conditions::Check;
 use crate::conditions::authorize::{self, Sent};
 use crate::conditions::errors::{self, FrontOutcome};
-use crate::context::ModuleContext;
+use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Via};
 use crate::login;
 use crate::scenario::Expect;
@@ -169,7 +169,15 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         return;
     }
     // A refusal is expected (or allowed).
-    let defaults: &[&str] = if !approve {
+    let standing = if m.is_empty() && approve { ctx.standing(step.index) } else { None };
+    let defaults: &[&str] = if let Some(s) = &standing {
+        // FDX-ST-02: an inactive client is refused at the authorization endpoint with
+        // unauthorized_client; DCM-05: a deleted client is unknown.
+        match s {
+            Standing::FdxInactive(_) => &["unauthorized_client"],
+            Standing::Deleted => &["invalid_client", "unauthorized_client", "invalid_request"],
+        }
+    } else if !approve {
         &["access_denied"]
     } else if m.has("no_par") {
         &["invalid_request", "invalid_request_uri", "invalid_request_object"]
@@ -181,7 +189,12 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let errors_ok = step.errors(defaults);
     let mut registered = vec![client.redirect_uri.clone()];
     registered.extend(client.second_redirect_uri.clone());
-    let reqs: &[&str] = if !approve {
+    let reqs: &[&str] = if let Some(s) = &standing {
+        match s {
+            Standing::FdxInactive(_) => &["FDX-ST-02"],
+            Standing::Deleted => &["DCM-05"],
+        }
+    } else if !approve {
         &["OA-03", "FAPI2-SP-AZ-07"]
     } else if m.has("no_par") {
         &["FAPI2-SP-AZ-03"]

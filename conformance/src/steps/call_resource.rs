@@ -7,7 +7,7 @@
 
 use super::{DPOP_ONLY, Proof, StepRun, harness_problem, need_client, send_with_nonce_retry};
 use crate::conditions::resource;
-use crate::context::ModuleContext;
+use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Via};
 use crate::model::Severity;
 use crate::scenario::Expect;
@@ -199,11 +199,18 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         let severity = if m.has("dpop_replay") { Severity::Warning } else { Severity::Failure };
         // After a `revoke` step: a revoked access token must not work (FAPI2-SP-RS-03); one whose
         // refresh token was revoked should not (REV-05 is a SHOULD: a warning).
-        let (what, reqs, severity) = match tokens.revoked {
-            Some("refresh") if m.is_empty() => {
+        let standing = if m.is_empty() { ctx.standing(step.index) } else { None };
+        let (what, reqs, severity) = match (tokens.revoked, standing) {
+            (Some("refresh"), _) if m.is_empty() => {
                 ("the access token of a revoked refresh token".to_owned(), vec!["REV-05", "FAPI2-SP-RS-03"], Severity::Warning)
             }
-            Some("access") if m.is_empty() => ("the revoked access token".to_owned(), vec!["REV-06", "FAPI2-SP-RS-03"], severity),
+            (Some("access"), _) if m.is_empty() => ("the revoked access token".to_owned(), vec!["REV-06", "FAPI2-SP-RS-03"], severity),
+            // DCM-05 (the AS SHOULD revoke a deleted client's tokens) and FDX-ST-03 (tokens of a
+            // client set inactive stop working) are SHOULDs: a working token is a warning.
+            (_, Some(Standing::Deleted)) => ("the access token of a deleted client".to_owned(), vec!["DCM-05"], Severity::Warning),
+            (_, Some(Standing::FdxInactive(status))) => {
+                (format!("the access token of a client set to FDX status {status}"), vec!["FDX-ST-03"], Severity::Warning)
+            }
             _ => (what, reqs, severity),
         };
         ctx.extend(resource::rejected("resource.rejected", &what, &reqs, severity, &resp));

@@ -35,6 +35,7 @@ pub async fn run(ctx: &mut ModuleContext, _step: &StepRun<'_>) {
         url,
         headers: vec![("Origin".into(), ORIGIN.into()), ("Access-Control-Request-Method".into(), "GET".into())],
         form: None,
+        json: None,
     };
     let pre = ctx.http.send(Via::Plain, options).await;
     let acao_pre = pre.header("access-control-allow-origin").map(str::to_owned);

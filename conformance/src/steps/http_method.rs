@@ -17,7 +17,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let Some(url) = need_endpoint(ctx, &client, &name, "PAR-02") else { return };
     let via = ctx.via_for(&client);
     let form = vec![("client_id".to_owned(), client.client_id.clone())];
-    let req = Request { method: method.clone(), url, headers: Vec::new(), form: Some(form) };
+    let req = Request { method: method.clone(), url, headers: Vec::new(), form: Some(form), json: None };
     let resp = ctx.http.send(via, req).await;
     let status = resp.status_or_zero();
     ctx.push(

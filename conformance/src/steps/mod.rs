@@ -7,15 +7,21 @@ pub mod authorize;
 pub mod call_resource;
 pub mod check_headers;
 pub mod check_tls;
+pub mod client_credentials;
+pub mod delete_registration;
 pub mod discover;
 pub mod http_method;
 pub mod introspect;
 pub mod jwks;
 pub mod par;
+pub mod read_registration;
 pub mod refresh;
+pub mod register;
 pub mod reuse_code;
 pub mod revoke;
+pub mod set_fdx_status;
 pub mod token;
+pub mod update_registration;
 pub mod userinfo;
 pub mod wait;
 
@@ -23,7 +29,7 @@ use fapilab_jose::{SigningKey, b64};
 use serde_json::{Map, Value, json};
 
 use crate::conditions::Check;
-use crate::context::{ModuleContext, client_rsa_key, client_signing_key};
+use crate::context::{ModuleContext, Standing, client_rsa_key, client_signing_key};
 use crate::http::{Request, Response, Via};
 use crate::mutations::Mutations;
 use crate::scenario::{Expect, StepSpec};
@@ -436,7 +442,7 @@ pub fn htu_of(url: &str) -> String {
 }
 
 /// Whether a response asks for a DPoP nonce (DP-N-01 at the AS, DP-N-02 at an RS).
-fn wants_nonce(resp: &Response) -> bool {
+pub fn wants_nonce(resp: &Response) -> bool {
     matches!(resp.status, Some(400 | 401))
         && (resp.json_error().as_deref() == Some("use_dpop_nonce")
             || resp.header("www-authenticate").is_some_and(|w| w.contains("use_dpop_nonce")))
@@ -495,6 +501,27 @@ pub fn cert_der(pem: &str) -> Option<Vec<u8>> {
     let end = pem[start..].find("-----END CERTIFICATE-----")? + start;
     let body: String = pem[start..end].chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// Requirement ids and default accepted errors when the server must refuse a client it no
+/// longer serves: a deleted registration (DCM-05: `invalid_client`) or an inactive FDX status
+/// (FDX-ST-02: `unauthorized_client`, and `invalid_client` which the FDX note also allows).
+pub fn standing_rules(s: &Standing) -> (Vec<&'static str>, Vec<&'static str>) {
+    match s {
+        Standing::Deleted => (vec!["DCM-05"], vec!["invalid_client"]),
+        Standing::FdxInactive(_) => (vec!["FDX-ST-02"], vec!["unauthorized_client", "invalid_client"]),
+    }
+}
+
+/// Requirement ids and default accepted errors of an expected refusal: the mutations' rules,
+/// or for a step without mutations whose client the server no longer serves, that reason.
+pub fn refusal_rules(ctx: &ModuleContext, step: &StepRun<'_>) -> (Vec<&'static str>, Vec<&'static str>) {
+    if step.mutations.is_empty()
+        && let Some(s) = ctx.standing(step.index)
+    {
+        return standing_rules(&s);
+    }
+    mutation_rules(&step.mutations)
 }
 
 /// Requirement ids and default accepted errors for what a mutation breaks.

@@ -9,8 +9,8 @@ use std::time::Instant;
 use fapilab_jose::{Algorithm, SigningKey};
 
 use super::{
-    StepRun, client_auth_params, dpop_form_post, harness_problem, mutation_rules, need_client, need_endpoint, other_htu,
-    proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
+    StepRun, client_auth_params, dpop_form_post, harness_problem, need_client, need_endpoint, other_htu,
+    proof_to_replay, refusal_rules, rejection_severity, send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::par;
@@ -194,7 +194,7 @@ fn via_is_plain_for_mtls(client: &crate::target::TargetClient, m: &crate::mutati
 }
 
 fn judge(ctx: &mut ModuleContext, step: &StepRun<'_>, resp: &Response, mut flow: Flow, tls_refusal_ok: bool) {
-    let (reqs, default_errors) = mutation_rules(&step.mutations);
+    let (reqs, default_errors) = refusal_rules(ctx, step);
     let accepted = resp.status == Some(201);
     let expect = step.expect();
     if expect == Expect::Success || (expect == Expect::Either && accepted) {

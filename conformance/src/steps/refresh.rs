@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use super::token::{back_channel_via, judge_success, proof_key};
 use super::{
-    Proof, StepRun, cert_der, client_auth_params, harness_problem, mutation_rules, need_client, need_endpoint, rejection_severity,
+    Proof, StepRun, cert_der, client_auth_params, harness_problem, need_client, need_endpoint, refusal_rules, rejection_severity,
     send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::Check;
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
-use crate::context::ModuleContext;
+use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Response, Via};
 use crate::mutations::Mutations;
 use crate::scenario::Expect;
@@ -118,7 +118,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         ctx.ensure_jwks().await;
     }
     if !(expect == Expect::Success || (expect == Expect::Either && accepted)) {
-        let (reqs, defaults) = mutation_rules(m);
+        let (reqs, defaults) = refusal_rules(ctx, step);
         let defaults = if defaults.is_empty() { vec!["invalid_grant", "invalid_client", "invalid_request"] } else { defaults };
         let errors_ok = step.errors(&defaults);
         let (reqs, hint, what) = if m.has("use_client_2") {
@@ -128,6 +128,14 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                 "a refresh token is bound to the client it was issued to",
                 "client 2's refresh token presented by client 1".to_owned(),
             )
+        } else if m.is_empty()
+            && let Some(standing) = ctx.standing(step.index)
+        {
+            let what = match standing {
+                Standing::Deleted => "a refresh token of a deleted client".to_owned(),
+                Standing::FdxInactive(status) => format!("a refresh token of a client in FDX status {status}"),
+            };
+            (reqs, "the server must stop serving a client it deleted or deactivated, including its refresh tokens", what)
         } else if tokens.revoked == Some("refresh") && m.is_empty() {
             (vec!["REV-06"], "a revoked refresh token must be unusable at once", "the revoked refresh token".to_owned())
         } else if reqs.is_empty() {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use fapilab_jose::{Algorithm, SigningKey};
 
 use super::{
-    StepRun, cert_der, client_auth_params, dpop_form_post, harness_problem, mutation_rules, need_client, need_endpoint, other_htu,
-    proof_to_replay, rejection_severity, send_with_nonce_retry, skip_inapplicable,
+    StepRun, cert_der, client_auth_params, dpop_form_post, harness_problem, need_client, need_endpoint, other_htu,
+    proof_to_replay, refusal_rules, rejection_severity, send_with_nonce_retry, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
@@ -156,7 +156,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         judge_success(ctx, "token", step.index, &client.client_id, flow.nonce.as_deref(), &resp, &binding, None);
         return;
     }
-    let (reqs, defaults) = mutation_rules(m);
+    let (reqs, defaults) = refusal_rules(ctx, step);
     let errors_ok = step.errors(&defaults);
     let reqs = if reqs.is_empty() { vec!["OA-02"] } else { reqs };
     let what = format!("the token request ({})", m.label());

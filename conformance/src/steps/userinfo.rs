@@ -5,11 +5,13 @@
 //! server negative tests apply to it too (`expect = "rejected"`: a 4xx, and with a 401 a
 //! `WWW-Authenticate` challenge, RFC 6750 §3, RFC 9449 §7.1): the DPoP proof mutations
 //! `dpop_wrong_htm` (DP-08), `dpop_wrong_htu` (DP-09), `dpop_no_ath` / `dpop_wrong_ath` (DP-12)
-//! and `dpop_replay` (DP-13, a SHOULD: a warning), and `swap_certificate` (MT-07).
+//! and `dpop_replay` (DP-13, a SHOULD: a warning), and `swap_certificate` (MT-07). Without
+//! mutations, a refusal is expected of the token of a registered client that was deleted
+//! (DCM-05) or set to an inactive FDX status (FDX-ST-03): both SHOULDs, so warnings.
 
 use super::{DPOP_ONLY, Proof, StepRun, harness_problem, need_client, other_htm, other_htu, proof_to_replay, send_with_nonce_retry};
 use crate::conditions::{Check, resource};
-use crate::context::ModuleContext;
+use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Response, Via};
 use crate::model::Severity;
 use crate::scenario::Expect;
@@ -163,9 +165,20 @@ fn requirements(m: &crate::mutations::Mutations) -> Vec<&'static str> {
 /// challenge naming one of the accepted error codes (RFC 6750 §3, RFC 9449 §7.1).
 fn judge_rejected(ctx: &mut ModuleContext, step: &StepRun<'_>, resp: &Response) {
     let m = &step.mutations;
-    let reqs = requirements(m);
-    let severity = if m.has("dpop_replay") { Severity::Warning } else { Severity::Failure };
-    let what = format!("the UserInfo call ({})", m.label());
+    let standing = if m.is_empty() { ctx.standing(step.index) } else { None };
+    let (what, reqs, severity) = match standing {
+        // DCM-05 (revoke a deleted client's tokens) and FDX-ST-03 (tokens of a client set
+        // inactive stop working) are SHOULDs: a working token is a warning.
+        Some(Standing::Deleted) => ("the access token of a deleted client".to_owned(), vec!["DCM-05"], Severity::Warning),
+        Some(Standing::FdxInactive(status)) => {
+            (format!("the access token of a client set to FDX status {status}"), vec!["FDX-ST-03"], Severity::Warning)
+        }
+        None => (
+            format!("the UserInfo call ({})", m.label()),
+            requirements(m),
+            if m.has("dpop_replay") { Severity::Warning } else { Severity::Failure },
+        ),
+    };
     ctx.extend(resource::rejected("userinfo.rejected", &what, &reqs, severity, resp));
     if resp.status != Some(401) {
         return;

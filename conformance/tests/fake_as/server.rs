@@ -3,22 +3,23 @@
 //! `https://localhost:<port>`.
 //!
 //! By default every endpoint behaves like a correct server (discovery, JWKS, PAR with state
-//! kept per `request_uri`, an authorization endpoint with a login form, and a token endpoint
-//! that checks the code and the PKCE verifier). A [`Craft`] replaces one answer with a
-//! crafted one that breaks exactly one rule.
+//! kept per `request_uri`, an authorization endpoint with a login form, a token endpoint
+//! that checks the code and the PKCE verifier, and open RFC 7591/7592 registration with a
+//! registration access token per client). A [`Craft`] replaces one answer with a crafted one
+//! that breaks exactly one rule.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fapilab_conformance::target::{FieldValue, FormScript, Login, Target, TargetClient, User};
+use fapilab_conformance::target::{FieldValue, FormScript, Login, Registration, Target, TargetClient, User};
 use fapilab_conformance::variant::{ClientAuth, Sender};
 use fapilab_jose::{Algorithm, SigningKey};
 use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -77,6 +78,8 @@ pub struct Urls {
 
 type DiscoveryTweak = Box<dyn Fn(&mut Map<String, Value>, &Urls) + Send + Sync>;
 type CallbackTweak = Arc<dyn Fn(&mut Vec<(String, String)>) + Send + Sync>;
+/// Changes a registration answer: its JSON body and its status.
+type RegistrationTweak = Arc<dyn Fn(&mut Map<String, Value>, &mut u16) + Send + Sync>;
 
 /// The one answer a case replaces; everything else stays correct.
 #[derive(Default)]
@@ -86,6 +89,8 @@ pub struct Craft {
     par: Option<ResponseTemplate>,
     callback: Option<CallbackTweak>,
     token: Option<ResponseTemplate>,
+    registration: Option<RegistrationTweak>,
+    management: Option<ResponseTemplate>,
 }
 
 impl Craft {
@@ -118,6 +123,16 @@ impl Craft {
     pub fn token(r: ResponseTemplate) -> Craft {
         Craft { token: Some(r), ..Craft::default() }
     }
+
+    /// Changes the (otherwise correct) answer to every registration.
+    pub fn registration(f: impl Fn(&mut Map<String, Value>, &mut u16) + Send + Sync + 'static) -> Craft {
+        Craft { registration: Some(Arc::new(f)), ..Craft::default() }
+    }
+
+    /// Answers every request at a registration client URI (GET, PUT, DELETE) with this.
+    pub fn management(r: ResponseTemplate) -> Craft {
+        Craft { management: Some(r), ..Craft::default() }
+    }
 }
 
 /// A pushed request the fake accepted.
@@ -136,10 +151,18 @@ struct Issued {
     code_challenge: String,
 }
 
+/// A client the fake registered: its metadata and registration access token.
+#[derive(Debug, Clone)]
+struct RegisteredClient {
+    metadata: Map<String, Value>,
+    registration_access_token: String,
+}
+
 #[derive(Default)]
 struct Memory {
     pushed: HashMap<String, Pushed>,
     codes: HashMap<String, Issued>,
+    registered: HashMap<String, RegisteredClient>,
 }
 
 /// A running fake authorization server.
@@ -185,6 +208,7 @@ pub fn good_discovery(issuer: &str) -> Map<String, Value> {
         "token_endpoint": format!("{issuer}/token"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "registration_endpoint": format!("{issuer}/register"),
         "require_pushed_authorization_requests": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -367,6 +391,75 @@ impl Fake {
             }
         }
 
+        // Registration (RFC 7591): open, 201 with the metadata, a client_id, the client's
+        // configuration endpoint and its registration access token.
+        {
+            let memory = memory.clone();
+            let issuer = urls.issuer.clone();
+            let tweak = craft.registration.clone();
+            Mock::given(method("POST"))
+                .and(path("/register"))
+                .respond_with(move |req: &Request| {
+                    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&req.body) else {
+                        return oauth_error(400, "invalid_client_metadata", "the body is not a JSON object");
+                    };
+                    let client_id = format!("dyn-{}", fapilab_jose::random_token(12));
+                    let rat = fapilab_jose::random_token(32);
+                    body.insert("client_id".into(), json!(client_id));
+                    memory
+                        .lock()
+                        .expect("memory")
+                        .registered
+                        .insert(client_id.clone(), RegisteredClient { metadata: body.clone(), registration_access_token: rat.clone() });
+                    body.insert("registration_client_uri".into(), json!(format!("{issuer}/register/{client_id}")));
+                    body.insert("registration_access_token".into(), json!(rat));
+                    let mut status = 201;
+                    if let Some(t) = &tweak {
+                        t(&mut body, &mut status);
+                    }
+                    ResponseTemplate::new(status).insert_header("Cache-Control", "no-store").set_body_json(Value::Object(body))
+                })
+                .mount(&mock)
+                .await;
+        }
+
+        // The client configuration endpoint (RFC 7592): the client's own registration access
+        // token reads (200) and deletes (204); anything else is 401 with a Bearer challenge.
+        let manage = Mock::given(path_regex("^/register/[^/]+$"));
+        match craft.management {
+            Some(r) => manage.respond_with(r).mount(&mock).await,
+            None => {
+                let memory = memory.clone();
+                manage
+                    .respond_with(move |req: &Request| {
+                        let client_id = req.url.path().rsplit('/').next().unwrap_or_default().to_owned();
+                        let presented = req
+                            .headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.strip_prefix("Bearer "))
+                            .map(str::to_owned);
+                        let mut mem = memory.lock().expect("memory");
+                        let known = mem.registered.get(&client_id).cloned();
+                        let Some(client) = known.filter(|c| presented.as_deref() == Some(c.registration_access_token.as_str())) else {
+                            return ResponseTemplate::new(401)
+                                .insert_header("WWW-Authenticate", "Bearer error=\"invalid_token\"")
+                                .set_body_json(json!({"error": "invalid_token"}));
+                        };
+                        match req.method.as_str() {
+                            "DELETE" => {
+                                mem.registered.remove(&client_id);
+                                ResponseTemplate::new(204)
+                            }
+                            "GET" => ResponseTemplate::new(200).insert_header("Cache-Control", "no-store").set_body_json(Value::Object(client.metadata)),
+                            _ => ResponseTemplate::new(405),
+                        }
+                    })
+                    .mount(&mock)
+                    .await;
+            }
+        }
+
         Fake { urls, _mock: mock, proxy }
     }
 
@@ -407,6 +500,8 @@ impl Fake {
             })),
             code_lifetime: 60,
             users: vec![User { username: USERNAME.into(), password: PASSWORD.into() }],
+            // Open registration at the discovery document's registration_endpoint.
+            registration: Some(Registration::default()),
             issuer,
         }
     }
