@@ -6,7 +6,7 @@
 //! parallel); otherwise the authorization server's TLS listener is on `port_base`, its
 //! mutual-TLS listener (RFC 8705 §5 endpoint aliases) on `port_base + 1` and the bank on
 //! `port_base + 2`. The bank validates tokens by introspection, so revocation shows at once
-//! (FAPI2-SP-RS-03).
+//! (FAPI2-SP-RS-03), at whichever workspace issued them (`fapi2` or `fdx`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -115,25 +115,24 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
 
     let server = fapilab_server::start(config.clone()).await?;
 
-    let ws = server
-        .workspaces()
-        .into_iter()
-        .find(|ws| {
-            ws.client(bank::BANK_CLIENT_ID)
-                .is_some_and(|c| c.resource_server)
-        })
-        .ok_or_else(|| SandboxError::NoBankClient(bank::BANK_CLIENT_ID.into()))?;
-    let tpp = ws
-        .client(bank::BANK_CLIENT_ID)
-        .and_then(|c| c.tpp.clone())
-        .ok_or_else(|| SandboxError::NoSigningKey(bank::BANK_CLIENT_ID.into()))?;
+    // The bank trusts every workspace that has the bank's resource-server client; the first
+    // one sets its audience (the sandbox's workspaces share it).
     let ca_pem = read(&server.ca_dir.ca_cert())?;
-    let authorization_server = AuthorizationServer {
-        issuer: ws.issuer.clone(),
-        introspection_endpoint: ws.endpoint(Listener::Tls, "introspect"),
-        jwks_uri: ws.endpoint(Listener::Tls, "jwks"),
-        ca_pem,
-    };
+    let mut servers = Vec::new();
+    let mut audience = None;
+    for ws in server.workspaces() {
+        let Some(bank_client) = ws.client(bank::BANK_CLIENT_ID).filter(|c| c.resource_server) else { continue };
+        let tpp = bank_client.tpp.clone().ok_or_else(|| SandboxError::NoSigningKey(bank::BANK_CLIENT_ID.into()))?;
+        audience.get_or_insert_with(|| ws.settings.access_token_audience.clone());
+        let authorization_server = AuthorizationServer {
+            issuer: ws.issuer.clone(),
+            introspection_endpoint: ws.endpoint(Listener::Tls, "introspect"),
+            jwks_uri: ws.endpoint(Listener::Tls, "jwks"),
+            ca_pem: ca_pem.clone(),
+        };
+        servers.push((authorization_server, bank::signing_key_from_tpp(&server.ca_dir, &tpp)?));
+    }
+    let audience = audience.ok_or_else(|| SandboxError::NoBankClient(bank::BANK_CLIENT_ID.into()))?;
 
     let listener = bank::bind(SocketAddr::new(opts.bind, bank_port)).await?;
     let bank_addr = listener
@@ -141,15 +140,14 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         .map_err(SandboxError::ListenerAddress)?;
     let bank_url = url_for(&config.server.public_host, bank_addr.port());
     let mut bank_config = BankConfig::new(bank_url.clone());
-    bank_config.audience = ws.settings.access_token_audience.clone();
-    let signing_key = bank::signing_key_from_tpp(&server.ca_dir, &tpp)?;
-    let state = BankState::new(bank_config, &authorization_server, signing_key)?;
+    bank_config.audience = audience.clone();
+    let state = BankState::for_servers(bank_config, servers)?;
     let bank = RunningBank::spawn(listener, bank::tls_config(&server.ca_dir)?, Arc::new(state))?;
 
     let manifest = Manifest::describe(
         &server,
         &bank_url,
-        &ws.settings.access_token_audience,
+        &audience,
         users,
     );
     let manifest_path = data_dir.join(MANIFEST_FILE);

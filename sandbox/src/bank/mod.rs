@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use crate::error::SandboxError;
 pub use token_check::{AccessGrant, Binding};
 pub use validator::{
-    AuthorizationServer, Introspection, JwtAccessTokens, TokenInfo, TokenRejection, TokenValidator,
+    AuthorizationServer, ByIssuer, Introspection, JwtAccessTokens, TokenInfo, TokenRejection, TokenValidator,
 };
 
 /// The bank's identifier: the `aud` of access tokens meant for it (RFC 9068 §3), and the
@@ -89,6 +89,13 @@ impl BankConfig {
     }
 }
 
+fn validator_for(config: &BankConfig, server: &AuthorizationServer, signing_key: SigningKey) -> Result<Box<dyn TokenValidator>, SandboxError> {
+    Ok(match config.validation {
+        TokenValidation::Introspection => Box::new(Introspection::new(server, &config.audience, &config.client_id, signing_key)?),
+        TokenValidation::Jwt => Box::new(JwtAccessTokens::new(server, &config.audience)?),
+    })
+}
+
 /// Everything a bank request needs.
 pub struct BankState {
     config: BankConfig,
@@ -104,16 +111,21 @@ impl BankState {
         server: &AuthorizationServer,
         signing_key: SigningKey,
     ) -> Result<BankState, SandboxError> {
-        let validator: Arc<dyn TokenValidator> = match config.validation {
-            TokenValidation::Introspection => Arc::new(Introspection::new(
-                server,
-                &config.audience,
-                &config.client_id,
-                signing_key,
-            )?),
-            TokenValidation::Jwt => Arc::new(JwtAccessTokens::new(server, &config.audience)?),
-        };
+        let validator: Arc<dyn TokenValidator> = Arc::from(validator_for(&config, server, signing_key)?);
         Ok(BankState::with_validator(config, validator))
+    }
+
+    /// A bank trusting several authorization servers (the sandbox's workspaces), each with the
+    /// key its introspection assertions are signed with.
+    pub fn for_servers(
+        config: BankConfig,
+        servers: Vec<(AuthorizationServer, SigningKey)>,
+    ) -> Result<BankState, SandboxError> {
+        let mut validators = Vec::new();
+        for (server, key) in servers {
+            validators.push((server.issuer.clone(), validator_for(&config, &server, key)?));
+        }
+        Ok(BankState::with_validator(config, Arc::new(ByIssuer::new(validators))))
     }
 
     /// A bank using any validator (tests use a fixed table of tokens).

@@ -105,6 +105,52 @@ pub trait TokenValidator: Send + Sync {
     fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<TokenInfo, TokenRejection>>;
 }
 
+/// Several authorization servers (the sandbox's workspaces), each with its own validator.
+///
+/// A JWT access token names its issuer: its unverified `iss` picks the validator, which then
+/// checks everything (signature, `iss`, …) as usual. An opaque token names nothing, so each
+/// server is asked in turn until one knows it; a token every server refuses is refused with
+/// the first server's reason.
+pub struct ByIssuer {
+    servers: Vec<(String, Box<dyn TokenValidator>)>,
+}
+
+impl ByIssuer {
+    /// `servers`: (issuer, validator) pairs, asked in this order for opaque tokens.
+    pub fn new(servers: Vec<(String, Box<dyn TokenValidator>)>) -> ByIssuer {
+        ByIssuer { servers }
+    }
+}
+
+/// The `iss` of a JWT, read without verification (only to route it).
+fn unverified_issuer(token: &str) -> Option<String> {
+    let claims = CompactJws::parse(token).ok()?.claims().ok()?;
+    claims.get("iss").and_then(Value::as_str).map(str::to_owned)
+}
+
+impl TokenValidator for ByIssuer {
+    fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<TokenInfo, TokenRejection>> {
+        Box::pin(async move {
+            if let Some(iss) = unverified_issuer(token) {
+                return match self.servers.iter().find(|(issuer, _)| *issuer == iss) {
+                    Some((_, validator)) => validator.validate(token).await,
+                    None => Err(TokenRejection::Invalid("the access token was issued by an authorization server this bank does not trust [JAT-02]".into())),
+                };
+            }
+            let mut first = None;
+            for (_, validator) in &self.servers {
+                match validator.validate(token).await {
+                    Ok(info) => return Ok(info),
+                    Err(rejection) => {
+                        first.get_or_insert(rejection);
+                    }
+                }
+            }
+            Err(first.unwrap_or_else(|| TokenRejection::Invalid("no authorization server is configured [FAPI2-SP-RS-03]".into())))
+        })
+    }
+}
+
 /// Where the authorization server is and how to trust it.
 #[derive(Debug, Clone)]
 pub struct AuthorizationServer {
@@ -420,6 +466,34 @@ mod tests {
         let mut header = Map::new();
         header.insert("typ".into(), json!(typ));
         fapilab_jose::jws::sign(key, header, &claims).expect("sign")
+    }
+
+    #[tokio::test]
+    async fn by_issuer_routes_jwts_by_iss_and_asks_every_server_about_opaque_tokens() {
+        const OTHER: &str = "https://as.example/t/fdx";
+        let (first, second) = (key(), key());
+        let router = ByIssuer::new(vec![
+            (ISSUER.to_owned(), Box::new(JwtAccessTokens::with_jwks(ISSUER, AUD, jwks(&first))) as Box<dyn TokenValidator>),
+            (OTHER.to_owned(), Box::new(JwtAccessTokens::with_jwks(OTHER, AUD, jwks(&second)))),
+        ]);
+        let far_future = |c: &mut Value| c["exp"] = json!(fapilab_jose::now() + 300);
+        let from_other = token(&second, "at+jwt", |c| {
+            c["iss"] = json!(OTHER);
+            far_future(c);
+        });
+        assert!(router.validate(&from_other).await.is_ok(), "the second server's token is routed to it");
+        let forged = token(&first, "at+jwt", |c| {
+            c["iss"] = json!(OTHER);
+            far_future(c);
+        });
+        assert!(matches!(router.validate(&forged).await, Err(TokenRejection::Invalid(_))), "signed by the wrong server");
+        let stranger = token(&first, "at+jwt", |c| {
+            c["iss"] = json!("https://elsewhere.example");
+            far_future(c);
+        });
+        let refused = router.validate(&stranger).await.expect_err("unknown issuer");
+        assert!(matches!(&refused, TokenRejection::Invalid(d) if d.contains("does not trust")), "{refused:?}");
+        assert!(matches!(router.validate("opaque-handle").await, Err(TokenRejection::Invalid(_))), "every server refuses it");
     }
 
     fn check(token: &str, jwks: &Jwks) -> Result<TokenInfo, TokenRejection> {
