@@ -257,7 +257,7 @@ fn store(c: &mut Criterion) {
 }
 
 fn password(c: &mut Criterion) {
-    let phc = fapilab_server::password::hash("correct horse battery staple").expect("hash");
+    let phc = fapilab_server::password::hash_in("correct horse battery staple", &mut Vec::new()).expect("hash");
     let mut memory = Vec::new();
     assert!(fapilab_server::password::verify_in("correct horse battery staple", &phc, &mut memory));
     c.bench_function("password/argon2id_verify_in", |b| {

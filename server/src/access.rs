@@ -1,10 +1,17 @@
 //! Resolving an access token presented to this server (introspection, userinfo, registration
-//! management, FDX status): the store is the authority, so revocation takes effect at once
-//! (REV-06); the token's grant must still be active (a revoked refresh token or a replayed code
-//! kills it), and so must its client — a deleted registration (DCM-05) or an FDX client set
-//! inactive (FDX-ST-03) takes its tokens with it.
+//! management, FDX status).
+//!
+//! Where a token's record comes from: an opaque handle has a stored record; one of this
+//! workspace's JWT access tokens (RFC 9068) is its own record once its signature, `typ`, `iss`
+//! and grant claim check out — so issuing one writes nothing. A stored record always wins: that
+//! is how a revoked JWT is marked (REV-06). Then the record must be unexpired and unrevoked,
+//! its grant still active (a revoked refresh token or a replayed code kills every token of the
+//! grant), and its client still in good standing — a deleted registration (DCM-05) or an FDX
+//! client set inactive (FDX-ST-03) takes its tokens with it.
 
 use axum::http::{HeaderMap, StatusCode, header};
+use fapilab_jose::jws::CompactJws;
+use serde_json::Value;
 
 use crate::dpop::{self, Place};
 use crate::error::{Challenge, ErrorCode, OAuthError, OAuthResult};
@@ -20,15 +27,68 @@ fn client_in_good_standing(ws: &Workspace, client_id: &str) -> bool {
     ws.client(client_id).is_some_and(|c| crate::registry::ensure_active(&c).is_ok())
 }
 
+/// The record of an access token of this workspace, active or not: stored, or read from the
+/// verified JWT itself.
+pub fn access_token_record(state: &AppState, ws: &Workspace, token: &str) -> Option<AccessTokenRecord> {
+    match state.records.get::<AccessTokenRecord>(Kind::AccessToken, &secret_key(&ws.key, token)) {
+        Ok(Some(stored)) => Some(stored),
+        Ok(None) => self_contained(ws, token),
+        Err(e) => {
+            tracing::error!(error = %e, "access token lookup failed");
+            None
+        }
+    }
+}
+
+/// One of our JWT access tokens, verified with the workspace's key. The subject is filled in
+/// from the grant by the caller (a client_credentials token's `sub` is the client).
+fn self_contained(ws: &Workspace, token: &str) -> Option<AccessTokenRecord> {
+    let jws = CompactJws::parse(token).ok()?;
+    if jws.typ() != Some("at+jwt") {
+        return None;
+    }
+    jws.verify(&ws.access_token_verifier).ok()?;
+    let claims = jws.claims().ok()?;
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    if text("iss").as_deref() != Some(ws.issuer.as_str()) {
+        return None;
+    }
+    let cnf = claims.get("cnf").and_then(Value::as_object);
+    let confirmation = match (cnf.and_then(|c| c.get("jkt")), cnf.and_then(|c| c.get("x5t#S256"))) {
+        (Some(Value::String(jkt)), None) => Confirmation::Jkt(jkt.clone()),
+        (None, Some(Value::String(x5t))) => Confirmation::X5tS256(x5t.clone()),
+        (None, None) => Confirmation::Unbound,
+        _ => return None,
+    };
+    Some(AccessTokenRecord {
+        grant_id: text(crate::issuance::GRANT_CLAIM)?,
+        client_id: text("client_id")?,
+        subject: None,
+        scope: text("scope").unwrap_or_default(),
+        jti: text("jti")?,
+        cnf: confirmation,
+        issued_at: number("iat")?,
+        expires_at: number("exp")?,
+        revoked: false,
+    })
+}
+
 pub fn active_access_token(state: &AppState, ws: &Workspace, token: &str) -> Option<AccessTokenRecord> {
-    let record: AccessTokenRecord = state.records.get(Kind::AccessToken, &secret_key(&ws.key, token)).ok()??;
+    let mut record = access_token_record(state, ws, token)?;
     let now = fapilab_jose::now();
+    if record.revoked || record.expires_at < now || !client_in_good_standing(ws, &record.client_id) {
+        return None;
+    }
     let grant_key = crate::store::records::plain_key(&ws.key, &record.grant_id);
-    let live = !record.revoked
-        && record.expires_at >= now
-        && client_in_good_standing(ws, &record.client_id)
-        && state.records.grant_active(&grant_key).ok()?.is_some();
-    live.then_some(record)
+    let grant = state.records.grant_active(&grant_key).ok()??;
+    if grant.client_id != record.client_id {
+        return None;
+    }
+    if record.subject.is_none() {
+        record.subject = grant.subject;
+    }
+    Some(record)
 }
 
 pub fn active_refresh_token(state: &AppState, ws: &Workspace, token: &str) -> Option<RefreshTokenRecord> {

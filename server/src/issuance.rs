@@ -1,12 +1,16 @@
 //! Minting tokens for a grant: the access token (RFC 9068 JWT or opaque), the refresh token
 //! and the ID token, and the JSON token response (RFC 6749 §5.1).
+//!
+//! Minting is synchronous and returns the token records still to be written; the endpoint
+//! commits them in a batched transaction (`store::batch`) before it answers, so a token is
+//! never handed out before its record exists.
 
 use serde_json::{Map, Value, json};
 
 use crate::error::{OAuthError, OAuthResult};
-use crate::store::Kind;
+use crate::store::batch::PendingWrite;
+use crate::store::{Kind, Records};
 use crate::store::records::{AccessTokenRecord, Confirmation, Grant, RefreshTokenRecord, secret_key};
-use crate::state::AppState;
 use crate::workspace::{Client, Workspace};
 
 pub struct Issue<'a> {
@@ -21,6 +25,13 @@ pub struct Issue<'a> {
     pub id_token_nonce: Option<Option<&'a str>>,
 }
 
+/// A token response and the records that must be durable before it is sent.
+#[must_use = "the records must be written before the response is sent"]
+pub struct IssuedTokens {
+    pub body: Value,
+    pub writes: Vec<PendingWrite>,
+}
+
 pub enum RefreshToken<'a> {
     None,
     New,
@@ -30,7 +41,11 @@ pub enum RefreshToken<'a> {
 
 const ID_TOKEN_LIFETIME: i64 = 300;
 
-pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<Value> {
+/// Private claim of our JWT access tokens naming their grant.
+pub const GRANT_CLAIM: &str = "gid";
+
+pub fn issue(ws: &Workspace, issue: Issue<'_>) -> OAuthResult<IssuedTokens> {
+    let mut writes = Vec::with_capacity(2);
     let now = fapilab_jose::now();
     let lifetime = ws.settings.access_token_lifetime as i64;
     let jti = fapilab_jose::random_token(18);
@@ -46,6 +61,9 @@ pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<
             "jti": jti,
             "scope": issue.scope,
             "cnf": issue.cnf.to_cnf(),
+            // The grant the token belongs to: revoking the grant revokes the token
+            // (FAPI2-SP-SC-06) without a stored record per token (see `access`).
+            GRANT_CLAIM: issue.grant_id,
         });
         if let Some(t) = issue.grant.auth_time {
             claims["auth_time"] = json!(t);
@@ -62,21 +80,22 @@ pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<
     } else {
         fapilab_jose::random_token(32)
     };
-    let record = AccessTokenRecord {
-        grant_id: issue.grant_id.to_owned(),
-        client_id: issue.client.client_id.clone(),
-        subject: subject.clone(),
-        scope: issue.scope.to_owned(),
-        jti,
-        cnf: issue.cnf.clone(),
-        issued_at: now,
-        expires_at: now + lifetime,
-        revoked: false,
-    };
-    state
-        .records
-        .put(Kind::AccessToken, &secret_key(&ws.key, &access_token), Some(now + lifetime), &record)
-        .map_err(OAuthError::server)?;
+    // A JWT access token carries its own record (verified by `access`); only an opaque handle
+    // needs one stored.
+    if !ws.access_tokens_are_jwt() {
+        let record = AccessTokenRecord {
+            grant_id: issue.grant_id.to_owned(),
+            client_id: issue.client.client_id.clone(),
+            subject: subject.clone(),
+            scope: issue.scope.to_owned(),
+            jti,
+            cnf: issue.cnf.clone(),
+            issued_at: now,
+            expires_at: now + lifetime,
+            revoked: false,
+        };
+        writes.push(Records::pending(Kind::AccessToken, secret_key(&ws.key, &access_token), Some(now + lifetime), &record).map_err(OAuthError::server)?);
+    }
 
     let mut body = json!({
         "access_token": access_token,
@@ -100,10 +119,7 @@ pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<
                 revoked: false,
                 retired_until: None,
             };
-            state
-                .records
-                .put(Kind::RefreshToken, &secret_key(&ws.key, &token), Some(now + rt_lifetime), &record)
-                .map_err(OAuthError::server)?;
+            writes.push(Records::pending(Kind::RefreshToken, secret_key(&ws.key, &token), Some(now + rt_lifetime), &record).map_err(OAuthError::server)?);
             body["refresh_token"] = json!(token);
         }
     }
@@ -132,5 +148,5 @@ pub fn issue(state: &AppState, ws: &Workspace, issue: Issue<'_>) -> OAuthResult<
         let id_token = fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?;
         body["id_token"] = json!(id_token);
     }
-    Ok(body)
+    Ok(IssuedTokens { body, writes })
 }

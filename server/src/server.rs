@@ -181,6 +181,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let key_dir = data_dir.join("keys");
     let records = Records::new(store.clone());
     let mut workspaces = HashMap::new();
+    let mut password_memory = Vec::new();
     for tenant in &config.tenants {
         for settings in &tenant.workspaces {
             let ws = Workspace::build(WorkspaceInputs {
@@ -192,12 +193,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 ca: &ca_dir,
                 leaf_days: config.ca.leaf_days,
                 extra_client_cas: &extra_client_cas,
-            })?;
+            }, &mut password_memory)?;
             let registered = crate::registry::load(&ws, &records)?;
             tracing::info!(issuer = %ws.issuer, profile = ws.profile.as_str(), clients = ws.clients.len(), registered, "workspace ready");
             workspaces.insert(ws.key.clone(), Arc::new(ws));
         }
     }
+    drop(password_memory);
     let state: SharedState = Arc::new(AppState {
         workspaces,
         records,
@@ -212,7 +214,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     });
     state.faults.warn();
     let router = app(state.clone());
-    let purge_store = store.clone();
+    let purge_records = state.records.clone();
     let refresh_state = state.clone();
     let tasks = vec![
         tokio::spawn(crate::tls::serve(tls_listener, tls_config, Listener::Tls, router.clone())),
@@ -238,12 +240,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                let store = purge_store.clone();
-                let purged = tokio::task::spawn_blocking(move || {
-                    use crate::store::Store;
-                    store.purge_expired(fapilab_jose::now())
-                })
-                .await;
+                let records = purge_records.clone();
+                let purged = tokio::task::spawn_blocking(move || records.purge_expired(fapilab_jose::now())).await;
                 if let Ok(Err(e)) = purged {
                     tracing::warn!(error = %e, "purging expired records failed");
                 }

@@ -83,6 +83,8 @@ pub struct Workspace {
     pub clients: HashMap<String, Arc<Client>>,
     pub users: HashMap<String, User>,
     pub signing_key: SigningKey,
+    /// The public half of `signing_key`: verifies our own JWT access tokens.
+    pub access_token_verifier: fapilab_jose::Jwk,
     pub public_jwks: Value,
     pub trusted_client_cas: Vec<CertificateDer<'static>>,
     /// `token_endpoint_auth_signing_alg_values`, parsed.
@@ -115,7 +117,9 @@ pub struct WorkspaceInputs<'a> {
 }
 
 impl Workspace {
-    pub fn build(input: WorkspaceInputs<'_>) -> Result<Workspace, WorkspaceError> {
+    /// `password_memory`: the argon2 working area for hashing the configured users' passwords,
+    /// shared by every workspace of a startup (one ~19 MiB allocation, returned afterwards).
+    pub fn build(input: WorkspaceInputs<'_>, password_memory: &mut Vec<argon2::Block>) -> Result<Workspace, WorkspaceError> {
         let settings = input.settings;
         let key = format!("{}/{}", input.tenant, settings.id);
         let fail = |message: String| WorkspaceError::Setup { workspace: key.clone(), message };
@@ -146,7 +150,7 @@ impl Workspace {
         let user_configs = if settings.users.is_empty() { vec![default_user()] } else { settings.users.clone() };
         let mut users = HashMap::new();
         for u in &user_configs {
-            let hash = crate::password::hash(&u.password).map_err(|e| fail(format!("user {}: {e}", u.username)))?;
+            let hash = crate::password::hash_in(&u.password, password_memory).map_err(|e| fail(format!("user {}: {e}", u.username)))?;
             users.insert(
                 u.username.clone(),
                 User {
@@ -190,6 +194,7 @@ impl Workspace {
             settings: settings.clone(),
             clients,
             users,
+            access_token_verifier: signing_key.public_jwk(),
             signing_key,
             public_jwks,
             trusted_client_cas,

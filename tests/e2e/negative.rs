@@ -1673,3 +1673,35 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     .await;
     outputs.into_iter().map(|o| o.expect("completed")).collect()
 }
+
+/// JWT access tokens carry their own record (nothing is stored per token): a token with the
+/// same claims signed by another key, or one of ours whose claims were edited, must not be
+/// taken for ours (JAT-03, FAPI2-SP-RS-03); revocation marks the token (REV-06).
+#[tokio::test]
+async fn jat_03_self_contained_access_tokens_are_verified_and_revocable() {
+    let env = TestEnv::shared().await;
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let bank = env.tpp("bank");
+    let cc = env.client_credentials(&tpp).await;
+    cc.assert_status(200, "client_credentials");
+    let token = cc.json["access_token"].as_str().expect("access token").to_owned();
+    let introspected = env.introspect(&bank, &token).await;
+    assert_eq!(introspected.json["active"], true, "{introspected}");
+    assert_eq!(introspected.json["sub"], json!(tpp.client_id), "{introspected}");
+
+    let jws = fapilab_jose::jws::CompactJws::parse(&token).expect("JWT access token");
+    let claims = Value::Object(jws.claims().expect("claims"));
+    let header = Value::Object(jws.header().clone());
+    let stranger = fapilab_jose::SigningKey::generate(fapilab_jose::Algorithm::Es256, jws.kid().map(str::to_owned)).expect("key");
+    let forged = sign_raw(&stranger, &header, &claims);
+    assert_eq!(env.introspect(&bank, &forged).await.json["active"], false, "signed by another key");
+    let mut widened = claims.clone();
+    widened["scope"] = json!("accounts payments");
+    let parts: Vec<&str> = token.split('.').collect();
+    let edited = format!("{}.{}.{}", parts[0], fapilab_jose::b64::encode(widened.to_string().as_bytes()), parts[2]);
+    assert_eq!(env.introspect(&bank, &edited).await.json["active"], false, "edited claims");
+    env.userinfo(&tpp, &forged).await.assert_error(401, &["invalid_token"], "forged token at userinfo");
+
+    env.revoke(&tpp, &token, Some("access_token")).await.assert_status(200, "revocation");
+    assert_eq!(env.introspect(&bank, &token).await.json["active"], false, "REV-06: revoked");
+}

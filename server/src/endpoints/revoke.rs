@@ -12,7 +12,7 @@ use crate::faults::Fault;
 use crate::http::{OAuthForm, Peer, Ws};
 use crate::state::SharedState;
 use crate::store::Kind;
-use crate::store::records::{AccessTokenRecord, RefreshTokenRecord, plain_key, secret_key};
+use crate::store::records::{RefreshTokenRecord, plain_key, secret_key};
 
 pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "revoke")?.client;
@@ -37,18 +37,14 @@ pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, he
         }
         state.records.revoke_grant(&plain_key(&ws.key, &rt.grant_id)).map_err(OAuthError::server)?;
         tracing::info!(client_id = %caller.client_id, "refresh token revoked with its grant");
-    } else if let Some(at) = state.records.get::<AccessTokenRecord>(Kind::AccessToken, &key).map_err(OAuthError::server)? {
+    } else if let Some(mut at) = crate::access::access_token_record(&state, &ws, token) {
         if at.client_id != caller.client_id {
             return Err(not_yours());
         }
-        state
-            .records
-            .modify::<AccessTokenRecord>(Kind::AccessToken, &key, |r| {
-                let changed = !r.revoked;
-                r.revoked = true;
-                changed
-            })
-            .map_err(OAuthError::server)?;
+        // A stored, revoked record marks the token (a JWT access token had none until now);
+        // it lives as long as the token would have.
+        at.revoked = true;
+        state.records.put(Kind::AccessToken, &key, Some(at.expires_at), &at).map_err(OAuthError::server)?;
         tracing::info!(client_id = %caller.client_id, "access token revoked");
     }
     Ok(StatusCode::OK.into_response())

@@ -27,7 +27,7 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "token")?;
     crate::registry::ensure_active(&authenticated.client)?;
     let proof_jkt = proof.as_ref().map(|p| p.jkt.clone());
-    let body = match grant_type.as_str() {
+    let issued = match grant_type.as_str() {
         "authorization_code" => {
             let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
             grants::authorization_code::exchange(&state, &ws, &authenticated.client, &form, &cnf, proof_jkt.as_deref())?
@@ -53,7 +53,8 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
             ));
         }
     };
-    let mut response = Json(body).into_response();
+    state.records.write_batched(issued.writes).await.map_err(OAuthError::server)?;
+    let mut response = Json(issued.body).into_response();
     let h = response.headers_mut();
     // OA-01
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

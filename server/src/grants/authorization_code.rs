@@ -2,19 +2,18 @@
 //! live ≤ 60 s and are bound to the client, the redirect URI, the PKCE verifier and the DPoP
 //! key (FAPI2-SP-AS-12, AS-13, AZ-05, AZ-09, OA-04, DP-C-02).
 
-use serde_json::Value;
 
 use crate::error::{OAuthError, OAuthResult};
 use crate::faults::Fault;
 use crate::http::FormParams;
-use crate::issuance::{self, Issue, RefreshToken};
+use crate::issuance::{self, IssuedTokens, Issue, RefreshToken};
 use crate::protocol::pkce;
 use crate::state::AppState;
 use crate::store::Kind;
 use crate::store::records::{AuthorizationCode, Confirmation, Grant, plain_key, secret_key};
 use crate::workspace::{Client, Workspace};
 
-pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation, proof_jkt: Option<&str>) -> OAuthResult<Value> {
+pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation, proof_jkt: Option<&str>) -> OAuthResult<IssuedTokens> {
     if !client.allows_grant("authorization_code") {
         return Err(OAuthError::unauthorized_client("this client may not use the authorization_code grant [RFC6749-5.2]"));
     }
@@ -106,7 +105,6 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     let openid = record.params.scope.split_whitespace().any(|s| s == "openid");
     let refresh = if client.allows_grant("refresh_token") { RefreshToken::New } else { RefreshToken::None };
     issuance::issue(
-        state,
         ws,
         Issue {
             client,

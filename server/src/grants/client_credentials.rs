@@ -1,11 +1,10 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4; FAPI2-SP-AS-16): an access token for the
 //! client itself, sender-constrained like every other, never with a refresh or ID token.
 
-use serde_json::Value;
 
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
 use crate::http::FormParams;
-use crate::issuance::{self, Issue, RefreshToken};
+use crate::issuance::{self, IssuedTokens, Issue, RefreshToken};
 use crate::state::AppState;
 use crate::store::Kind;
 use crate::store::records::{Confirmation, Grant, plain_key};
@@ -14,7 +13,7 @@ use crate::workspace::{Client, Workspace};
 /// Scopes that describe an end-user and so make no sense without one.
 const USER_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
-pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation) -> OAuthResult<Value> {
+pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation) -> OAuthResult<IssuedTokens> {
     if !client.allows_grant("client_credentials") {
         return Err(OAuthError::unauthorized_client("this client may not use the client_credentials grant [RFC6749-5.2]"));
     }
@@ -46,7 +45,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         created_at: fapilab_jose::now(),
         revoked: false,
     };
-    let (grant_id, grant) = match state.records.get::<Grant>(Kind::Grant, &standing_key).map_err(OAuthError::server)? {
+    let (grant_id, grant) = match state.records.grant(&standing_key).map_err(OAuthError::server)? {
         Some(grant) if !grant.revoked => (standing_id, grant),
         Some(_) => {
             let grant_id = fapilab_jose::random_token(18);
@@ -62,7 +61,6 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         }
     };
     issuance::issue(
-        state,
         ws,
         Issue { client, grant_id: &grant_id, grant: &grant, scope: &scope, cnf, refresh: RefreshToken::None, id_token_nonce: None },
     )

@@ -5,19 +5,18 @@
 //! (FAPI2-SP-AS-10) unless the workspace turns rotation on; then the previous token keeps
 //! working for the configured grace period.
 
-use serde_json::Value;
 
 use crate::access;
 use crate::error::{OAuthError, OAuthResult};
 use crate::faults::Fault;
 use crate::http::FormParams;
-use crate::issuance::{self, Issue, RefreshToken};
+use crate::issuance::{self, IssuedTokens, Issue, RefreshToken};
 use crate::state::AppState;
 use crate::store::Kind;
 use crate::store::records::{Confirmation, RefreshTokenRecord, plain_key, secret_key};
 use crate::workspace::{Client, Workspace};
 
-pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation) -> OAuthResult<Value> {
+pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams, cnf: &Confirmation) -> OAuthResult<IssuedTokens> {
     if !client.allows_grant("refresh_token") {
         return Err(OAuthError::unauthorized_client("this client may not use the refresh_token grant [RFC6749-5.2]"));
     }
@@ -64,7 +63,6 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     };
     let openid = scope.split_whitespace().any(|s| s == "openid");
     issuance::issue(
-        state,
         ws,
         Issue {
             client,

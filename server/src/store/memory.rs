@@ -30,6 +30,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn put_many(&self, writes: &[&super::batch::PendingWrite]) -> Result<(), StoreError> {
+        let mut records = self.lock();
+        for w in writes {
+            records.insert((w.kind, w.key.clone()), (w.expires_at, w.data.clone()));
+        }
+        Ok(())
+    }
+
     fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
         Ok(self.lock().get(&(kind, key.to_owned())).map(|(_, v)| v.clone()))
     }

@@ -7,6 +7,7 @@
 //! The embedded default is SQLite in the data dir ([`sqlite::SqliteStore`]); [`memory`] serves
 //! unit tests.
 
+pub mod batch;
 pub mod memory;
 pub mod records;
 pub mod sqlite;
@@ -63,6 +64,8 @@ pub enum Update {
 
 pub trait Store: Send + Sync + 'static {
     fn put(&self, kind: Kind, key: &str, expires_at: Option<i64>, data: &Value) -> Result<(), StoreError>;
+    /// Writes every record, atomically: all or none.
+    fn put_many(&self, writes: &[&batch::PendingWrite]) -> Result<(), StoreError>;
     fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError>;
     fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError>;
     /// Reads the record and applies `decide` atomically (no other writer sees the record in

@@ -146,10 +146,20 @@ pub struct Consent {
 }
 
 /// Typed access to the store for one server.
+///
+/// Grants are read on every token request and every token check but change rarely (a
+/// revocation), so they are cached here. Every grant write goes through `Records`, which
+/// drops the cached copy first, so the cache never answers with a grant older than the
+/// store's; purging expired records clears it.
 #[derive(Clone)]
 pub struct Records {
     store: Arc<dyn Store>,
+    batch: super::batch::BatchWriter,
+    grants: Arc<std::sync::Mutex<std::collections::HashMap<String, Grant>>>,
 }
+
+/// Cached grants beyond this many are dropped all at once (the cache refills from the store).
+const GRANT_CACHE_CAPACITY: usize = 100_000;
 
 pub fn secret_key(workspace: &str, secret: &str) -> String {
     format!("{workspace}|{}", fapilab_jose::sha256_b64url(secret.as_bytes()))
@@ -169,7 +179,57 @@ fn encode<T: Serialize>(value: &T) -> Result<Value, StoreError> {
 
 impl Records {
     pub fn new(store: Arc<dyn Store>) -> Records {
-        Records { store }
+        Records { batch: super::batch::BatchWriter::start(store.clone()), store, grants: Arc::default() }
+    }
+
+    fn cached_grants(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Grant>> {
+        match self.grants.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn forget(&self, kind: Kind, key: &str) {
+        if kind == Kind::Grant {
+            self.cached_grants().remove(key);
+        }
+    }
+
+    /// A grant, from the cache or the store.
+    pub fn grant(&self, grant_key: &str) -> Result<Option<Grant>, StoreError> {
+        if let Some(grant) = self.cached_grants().get(grant_key) {
+            return Ok(Some(grant.clone()));
+        }
+        let found = self.get::<Grant>(Kind::Grant, grant_key)?;
+        if let Some(grant) = &found {
+            let mut cache = self.cached_grants();
+            if cache.len() >= GRANT_CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(grant_key.to_owned(), grant.clone());
+        }
+        Ok(found)
+    }
+
+    /// Removes expired records from the store and every cached copy.
+    pub fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let purged = self.store.purge_expired(now)?;
+        self.cached_grants().clear();
+        Ok(purged)
+    }
+
+    /// A typed record as a write for [`Records::write_batched`].
+    pub fn pending<T: Serialize>(kind: Kind, key: String, expires_at: Option<i64>, value: &T) -> Result<super::batch::PendingWrite, StoreError> {
+        Ok(super::batch::PendingWrite { kind, key, expires_at, data: encode(value)? })
+    }
+
+    /// Commits `writes` together with other requests' (group commit) and returns once they
+    /// are durable; the hot path of the token endpoint.
+    pub async fn write_batched(&self, writes: Vec<super::batch::PendingWrite>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.batch.write(writes).await
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -177,6 +237,7 @@ impl Records {
     }
 
     pub fn put<T: Serialize>(&self, kind: Kind, key: &str, expires_at: Option<i64>, value: &T) -> Result<(), StoreError> {
+        self.forget(kind, key);
         self.store.put(kind, key, expires_at, &encode(value)?)
     }
 
@@ -185,6 +246,7 @@ impl Records {
     }
 
     pub fn delete(&self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        self.forget(kind, key);
         self.store.delete(kind, key)
     }
 
@@ -195,6 +257,7 @@ impl Records {
         key: &str,
         mut change: impl FnMut(&mut T) -> bool,
     ) -> Result<Option<T>, StoreError> {
+        self.forget(kind, key);
         let mut failure = None;
         let before = self.store.update(kind, key, &mut |v| {
             let mut record: T = match serde_json::from_value(v.clone()) {
@@ -223,6 +286,7 @@ impl Records {
 
     /// Atomically removes a record and returns it (single-use values).
     pub fn take<T: DeserializeOwned>(&self, kind: Kind, key: &str) -> Result<Option<T>, StoreError> {
+        self.forget(kind, key);
         self.store.update(kind, key, &mut |_| Update::Delete)?.map(|v| decode(kind, key, v)).transpose()
     }
 
@@ -237,7 +301,7 @@ impl Records {
     }
 
     pub fn grant_active(&self, grant_key: &str) -> Result<Option<Grant>, StoreError> {
-        Ok(self.get::<Grant>(Kind::Grant, grant_key)?.filter(|g| !g.revoked))
+        Ok(self.grant(grant_key)?.filter(|g| !g.revoked))
     }
 }
 
@@ -262,5 +326,19 @@ mod tests {
         assert!(r.revoke_grant("k").expect("revoke"));
         assert!(r.grant_active("k").expect("get").is_none());
         assert!(!r.revoke_grant("missing").expect("revoke"));
+    }
+
+    #[test]
+    fn the_grant_cache_never_outlives_a_change() {
+        let r = Records::new(Arc::new(MemoryStore::default()));
+        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, created_at: 0, revoked: false };
+        r.put(Kind::Grant, "k", None, &g).expect("put");
+        assert!(r.grant_active("k").expect("cached now").is_some());
+        assert!(r.revoke_grant("k").expect("revoke"));
+        assert!(r.grant_active("k").expect("get").is_none(), "revocation is seen at once");
+        r.put(Kind::Grant, "k", None, &g).expect("put again");
+        assert!(r.grant_active("k").expect("get").is_some());
+        assert!(r.delete(Kind::Grant, "k").expect("delete"));
+        assert!(r.grant("k").expect("get").is_none(), "deletion is seen at once");
     }
 }

@@ -81,6 +81,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn put_many(&self, writes: &[&super::batch::PendingWrite]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(backend)?;
+        {
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO records (kind, key, expires_at, data) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (kind, key) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",
+                )
+                .map_err(backend)?;
+            for w in writes {
+                statement.execute(params![w.kind.as_str(), w.key, w.expires_at, w.data.to_string()]).map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
     fn get(&self, kind: Kind, key: &str) -> Result<Option<Value>, StoreError> {
         let conn = self.lock();
         let mut statement = conn.prepare_cached("SELECT data FROM records WHERE kind = ?1 AND key = ?2").map_err(backend)?;
@@ -178,6 +195,17 @@ mod tests {
         let keys: Vec<String> = s.list(Kind::RegisteredClient, "t/w|").expect("list").into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["t/w|a", "t/w|b"]);
         assert!(s.list(Kind::RegisteredClient, "t/%").expect("list").is_empty());
+    }
+
+    #[test]
+    fn put_many_is_one_transaction() {
+        use crate::store::batch::PendingWrite;
+        let s = SqliteStore::in_memory().expect("open");
+        let a = PendingWrite { kind: Kind::AccessToken, key: "a".into(), expires_at: None, data: json!(1) };
+        let b = PendingWrite { kind: Kind::RefreshToken, key: "b".into(), expires_at: Some(5), data: json!(2) };
+        s.put_many(&[&a, &b]).expect("batch");
+        assert_eq!(s.get(Kind::AccessToken, "a").expect("get"), Some(json!(1)));
+        assert_eq!(s.get(Kind::RefreshToken, "b").expect("get"), Some(json!(2)));
     }
 
     #[test]
