@@ -146,6 +146,7 @@ fn pushed_request() -> PushedRequest {
             essential_acr: None,
             max_age: None,
             prompt: None,
+            response_mode: None,
         },
         expires_at: NOW + 60,
         used: false,

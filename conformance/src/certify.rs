@@ -290,6 +290,15 @@ pub fn list(plans: &[Plan]) -> String {
     }
     for plan in plans {
         let _ = writeln!(out, "\nPlan {} ({} modules):", plan.name, plan.modules.len());
+        if let Some(title) = &plan.title {
+            let _ = writeln!(out, "  {title}");
+        }
+        if plan.messages != crate::scenario::Messages::default() {
+            let _ = writeln!(out, "  {}", plan.messages.label());
+        }
+        if !plan.includes.is_empty() {
+            let _ = writeln!(out, "  includes the modules of: {}", plan.includes.join(", "));
+        }
         for m in &plan.modules {
             let _ = writeln!(out, "  {}  {}", m.module, m.title);
             let _ = writeln!(out, "      requirements: {}", m.requirements.join(", "));

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::http::{Http, Via};
 use crate::model::Condition;
+use crate::scenario::{Messages, RequestMethod, ResponseMode};
 use crate::target::{Target, TargetClient};
 use crate::variant::{Sender, Variant};
 
@@ -30,6 +31,8 @@ pub struct Flow {
     pub front_extra: Vec<(String, String)>,
     /// `request_uri` before `client_id` in the authorization URL.
     pub front_reorder: bool,
+    /// The JARM `response_mode` pushed (`jwt`, `query.jwt`, …), in plans with JARM responses.
+    pub response_mode: Option<String>,
 }
 
 /// A token response worth keeping.
@@ -112,6 +115,8 @@ pub struct ClientState {
 pub struct ModuleContext {
     pub target: Arc<Target>,
     pub variant: Variant,
+    /// The plan's request method and response mode.
+    pub messages: Messages,
     pub http: Http,
     pub conditions: Vec<Condition>,
     pub discovery: Option<Map<String, Value>>,
@@ -147,11 +152,12 @@ impl ClientState {
 }
 
 impl ModuleContext {
-    pub fn new(target: Arc<Target>, variant: Variant) -> Result<ModuleContext, String> {
+    pub fn new(target: Arc<Target>, variant: Variant, messages: Messages) -> Result<ModuleContext, String> {
         let http = Http::new(&target.ca_pem);
         Ok(ModuleContext {
             target,
             variant,
+            messages,
             http,
             conditions: Vec::new(),
             discovery: None,
@@ -185,6 +191,16 @@ impl ModuleContext {
 
     pub fn dpop(&self) -> bool {
         self.variant.sender == Sender::Dpop
+    }
+
+    /// The plan pushes signed request objects (MS-CL-01).
+    pub fn signed_requests(&self) -> bool {
+        self.messages.request == RequestMethod::Signed
+    }
+
+    /// The plan asks for JARM responses (MS-JARM-CL-01).
+    pub fn jarm(&self) -> bool {
+        self.messages.response == ResponseMode::Jarm
     }
 
     /// The module's client `index`: the client a `register` step registered for it, else the

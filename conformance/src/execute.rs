@@ -33,13 +33,13 @@ macro_rules! step_list {
 step_list! {
     "discover" => "fetch the discovery document and check it (issuer, https endpoints, PAR, S256, iss parameter, auth methods, algorithms, mTLS aliases)", params: [];
     "jwks" => "fetch jwks_uri and check the keys (parse, kid, no private members, algorithms, RSA size)", params: [];
-    "par" => "push an authorization request with client authentication, PKCE S256, state, nonce, redirect_uri and (DPoP) a binding proof", params: [];
-    "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303)", params: ["approve", "visit_only"];
+    "par" => "push an authorization request with client authentication, PKCE S256, state, nonce, redirect_uri and (DPoP) a binding proof; in plans with signed requests every parameter in a request object signed by the client, with JARM a response_mode", params: [];
+    "authorize" => "open the authorization URL in the module's browser, log in and answer consent; check the redirect (iss, state, code, 303), with JARM first the response JWT (query, fragment or posted form)", params: ["approve", "visit_only"];
     "token" => "redeem the code; check the token response, the binding and (openid) the ID token", params: [];
     "call_resource" => "GET the resource with the bound access token (DPoP proof with ath, or the client certificate)", params: [];
     "userinfo" => "call UserInfo with the bound token (openid variants); with mutations, check that broken DPoP proofs or another certificate are refused", params: [];
     "refresh" => "use the refresh token with a fresh DPoP key; check the response; retry a rotated token after grace_wait", params: ["grace_wait", "same_key"];
-    "introspect" => "introspect the access or refresh token when the server advertises introspection", params: ["token"];
+    "introspect" => "introspect the access or refresh token when the server advertises introspection; as the target's resource-server client, and signed (RFC 9701) on request", params: ["token", "caller", "signed"];
     "revoke" => "revoke the refresh or access token", params: ["token"];
     "wait" => "sleep N seconds, or until the code or the request_uri has expired", params: ["seconds", "until"];
     "reuse_code" => "redeem the same code again (must fail with invalid_grant); the first access token should stop working", params: ["after"];
@@ -102,7 +102,7 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
         result.verdict = Verdict::Skipped { reason };
         return result;
     }
-    let mut ctx = match ModuleContext::new(target, variant) {
+    let mut ctx = match ModuleContext::new(target, variant, scenario.messages) {
         Ok(c) => c,
         Err(e) => {
             result.verdict = Verdict::Skipped { reason: format!("the harness could not start the module: {e}") };

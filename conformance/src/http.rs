@@ -36,6 +36,8 @@ pub const SECRET_NAMES: &[&str] = &[
     "registration_access_token",
     "client_secret",
     "initial_access_token",
+    // A JARM response (JARM 4.3): the JWT carries the authorization code.
+    "response",
 ];
 
 /// Longest response body kept in a report.
@@ -142,7 +144,32 @@ fn redact_body(content_type: Option<&str>, body: &str) -> String {
     if ct.contains("x-www-form-urlencoded") {
         return redact_form(body);
     }
+    if ct.contains("html") {
+        return truncate(&redact_html_inputs(body));
+    }
     truncate(body)
+}
+
+/// Shortens the `value` of every HTML input named in [`SECRET_NAMES`]: the auto-submitting
+/// page of the `form_post.jwt` response mode carries the JARM response (and so the code) in a
+/// hidden input.
+fn redact_html_inputs(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    while let Some(start) = lower[pos..].find("<input").map(|i| i + pos) {
+        let end = lower[start..].find('>').map_or(html.len(), |i| i + start);
+        out.push_str(&html[pos..start]);
+        let tag = &html[start..end];
+        let secret = crate::login::attr(tag, "name").is_some_and(|n| SECRET_NAMES.contains(&n.as_str()));
+        match crate::login::attr(tag, "value").filter(|v| secret && !v.is_empty()) {
+            Some(value) => out.push_str(&tag.replacen(&value, &shorten(&value), 1)),
+            None => out.push_str(tag),
+        }
+        pos = end;
+    }
+    out.push_str(&html[pos..]);
+    out
 }
 
 fn truncate(body: &str) -> String {
@@ -525,6 +552,15 @@ mod tests {
         let cookie = redact_header("set-cookie", "fapilab_session=verysecretsessionvalue; Path=/; Secure");
         assert!(cookie.starts_with("fapilab_session=verysec…") || cookie.starts_with("fapilab_session=verys"), "{cookie}");
         assert!(!cookie.contains("verysecretsessionvalue"), "{cookie}");
+    }
+
+    #[test]
+    fn jarm_responses_are_redacted_in_urls_and_pages() {
+        let loc = redact_header("location", "https://c.example/cb#response=eyJhbGciOiJFUzI1NiJ9.eyJjb2RlIjoic2VjcmV0In0.sig");
+        assert!(!loc.contains("eyJjb2RlIjoic2VjcmV0In0"), "{loc}");
+        let page = r#"<form method="post" action="https://c.example/cb"><input type="hidden" name="response" value="eyJhbGciOiJFUzI1NiJ9.eyJjb2RlIjoic2VjcmV0In0.sig"><input type="hidden" name="other" value="kept"></form>"#;
+        let r = redact_body(Some("text/html; charset=utf-8"), page);
+        assert!(!r.contains("eyJjb2RlIjoic2VjcmV0In0") && r.contains("value=\"kept\"") && r.contains("eyJhbG…"), "{r}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::{Spanned, Table, Value};
 
-use crate::scenario::{Applies, Expect, FORMAT_VERSION, Feature, Requires, Scenario, StepSpec};
+use crate::scenario::{
+    Applies, Expect, FORMAT_VERSION, Feature, Messages, RequestMethod, Requires, ResponseMode, Scenario, StepSpec,
+};
 use crate::variant::{ClientAuth, OpenId, Sender};
 
 /// Why a scenario file (or a plan folder) could not be loaded.
@@ -75,6 +77,40 @@ const REQUIRES_KEYS: &[&str] = &["profile", "features"];
 /// Keys every `[[steps]]` entry may have; any other key is a step parameter.
 const STEP_KEYS: &[&str] = &["step", "client", "mutations", "expect", "errors"];
 const EXPECT_VALUES: &[&str] = &["success", "rejected", "either"];
+
+/// Keys of a `plan.toml`.
+const PLAN_KEYS: &[&str] = &["format", "title", "include", "request_method", "response_mode", "requires"];
+
+/// The name of a plan folder's settings file; every other `*.toml` in the folder is a module.
+pub const PLAN_FILE: &str = "plan.toml";
+
+/// A plan folder's `plan.toml`: settings for every module of the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanFile {
+    /// The file, for messages.
+    pub path: String,
+    pub title: Option<String>,
+    /// Plans whose own module files this plan runs too, each with the line that names it.
+    pub include: Vec<(String, usize)>,
+    pub messages: Messages,
+    /// Applied to every module of the plan: the profile replaces the modules' own (an own
+    /// module may only repeat it), the features are added to theirs.
+    pub requires: Requires,
+}
+
+/// Parses and validates a `plan.toml` (format in `scenarios/README.md`).
+pub fn parse_plan_file(file: &str, text: &str) -> Result<PlanFile, LoadError> {
+    let values: Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        LoadError::Syntax { file: file.to_string(), line, column, message: e.message().trim().to_string() }
+    })?;
+    let spans = DeTable::parse(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        LoadError::Syntax { file: file.to_string(), line, column, message: e.message().trim().to_string() }
+    })?;
+    let cx = Cx { file, text };
+    cx.plan_file(&values, spans.get_ref())
+}
 
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -182,6 +218,62 @@ impl Cx<'_> {
         Ok(Some(out))
     }
 
+    fn format(&self, values: &Table, spans: &Spans<'_>) -> Result<(), LoadError> {
+        match values.get("format") {
+            None => Err(self.err(0..0, format!("missing key `format`; expected format = {FORMAT_VERSION}"))),
+            Some(Value::Integer(n)) if *n == i64::from(FORMAT_VERSION) => Ok(()),
+            Some(other) => Err(self.err(
+                Self::key_span(spans, "format"),
+                format!("unsupported format {other}; expected format = {FORMAT_VERSION}"),
+            )),
+        }
+    }
+
+    /// One of `all` by name, for a plan setting.
+    fn choice<T: Copy>(
+        &self,
+        spans: &Spans<'_>,
+        values: &Table,
+        key: &str,
+        all: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<Option<T>, LoadError> {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        let Some(value) = self.string(spans, values, key, &format!("one of: {}", one_of(&names)))? else { return Ok(None) };
+        all.iter().copied().find(|v| name(*v) == value).map(Some).ok_or_else(|| {
+            self.err(Self::key_span(spans, key), format!("unknown {key} {value:?}; expected one of: {}", one_of(&names)))
+        })
+    }
+
+    fn plan_file(&self, values: &Table, spans: &Spans<'_>) -> Result<PlanFile, LoadError> {
+        for (key, _) in spans.iter() {
+            if !PLAN_KEYS.contains(&key.get_ref().as_ref()) {
+                return Err(self.err(
+                    key.span(),
+                    format!("unknown key {:?} in {PLAN_FILE}; expected one of: {}", key.get_ref(), one_of(PLAN_KEYS)),
+                ));
+            }
+        }
+        self.format(values, spans)?;
+        let include = self
+            .strings(spans, values, "include", "plan names")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, span)| (name, line_col(self.text, span.start).0))
+            .collect();
+        let messages = Messages {
+            request: self.choice(spans, values, "request_method", &RequestMethod::ALL, RequestMethod::as_str)?.unwrap_or_default(),
+            response: self.choice(spans, values, "response_mode", &ResponseMode::ALL, ResponseMode::as_str)?.unwrap_or_default(),
+        };
+        Ok(PlanFile {
+            path: self.file.to_string(),
+            title: self.string(spans, values, "title", "a one-line title")?,
+            include,
+            messages,
+            requires: self.requires(values, spans)?,
+        })
+    }
+
     fn scenario(
         &self,
         plan: &str,
@@ -199,16 +291,7 @@ impl Cx<'_> {
             }
         }
 
-        match values.get("format") {
-            None => return Err(self.err(0..0, format!("missing key `format`; expected format = {FORMAT_VERSION}"))),
-            Some(Value::Integer(n)) if *n == i64::from(FORMAT_VERSION) => {}
-            Some(other) => {
-                return Err(self.err(
-                    Self::key_span(spans, "format"),
-                    format!("unsupported format {other}; expected format = {FORMAT_VERSION}"),
-                ));
-            }
-        }
+        self.format(values, spans)?;
 
         let module = self
             .string(spans, values, "module", "a module name")?
@@ -250,6 +333,7 @@ impl Cx<'_> {
                 requires,
                 steps,
                 source: self.file.to_string(),
+                messages: Messages::default(),
             },
             module_line: line_col(self.text, module_span.start).0,
         })

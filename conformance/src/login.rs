@@ -2,8 +2,9 @@
 //! declarative [`FormScript`]: open the authorization URL, fill in the form that has the
 //! password field (hidden inputs copied), follow redirects on the AS, answer the consent form
 //! with the approve or deny field, and stop at the first redirect that leaves the AS (the
-//! client's callback). A 4xx/5xx page, or a page without a form, is an error page: a valid
-//! outcome for requests the AS must refuse.
+//! client's callback) or at a page whose form posts to another origin (the response page of
+//! `form_post.jwt`, which a browser submits by script). A 4xx/5xx page, or a page without a
+//! form, is an error page: a valid outcome for requests the AS must refuse.
 //!
 //! In manual mode the URL is printed to stderr and the final redirect URL is read from stdin.
 
@@ -205,6 +206,18 @@ async fn scripted(http: &mut Http, script: &FormScript, url: &str, approve: bool
             return LoginResult { outcome: FrontOutcome::ErrorPage { status, error: page_error(&resp.body) }, evidence };
         }
         let login_form = forms.iter().find(|f| f.fields.iter().any(|n| n == &script.password_field));
+        // A form that posts to another origin than the AS is the response page of the form_post
+        // response modes (JARM 4.3.3): a browser submits it by script, the harness reads it.
+        let response_form = forms.iter().find(|f| {
+            f.method == "post" && f.action.as_deref().is_some_and(|a| origin(&resolve(&current, a)).as_deref() != Some(as_origin.as_str()))
+        });
+        if status < 300
+            && login_form.is_none()
+            && let Some(f) = response_form
+        {
+            let action = resolve(&current, f.action.as_deref().unwrap_or_default());
+            return LoginResult { outcome: FrontOutcome::FormPost { action, fields: f.hidden.clone(), status }, evidence };
+        }
         let consent_form =
             forms.iter().find(|f| f.fields.iter().any(|n| n == &script.approve.field) || f.fields.iter().any(|n| n == &script.deny.field));
         let (form, mut fields) = if let Some(f) = login_form {
@@ -309,6 +322,17 @@ mod tests {
         assert_eq!(forms[0].hidden, vec![("interaction_id".into(), "i&1".into()), ("csrf_token".into(), "abc".into())]);
         assert!(forms[0].fields.contains(&"password".to_string()));
         assert_eq!(forms[1].buttons, vec![("decision".into(), "approve".into())]);
+    }
+
+    #[test]
+    fn a_form_posting_to_the_client_is_the_response() {
+        let html = r#"<html><body onload="document.forms[0].submit()"><form method="post" action="https://c.example/cb?dummy1=lorem">
+        <input type="hidden" name="response" value="eyJ.x.y"></form><script>document.forms[0].submit()</script></body></html>"#;
+        let forms = parse_forms(html);
+        assert_eq!(forms.len(), 1);
+        assert_eq!(forms[0].method, "post");
+        assert_eq!(forms[0].hidden, vec![("response".into(), "eyJ.x.y".into())]);
+        assert_ne!(origin(&resolve("https://as.example/t/consent", forms[0].action.as_deref().unwrap())), origin("https://as.example/t/consent"));
     }
 
     #[test]

@@ -45,7 +45,11 @@ pub const ALL: &[Mutation] = &[
     },
     Mutation { name: "response_type_code_id_token", steps: PAR, summary: "response_type=code id_token (FAPI2-SP-AZ-01)" },
     Mutation { name: "response_type_token", steps: PAR, summary: "response_type=token (FAPI2-SP-AZ-01)" },
-    Mutation { name: "request_uri_in_par_body", steps: PAR, summary: "a request_uri parameter in the pushed request (PAR-04)" },
+    Mutation {
+        name: "request_uri_in_par_body",
+        steps: PAR,
+        summary: "a request_uri parameter in the pushed request (PAR-04); next to `request` in plans with signed requests (MS-AS-09)",
+    },
     Mutation { name: "drop_state", steps: PAR, summary: "no state" },
     Mutation { name: "long_state", steps: PAR, summary: "a 1000-character state (FAPI2-SP-AZ-17)" },
     Mutation { name: "drop_nonce", steps: PAR, summary: "no nonce (openid variants)" },
@@ -56,6 +60,83 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "nonce_outside_par", steps: PAR_OR_AUTHZ, summary: "a different nonce added to the authorization URL only (PAR-11)" },
     Mutation { name: "dpop_jkt_mismatch", steps: PAR, summary: "dpop_jkt of another key than the PAR DPoP proof's (DP-C-01)" },
     Mutation { name: "dpop_jkt_only", steps: PAR, summary: "dpop_jkt and no DPoP header (RFC 9449 §10)" },
+    // signed request objects (RFC 9101 inside RFC 9126 §3; MS-AS-01…MS-AS-09): only in plans
+    // with request_method = "signed"
+    Mutation {
+        name: "no_request_object",
+        steps: PAR,
+        summary: "every authorization parameter as a plain form parameter, no `request` (MS-AS-01)",
+    },
+    Mutation { name: "request_object_no_aud", steps: PAR, summary: "request object without aud (MS-AS-02)" },
+    Mutation { name: "request_object_aud_other", steps: PAR, summary: "request object aud = another server (MS-AS-02)" },
+    Mutation {
+        name: "request_object_aud_array",
+        steps: PAR,
+        summary: "request object aud = [issuer, another server]: must be accepted (MS-AS-02)",
+    },
+    Mutation { name: "request_object_no_nbf", steps: PAR, summary: "request object without nbf (MS-AS-03)" },
+    Mutation {
+        name: "request_object_nbf_70_minutes_ago",
+        steps: PAR,
+        summary: "request object nbf 70 minutes ago, exp in 5 minutes (MS-AS-03)",
+    },
+    Mutation {
+        name: "request_object_nbf_plus_8",
+        steps: PAR,
+        summary: "request object iat and nbf 8 s ahead: should be accepted (FAPI2-SP-AS-14)",
+    },
+    Mutation { name: "request_object_no_exp", steps: PAR, summary: "request object without exp (MS-AS-04)" },
+    Mutation { name: "request_object_expired", steps: PAR, summary: "request object exp a minute ago (nbf 6 minutes ago) (MS-AS-04)" },
+    Mutation {
+        name: "request_object_exp_over_60_minutes",
+        steps: PAR,
+        summary: "request object exp 70 minutes after its nbf (MS-AS-04)",
+    },
+    Mutation { name: "request_object_alg_none", steps: PAR, summary: "unsigned request object: alg none, no signature (MS-AS-06)" },
+    Mutation {
+        name: "request_object_bad_signature",
+        steps: PAR,
+        summary: "request object with valid claims and a corrupted signature (MS-AS-06)",
+    },
+    Mutation {
+        name: "request_object_other_key",
+        steps: PAR,
+        summary: "request object signed with client 2's key (MS-AS-06)",
+    },
+    Mutation { name: "request_object_rs256", steps: PAR, summary: "request object signed RS256 (MS-AS-06, FAPI2-SP-CR-02)" },
+    Mutation {
+        name: "request_object_client_id_other",
+        steps: PAR,
+        summary: "request object client_id (and iss) = client 2, sent by client 1 (MS-AS-07)",
+    },
+    Mutation {
+        name: "request_object_iss_other",
+        steps: PAR,
+        summary: "request object iss = client 2, client_id = client 1 (MS-AS-07)",
+    },
+    Mutation {
+        name: "request_object_no_typ",
+        steps: PAR,
+        summary: "request object without a typ header: must be accepted (MS-AS-05, RFC 9101 §10.8)",
+    },
+    Mutation {
+        name: "request_object_with_request_uri",
+        steps: PAR,
+        summary: "a request_uri claim inside the request object (MS-AS-09, RFC 9101 §4)",
+    },
+    Mutation {
+        name: "params_outside_request_object",
+        steps: PAR,
+        summary: "form parameters next to `request` with another redirect_uri, state, nonce and code_challenge: \
+                  the object's must win (MS-AS-08)",
+    },
+    // JARM response modes (MS-JARM-01, MS-JARM-06): only in plans with response_mode = "jarm",
+    // where `response_mode=jwt` is the default
+    Mutation { name: "response_mode_query_jwt", steps: PAR, summary: "response_mode=query.jwt (MS-JARM-06, JARM 4.3.1)" },
+    Mutation { name: "response_mode_fragment_jwt", steps: PAR, summary: "response_mode=fragment.jwt (MS-JARM-06, JARM 4.3.2)" },
+    Mutation { name: "response_mode_form_post_jwt", steps: PAR, summary: "response_mode=form_post.jwt (MS-JARM-06, JARM 4.3.3)" },
+    Mutation { name: "response_mode_query", steps: PAR, summary: "response_mode=query: refused (MS-JARM-01)" },
+    Mutation { name: "drop_response_mode", steps: PAR, summary: "no response_mode: refused (MS-JARM-01)" },
     // authorization request
     Mutation { name: "reorder_authorize_params", steps: PAR_OR_AUTHZ, summary: "request_uri before client_id in the authorization URL" },
     Mutation {
@@ -263,6 +344,34 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "new_status_key", steps: STATUS, summary: "the status under new_status, the vendor alias: accepted (FDX-UPD-01)" },
 ];
 
+/// Mutations that change only a signed request object (or, `no_request_object`, its
+/// absence): a plan loads them only with `request_method = "signed"`.
+pub const SIGNED_ONLY: &[&str] = &[
+    "no_request_object",
+    "request_object_no_aud",
+    "request_object_aud_other",
+    "request_object_aud_array",
+    "request_object_no_nbf",
+    "request_object_nbf_70_minutes_ago",
+    "request_object_nbf_plus_8",
+    "request_object_no_exp",
+    "request_object_expired",
+    "request_object_exp_over_60_minutes",
+    "request_object_alg_none",
+    "request_object_bad_signature",
+    "request_object_other_key",
+    "request_object_rs256",
+    "request_object_client_id_other",
+    "request_object_iss_other",
+    "request_object_no_typ",
+    "request_object_with_request_uri",
+    "params_outside_request_object",
+];
+
+/// Mutations of the JARM `response_mode`: a plan loads them only with `response_mode = "jarm"`.
+pub const JARM_ONLY: &[&str] =
+    &["response_mode_query_jwt", "response_mode_fragment_jwt", "response_mode_form_post_jwt", "response_mode_query", "drop_response_mode"];
+
 /// The mutation called `name`.
 pub fn find(name: &str) -> Option<&'static Mutation> {
     ALL.iter().find(|m| m.name == name)
@@ -324,5 +433,8 @@ mod tests {
         assert!(validate("par", "dpop_no_ath").unwrap_err().contains("applies to userinfo, call_resource"));
         assert!(validate("refresh", "use_client_2").is_ok() && validate("userinfo", "swap_certificate").is_ok());
         assert!(validate("token", "token_redirect_uri_mismatch").is_ok() && validate("par", "assertion_replay").is_ok());
+        for name in SIGNED_ONLY.iter().chain(JARM_ONLY) {
+            assert!(validate("par", name).is_ok(), "{name}");
+        }
     }
 }

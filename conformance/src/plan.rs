@@ -1,5 +1,12 @@
 //! Plans: one folder of scenario files each, `scenarios/<plan>/*.toml`.
 //!
+//! A folder's `plan.toml` (optional, format in `scenarios/README.md`) sets the plan's title,
+//! the plans it includes — their module files run again as modules of this plan, so the
+//! FAPI 2.0 Message Signing plan is the Security Profile plan's modules without copying them —
+//! how every module sends authorization requests and receives responses
+//! ([`crate::scenario::Messages`]: plain or signed request objects, plain or JARM responses),
+//! and a `[requires]` for every module (the workspace profile the plan runs against).
+//!
 //! The built-in plans are embedded into the binary at compile time (see `build.rs`). A bank
 //! runs its own files with `--scenarios DIR` ([`plans_from_dir`]): each `DIR/<plan>/*.toml`
 //! folder is a plan, and `*.toml` directly in `DIR` make a plan named after the folder. Other
@@ -9,17 +16,23 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::load::{LoadError, StepDef, builtin_catalog, parse_scenario_with};
-use crate::scenario::Scenario;
+use crate::load::{LoadError, PLAN_FILE, PlanFile, StepDef, builtin_catalog, parse_plan_file, parse_scenario_with};
+use crate::scenario::{Messages, RequestMethod, ResponseMode, Scenario};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_scenarios.rs"));
 }
 
-/// A plan: its modules, sorted by file name.
+/// A plan: its modules (its own and those of the plans it includes), sorted by file name.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
+    /// From its `plan.toml`, if any.
+    pub title: Option<String>,
+    /// The plans whose module files it runs too (`include` in its `plan.toml`).
+    pub includes: Vec<String>,
+    /// How every module of the plan sends requests and receives responses.
+    pub messages: Messages,
     pub modules: Vec<Scenario>,
 }
 
@@ -134,43 +147,138 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<Source>, LoadError> {
     Ok(sources)
 }
 
+/// One module file as parsed, with what orders it within its plan.
+struct Parsed {
+    file_name: String,
+    path: String,
+    module_line: usize,
+    scenario: Scenario,
+}
+
 /// Parses every source and groups them into plans sorted by name, modules sorted by file name.
-/// A module name used twice within a plan is an error naming both files.
+/// A `plan.toml` ([`PLAN_FILE`]) sets the plan's settings: the plans it includes (their own
+/// module files, run again with this plan's settings), its [`crate::scenario::Messages`] and a
+/// `[requires]` applied to every module. A module name used twice within a plan is an error
+/// naming both files; so is a mutation the plan's settings give nothing to change.
 pub fn plans_from_sources(sources: &[Source], catalog: &[StepDef<'_>]) -> Result<Vec<Plan>, LoadError> {
-    let mut by_plan: BTreeMap<&str, Vec<&Source>> = BTreeMap::new();
-    for s in sources {
-        by_plan.entry(s.plan.as_str()).or_default().push(s);
-    }
-    let mut plans = Vec::with_capacity(by_plan.len());
     // Every bad file is reported at once, not one per run.
     let mut errors = Vec::new();
-    for (name, mut files) in by_plan {
-        files.sort_by(|a, b| a.file_name.cmp(&b.file_name).then_with(|| a.path.cmp(&b.path)));
-        let mut modules: Vec<Scenario> = Vec::with_capacity(files.len());
-        let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
-        for file in files {
-            let loaded = match parse_scenario_with(name, &file.path, &file.text, catalog) {
-                Ok(l) => l,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
+    let mut settings: BTreeMap<&str, PlanFile> = BTreeMap::new();
+    let mut own: BTreeMap<&str, Vec<Parsed>> = BTreeMap::new();
+    for s in sources {
+        if s.file_name == PLAN_FILE {
+            match parse_plan_file(&s.path, &s.text) {
+                Ok(file) => {
+                    if let Some(other) = settings.get(s.plan.as_str()) {
+                        errors.push(LoadError::Plan {
+                            path: s.path.clone(),
+                            message: format!("plan {:?} already has a {PLAN_FILE} ({}); expected one", s.plan, other.path),
+                        });
+                    } else {
+                        settings.insert(&s.plan, file);
+                    }
                 }
-            };
-            let module = loaded.scenario.module.clone();
-            if let Some((other, other_line)) = seen.get(&module) {
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        own.entry(&s.plan).or_default();
+        match parse_scenario_with(&s.plan, &s.path, &s.text, catalog) {
+            Ok(l) => own.entry(&s.plan).or_default().push(Parsed {
+                file_name: s.file_name.clone(),
+                path: s.path.clone(),
+                module_line: l.module_line,
+                scenario: l.scenario,
+            }),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut names: Vec<&str> = own.keys().chain(settings.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+
+    let mut plans = Vec::with_capacity(names.len());
+    for name in names {
+        let file = settings.get(name).cloned().unwrap_or_default();
+        let mut modules: Vec<(String, String, usize, Scenario)> = Vec::new();
+        for p in own.get(name).into_iter().flatten() {
+            if let (Some(plan_profile), Some(module_profile)) = (&file.requires.profile, &p.scenario.requires.profile)
+                && plan_profile != module_profile
+            {
                 errors.push(LoadError::Invalid {
-                    file: file.path.clone(),
-                    line: loaded.module_line,
+                    file: p.path.clone(),
+                    line: p.module_line,
                     message: format!(
-                        "duplicate module {module:?} in plan {name:?}; also defined at {other}:{other_line}; expected module names unique within a plan"
+                        "[requires] profile {module_profile:?}, but {} sets profile {plan_profile:?} for every module of plan {name:?}; expected no profile or {plan_profile:?}",
+                        file.path
                     ),
                 });
                 continue;
             }
-            seen.insert(module, (file.path.clone(), loaded.module_line));
-            modules.push(loaded.scenario);
+            modules.push((p.file_name.clone(), p.path.clone(), p.module_line, p.scenario.clone()));
         }
-        plans.push(Plan { name: name.to_string(), modules });
+        for (included, line) in &file.include {
+            let problem = if included == name {
+                Some("a plan cannot include itself".to_owned())
+            } else if settings.get(included.as_str()).is_some_and(|f| !f.include.is_empty()) {
+                Some(format!("plan {included:?} includes other plans itself; expected a plan of its own module files only"))
+            } else if !own.contains_key(included.as_str()) {
+                let known: Vec<&str> = own.keys().filter(|k| **k != name).copied().collect();
+                Some(format!("unknown plan {included:?}; expected one of: {}", known.join(", ")))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                errors.push(LoadError::Invalid { file: file.path.clone(), line: *line, message });
+                continue;
+            }
+            for p in own.get(included.as_str()).into_iter().flatten() {
+                modules.push((p.file_name.clone(), p.path.clone(), p.module_line, p.scenario.clone()));
+            }
+        }
+        if !own.contains_key(name) && file.include.is_empty() {
+            errors.push(LoadError::Plan {
+                path: file.path.clone(),
+                message: format!("plan {name:?} has no modules; expected module files or an `include`"),
+            });
+        }
+        modules.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+
+        let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut scenarios = Vec::with_capacity(modules.len());
+        for (_, path, module_line, mut scenario) in modules {
+            if let Some((other, other_line)) = seen.get(&scenario.module) {
+                errors.push(LoadError::Invalid {
+                    file: path.clone(),
+                    line: module_line,
+                    message: format!(
+                        "duplicate module {:?} in plan {name:?}; also defined at {other}:{other_line}; expected module names unique within a plan",
+                        scenario.module
+                    ),
+                });
+                continue;
+            }
+            seen.insert(scenario.module.clone(), (path.clone(), module_line));
+            scenario.plan = name.to_string();
+            scenario.messages = file.messages;
+            if file.requires.profile.is_some() {
+                scenario.requires.profile.clone_from(&file.requires.profile);
+            }
+            for f in &file.requires.features {
+                if !scenario.requires.features.contains(f) {
+                    scenario.requires.features.push(*f);
+                }
+            }
+            errors.extend(mutations_without_effect(&scenario, name, &file));
+            scenarios.push(scenario);
+        }
+        plans.push(Plan {
+            name: name.to_string(),
+            title: file.title.clone(),
+            includes: file.include.iter().map(|(n, _)| n.clone()).collect(),
+            messages: file.messages,
+            modules: scenarios,
+        });
     }
     match LoadError::combine(errors) {
         Some(e) => Err(e),
@@ -178,11 +286,44 @@ pub fn plans_from_sources(sources: &[Source], catalog: &[StepDef<'_>]) -> Result
     }
 }
 
+/// A step mutation that only changes a signed request object or a JARM request in a plan
+/// that sends neither: the module would run the unchanged request and prove nothing.
+fn mutations_without_effect(scenario: &Scenario, plan: &str, file: &PlanFile) -> Vec<LoadError> {
+    let mut out = Vec::new();
+    for step in &scenario.steps {
+        for m in &step.mutations {
+            let needs = if scenario.messages.request != RequestMethod::Signed && crate::mutations::SIGNED_ONLY.contains(&m.as_str()) {
+                Some("request_method = \"signed\"")
+            } else if scenario.messages.response != ResponseMode::Jarm && crate::mutations::JARM_ONLY.contains(&m.as_str()) {
+                Some("response_mode = \"jarm\"")
+            } else {
+                None
+            };
+            if let Some(needs) = needs {
+                let at = if file.path.is_empty() { format!("a {PLAN_FILE}") } else { file.path.clone() };
+                out.push(LoadError::Invalid {
+                    file: scenario.source.clone(),
+                    line: step.line,
+                    message: format!(
+                        "mutation {m:?} of step {:?} changes nothing in plan {plan:?} ({}); expected {needs} in {at}",
+                        step.step,
+                        scenario.messages.label()
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const CATALOG: &[StepDef<'static>] = &[StepDef { name: "wait", mutations: &[], params: &["seconds"] }];
+    const CATALOG: &[StepDef<'static>] = &[
+        StepDef { name: "wait", mutations: &[], params: &["seconds"] },
+        StepDef { name: "par", mutations: &["pkce_plain", "request_object_no_aud", "response_mode_query"], params: &[] },
+    ];
 
     fn source(plan: &str, file: &str, module: &str) -> Source {
         Source {
@@ -227,6 +368,86 @@ mod tests {
         // The same name in two plans is fine.
         plans_from_sources(&[source("a", "1.toml", "same"), source("b", "1.toml", "same")], CATALOG)
             .expect("two plans");
+    }
+
+    fn plan_file(plan: &str, text: &str) -> Source {
+        Source { plan: plan.into(), file_name: PLAN_FILE.into(), path: format!("scenarios/{plan}/{PLAN_FILE}"), text: text.into() }
+    }
+
+    fn with_par(mut s: Source, mutation: &str) -> Source {
+        s.text.push_str(&format!("\n[[steps]]\nstep = \"par\"\nmutations = [\"{mutation}\"]\nexpect = \"rejected\"\n"));
+        s
+    }
+
+    const MS: &str = "format = 1\ntitle = \"Message Signing\"\ninclude = [\"sp\"]\nrequest_method = \"signed\"\nresponse_mode = \"jarm\"\n\n[requires]\nprofile = \"fapi2-message-signing\"\n";
+
+    #[test]
+    fn a_plan_file_includes_another_plans_modules_with_its_settings() {
+        let sources = [
+            source("sp", "1.toml", "pkce"),
+            source("sp", "2.toml", "happy"),
+            plan_file("ms", MS),
+            with_par(source("ms", "0.toml", "no-aud"), "request_object_no_aud"),
+        ];
+        let plans = plans_from_sources(&sources, CATALOG).expect("plans");
+        let ms = plans.iter().find(|p| p.name == "ms").expect("ms");
+        let names: Vec<_> = ms.modules.iter().map(|m| m.module.as_str()).collect();
+        assert_eq!(names, vec!["no-aud", "pkce", "happy"], "sorted by file name");
+        assert_eq!(ms.includes, vec!["sp"]);
+        assert_eq!(ms.title.as_deref(), Some("Message Signing"));
+        for m in &ms.modules {
+            assert_eq!(m.plan, "ms");
+            assert_eq!((m.messages.request, m.messages.response), (RequestMethod::Signed, ResponseMode::Jarm));
+            assert_eq!(m.requires.profile.as_deref(), Some("fapi2-message-signing"));
+        }
+        // The included plan itself is unchanged.
+        let sp = plans.iter().find(|p| p.name == "sp").expect("sp");
+        assert!(sp.modules.iter().all(|m| m.plan == "sp" && m.messages == Messages::default() && m.requires.profile.is_none()));
+        // Its modules keep their own files.
+        assert_eq!(ms.modules[1].source, "scenarios/sp/1.toml");
+    }
+
+    #[test]
+    fn plan_file_errors_name_the_file_and_line() {
+        let err = |sources: &[Source]| plans_from_sources(sources, CATALOG).expect_err("an error").to_string();
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", &MS.replace("[\"sp\"]", "[\"spp\"]"))]);
+        assert_eq!(e, "scenarios/ms/plan.toml:3: unknown plan \"spp\"; expected one of: sp");
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", &MS.replace("\"signed\"", "\"sealed\""))]);
+        assert!(e.starts_with("scenarios/ms/plan.toml:4: unknown request_method \"sealed\"; expected one of: unsigned, signed"), "{e}");
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", &format!("colour = 1\n{MS}"))]);
+        assert!(e.contains("unknown key \"colour\" in plan.toml"), "{e}");
+        // The same module name in the plan and in the plan it includes.
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", MS), source("ms", "1.toml", "a")]);
+        assert!(e.contains("duplicate module \"a\" in plan \"ms\""), "{e}");
+        // A module of the plan naming another profile than the plan's.
+        let mut own = source("ms", "0.toml", "b");
+        own.text = own.text.replace("[[steps]]", "[requires]\nprofile = \"fdx\"\n\n[[steps]]");
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", MS), own]);
+        assert!(e.contains("sets profile \"fapi2-message-signing\" for every module"), "{e}");
+        // Only one level of inclusion, and never itself.
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("ms", MS), plan_file("x", &MS.replace("[\"sp\"]", "[\"ms\"]"))]);
+        assert!(e.contains("plan \"ms\" includes other plans itself"), "{e}");
+        let e = err(&[source("sp", "1.toml", "a"), plan_file("sp", MS)]);
+        assert!(e.contains("a plan cannot include itself"), "{e}");
+        let e = err(&[plan_file("lonely", "format = 1\n")]);
+        assert!(e.contains("plan \"lonely\" has no modules"), "{e}");
+    }
+
+    #[test]
+    fn a_mutation_the_plan_gives_nothing_to_change_is_an_error() {
+        let e = plans_from_sources(&[with_par(source("sp", "1.toml", "a"), "request_object_no_aud")], CATALOG)
+            .expect_err("unsigned plan")
+            .to_string();
+        assert!(
+            e.starts_with("scenarios/sp/1.toml:10: mutation \"request_object_no_aud\" of step \"par\" changes nothing in plan \"sp\""),
+            "{e}"
+        );
+        assert!(e.ends_with("expected request_method = \"signed\" in a plan.toml"), "{e}");
+        let e = plans_from_sources(&[with_par(source("sp", "1.toml", "a"), "response_mode_query")], CATALOG).expect_err("plain").to_string();
+        assert!(e.contains("expected response_mode = \"jarm\""), "{e}");
+        // The same files are fine in a plan that signs and asks for JARM.
+        let ok = [plan_file("sp", &MS.replace("include = [\"sp\"]\n", "")), with_par(source("sp", "1.toml", "a"), "response_mode_query")];
+        plans_from_sources(&ok, CATALOG).expect("a signed JARM plan");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! [requires]                                  # optional: what the target must offer
 //! profile = "fdx"                             # sandbox.json: run against the workspace of this profile
 //! features = ["registration", "fdx"]          # registration | fdx | dcr_manage | other_workspace
+//!                                             # | introspection_client
 //!
 //! [[steps]]
 //! step = "par"                                # a step implemented in Rust (see `fapilab certify --list`)
@@ -26,6 +27,10 @@
 //! ```
 //!
 //! Steps and mutations are Rust; a file composes them, so a bank adds a case by writing a file.
+//!
+//! A plan folder may also hold a `plan.toml` ([`crate::plan`]): it includes another plan's
+//! modules and sets how every module of the plan sends its authorization requests and receives
+//! the responses ([`Messages`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -89,17 +94,79 @@ pub enum Feature {
     DcrManage,
     /// Another tenant's registration endpoint on the same server.
     OtherWorkspace,
+    /// A resource-server client allowed to introspect tokens (RFC 7662, RFC 9701; MS-JIR-04:
+    /// ordinary clients must not be).
+    IntrospectionClient,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 4] = [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace];
+    pub const ALL: [Feature; 5] =
+        [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace, Feature::IntrospectionClient];
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Registration => "registration",
             Feature::Fdx => "fdx",
             Feature::DcrManage => "dcr_manage",
             Feature::OtherWorkspace => "other_workspace",
+            Feature::IntrospectionClient => "introspection_client",
         }
+    }
+}
+
+/// How a plan sends its authorization requests (the OIDF suite's `fapi_request_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestMethod {
+    /// Plain form parameters at the PAR endpoint (FAPI 2.0 Security Profile).
+    #[default]
+    Unsigned,
+    /// Every authorization parameter in a request object signed by the client, pushed as
+    /// `request` (RFC 9101, RFC 9126 §3; MS-CL-01).
+    Signed,
+}
+
+impl RequestMethod {
+    pub const ALL: [RequestMethod; 2] = [RequestMethod::Unsigned, RequestMethod::Signed];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestMethod::Unsigned => "unsigned",
+            RequestMethod::Signed => "signed",
+        }
+    }
+}
+
+/// How a plan asks for authorization responses (the OIDF suite's `fapi_response_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Plain query parameters (RFC 6749 §4.1.2, RFC 9207).
+    #[default]
+    Plain,
+    /// A JWT signed by the authorization server (JARM; `response_mode=jwt`, MS-JARM-CL-01).
+    Jarm,
+}
+
+impl ResponseMode {
+    pub const ALL: [ResponseMode; 2] = [ResponseMode::Plain, ResponseMode::Jarm];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Plain => "plain",
+            ResponseMode::Jarm => "jarm",
+        }
+    }
+}
+
+/// A plan's message settings, the same for every module of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Messages {
+    pub request: RequestMethod,
+    pub response: ResponseMode,
+}
+
+impl Messages {
+    /// `request method signed, response mode jarm`, for listings and messages.
+    pub fn label(&self) -> String {
+        format!("request method {}, response mode {}", self.request.as_str(), self.response.as_str())
     }
 }
 
@@ -124,4 +191,7 @@ pub struct Scenario {
     pub steps: Vec<StepSpec>,
     /// The file it came from.
     pub source: String,
+    /// Set by the plan (its `plan.toml`), not by the module file.
+    #[serde(default)]
+    pub messages: Messages,
 }

@@ -56,6 +56,15 @@
 //! status_endpoint = "https://as.example/tenant/fdx/clients/{client_id}/status"
 //! initial_status = "Pending"             # what a new registration must show (FDX-ST-05)
 //!
+//! [introspection_client]                # optional: a resource-server client that may introspect
+//!                                        # (RFC 7662; MS-JIR-04), for the signed introspection
+//!                                        # checks (MS-JIR-01…03); keys as in [[clients]]
+//! client_id = "bank"
+//! token_endpoint_auth_method = "private_key_jwt"
+//! private_jwks_file = "bank.jwks.json"   # cert_file and key_file for mTLS authentication
+//! sender_constraint = "mtls"             # optional: it presents no token, so only `mtls`
+//!                                        # (certificate on the connection) matters
+//!
 //! [login]
 //! mode = "form"                          # | "manual": print the URL, paste the final redirect URL
 //! username = "alice"
@@ -227,6 +236,9 @@ pub struct Target {
     pub users: Vec<User>,
     /// `None`: the target does not offer dynamic client registration to the harness.
     pub registration: Option<Registration>,
+    /// A resource-server client allowed to introspect (RFC 7662; MS-JIR-04: ordinary clients
+    /// are not), for the signed introspection checks (MS-JIR-01…03).
+    pub introspection_client: Option<TargetClient>,
 }
 
 // ---- the TOML file --------------------------------------------------------------------------
@@ -247,6 +259,18 @@ struct FileTarget {
     clients: Vec<FileClient>,
     login: FileLogin,
     registration: Option<FileRegistration>,
+    introspection_client: Option<FileIntrospectionClient>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIntrospectionClient {
+    client_id: String,
+    token_endpoint_auth_method: String,
+    sender_constraint: Option<String>,
+    private_jwks_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +363,9 @@ struct ManifestWorkspace {
     profile: Option<String>,
     #[serde(default)]
     registration: Option<ManifestRegistration>,
+    /// The workspace's resource-server client (the bank's), when the manifest publishes it.
+    #[serde(default)]
+    introspection_client: Option<ManifestClient>,
 }
 
 #[derive(Deserialize)]
@@ -545,6 +572,22 @@ impl Target {
             Login::Manual => Vec::new(),
         };
         let registration = file.registration.as_ref().map(|r| file_registration(r, &resolve)).transpose().map_err(|(k, m)| invalid(&k, m))?;
+        let introspection_client = file
+            .introspection_client
+            .as_ref()
+            .map(|c| {
+                let credentials = ServiceCredentials {
+                    client_id: &c.client_id,
+                    token_endpoint_auth_method: &c.token_endpoint_auth_method,
+                    sender_constraint: c.sender_constraint.as_deref(),
+                    private_jwks_file: &c.private_jwks_file,
+                    cert_file: &c.cert_file,
+                    key_file: &c.key_file,
+                };
+                file_service_client("introspection_client", &credentials, &resolve)
+            })
+            .transpose()
+            .map_err(|(k, m)| invalid(&k, m))?;
         Ok(Target {
             issuer,
             discovery_url,
@@ -557,6 +600,7 @@ impl Target {
             code_lifetime,
             users,
             registration,
+            introspection_client,
         })
     }
 
@@ -578,7 +622,7 @@ impl Target {
         let user = m.users.first().ok_or_else(|| invalid("users", "no user to log in with".into()))?;
         let mut clients = Vec::new();
         for (i, c) in ws.clients.iter().enumerate() {
-            let Some(client) = manifest_client(c, &format!("workspaces[{w}].clients[{i}]"), path)? else {
+            let Some(client) = manifest_client(c, &format!("workspaces[{w}].clients[{i}]"), path, false)? else {
                 continue; // not a FAPI 2.0 client of a variant
             };
             clients.push(client);
@@ -594,7 +638,7 @@ impl Target {
                     None => None,
                     Some(a) => {
                         let key = format!("workspaces[{w}].registration.admin_client");
-                        let client = manifest_client(a, &key, path)?
+                        let client = manifest_client(a, &key, path, false)?
                             .ok_or_else(|| invalid(&key, "not a private_key_jwt or mTLS client with a sender constraint".into()))?;
                         Some(AdminClient { client, scope: a.scope.clone() })
                     }
@@ -618,6 +662,13 @@ impl Target {
                 })
             }
         };
+        let introspection_client = match &ws.introspection_client {
+            None => None,
+            Some(c) => {
+                let key = format!("workspaces[{w}].introspection_client");
+                Some(manifest_client(c, &key, path, true)?.ok_or_else(|| invalid(&key, "not a private_key_jwt or mTLS client".into()))?)
+            }
+        };
         Ok(Target {
             issuer: ws.issuer.clone(),
             discovery_url: ws.discovery_url.clone(),
@@ -638,6 +689,7 @@ impl Target {
             code_lifetime: ws.code_lifetime.or(m.code_lifetime).unwrap_or(60),
             users: m.users.iter().map(|u| User { username: u.username.clone(), password: u.password.clone() }).collect(),
             registration,
+            introspection_client,
         })
     }
 
@@ -650,6 +702,16 @@ impl Target {
                 .to_owned()
         };
         for feature in features {
+            if *feature == Feature::IntrospectionClient {
+                if self.introspection_client.is_none() {
+                    return Some(
+                        "the target names no resource-server client to introspect with ([introspection_client] in a target file, \
+                         `introspection_client` in sandbox.json)"
+                            .to_owned(),
+                    );
+                }
+                continue;
+            }
             let Some(r) = &self.registration else { return Some(no_registration()) };
             let admin_with = |scope: &str| r.admin_client.as_ref().is_some_and(|a| a.has_scope(scope));
             let reason = match feature {
@@ -669,7 +731,7 @@ impl Target {
                 Feature::OtherWorkspace if r.other_workspace_registration_endpoint.is_none() => {
                     Some("the target names no other_workspace_registration_endpoint (no second tenant to check isolation against)".to_owned())
                 }
-                Feature::OtherWorkspace => None,
+                Feature::OtherWorkspace | Feature::IntrospectionClient => None,
             };
             if reason.is_some() {
                 return reason;
@@ -700,12 +762,15 @@ fn read_manifest(path: &Path) -> Result<Manifest, TargetError> {
 }
 
 /// A manifest client (`key` names it in errors); `None` when it is not a FAPI 2.0 client of
-/// a variant (no FAPI authentication method or no sender constraint).
-fn manifest_client(c: &ManifestClient, key: &str, path: &Path) -> Result<Option<TargetClient>, TargetError> {
+/// a variant (no FAPI authentication method, or no sender constraint unless it is a
+/// `service` client that presents no tokens: see [`service_sender`]).
+fn manifest_client(c: &ManifestClient, key: &str, path: &Path, service: bool) -> Result<Option<TargetClient>, TargetError> {
     let invalid = |k: &str, message: String| TargetError::Invalid { path: path.to_owned(), key: format!("{key}.{k}"), message };
-    let (Some(auth), Some(sender)) = (parse_auth(&c.token_endpoint_auth_method), c.sender_constraint.as_deref().and_then(parse_sender))
-    else {
-        return Ok(None);
+    let Some(auth) = parse_auth(&c.token_endpoint_auth_method) else { return Ok(None) };
+    let sender = match c.sender_constraint.as_deref().and_then(parse_sender) {
+        Some(s) => s,
+        None if service => service_sender(auth),
+        None => return Ok(None),
     };
     let private_jwks = match &c.private_jwks_file {
         Some(p) => {
@@ -826,53 +891,17 @@ fn file_registration(r: &FileRegistration, resolve: &dyn Fn(&Path) -> PathBuf) -
     let admin_client = match &r.admin_client {
         None => None,
         Some(a) => {
-            let key = |k: &str| format!("registration.admin_client.{k}");
-            let auth = parse_auth(&a.token_endpoint_auth_method).ok_or_else(|| {
-                (
-                    key("token_endpoint_auth_method"),
-                    format!("{:?}: expected private_key_jwt, tls_client_auth or self_signed_tls_client_auth", a.token_endpoint_auth_method),
-                )
-            })?;
-            let sender = parse_sender(&a.sender_constraint)
-                .ok_or_else(|| (key("sender_constraint"), format!("{:?}: expected dpop or mtls", a.sender_constraint)))?;
-            let private_jwks = match &a.private_jwks_file {
-                Some(p) => {
-                    let p = resolve(p);
-                    let text = std::fs::read_to_string(&p).map_err(|e| (key("private_jwks_file"), format!("cannot read {}: {e}", p.display())))?;
-                    let v: serde_json::Value =
-                        serde_json::from_str(&text).map_err(|e| (key("private_jwks_file"), format!("{} is not JSON: {e}", p.display())))?;
-                    check_private_jwks(&v).map_err(|m| (key("private_jwks_file"), m))?;
-                    v
-                }
-                None if auth == ClientAuth::PrivateKeyJwt => return Err((key("private_jwks_file"), "required for private_key_jwt".into())),
-                None => serde_json::json!({"keys": []}),
+            let sender = Some(a.sender_constraint.as_str());
+            let credentials = ServiceCredentials {
+                client_id: &a.client_id,
+                token_endpoint_auth_method: &a.token_endpoint_auth_method,
+                sender_constraint: sender,
+                private_jwks_file: &a.private_jwks_file,
+                cert_file: &a.cert_file,
+                key_file: &a.key_file,
             };
-            let read_pem = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, (String, String)> {
-                p.as_ref()
-                    .map(|p| {
-                        let p = resolve(p);
-                        std::fs::read_to_string(&p).map_err(|e| (key(k), format!("cannot read {}: {e}", p.display())))
-                    })
-                    .transpose()
-            };
-            let cert_pem = read_pem("cert_file", &a.cert_file)?;
-            let key_pem = read_pem("key_file", &a.key_file)?;
-            if (auth == ClientAuth::Mtls || sender == Sender::Mtls) && (cert_pem.is_none() || key_pem.is_none()) {
-                return Err((key("cert_file"), "cert_file and key_file are required for mTLS authentication or mTLS sender constraint".into()));
-            }
             Some(AdminClient {
-                client: TargetClient {
-                    client_id: a.client_id.clone(),
-                    auth,
-                    auth_method: a.token_endpoint_auth_method.clone(),
-                    sender,
-                    index: 1,
-                    private_jwks,
-                    cert_pem,
-                    key_pem,
-                    redirect_uri: String::new(),
-                    second_redirect_uri: None,
-                },
+                client: file_service_client("registration.admin_client", &credentials, resolve)?,
                 scope: a.scope.clone().unwrap_or_else(|| "dcr_manage update_client_status".to_owned()),
             })
         }
@@ -904,6 +933,83 @@ fn file_registration(r: &FileRegistration, resolve: &dyn Fn(&Path) -> PathBuf) -
         other_workspace_registration_endpoint: r.other_workspace_registration_endpoint.clone(),
         fdx,
     })
+}
+
+/// The credentials of a client the harness uses for a service rather than a flow (the
+/// registration admin client, the introspection client), as a target file gives them.
+struct ServiceCredentials<'a> {
+    client_id: &'a str,
+    token_endpoint_auth_method: &'a str,
+    /// Required for the admin client (its tokens are bound); optional for the introspection
+    /// client, which presents no token.
+    sender_constraint: Option<&'a str>,
+    private_jwks_file: &'a Option<PathBuf>,
+    cert_file: &'a Option<PathBuf>,
+    key_file: &'a Option<PathBuf>,
+}
+
+/// A service client of a target file under `prefix` (e.g. `registration.admin_client`); an
+/// error is (key, message). Without a sender constraint the client uses its certificate only
+/// when it authenticates with it.
+fn file_service_client(prefix: &str, a: &ServiceCredentials<'_>, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<TargetClient, (String, String)> {
+    let key = |k: &str| format!("{prefix}.{k}");
+    let auth = parse_auth(a.token_endpoint_auth_method).ok_or_else(|| {
+        (
+            key("token_endpoint_auth_method"),
+            format!("{:?}: expected private_key_jwt, tls_client_auth or self_signed_tls_client_auth", a.token_endpoint_auth_method),
+        )
+    })?;
+    let sender = match a.sender_constraint {
+        Some(s) => parse_sender(s).ok_or_else(|| (key("sender_constraint"), format!("{s:?}: expected dpop or mtls")))?,
+        None => service_sender(auth),
+    };
+    let private_jwks = match a.private_jwks_file {
+        Some(p) => {
+            let p = resolve(p);
+            let text = std::fs::read_to_string(&p).map_err(|e| (key("private_jwks_file"), format!("cannot read {}: {e}", p.display())))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| (key("private_jwks_file"), format!("{} is not JSON: {e}", p.display())))?;
+            check_private_jwks(&v).map_err(|m| (key("private_jwks_file"), m))?;
+            v
+        }
+        None if auth == ClientAuth::PrivateKeyJwt => return Err((key("private_jwks_file"), "required for private_key_jwt".into())),
+        None => serde_json::json!({"keys": []}),
+    };
+    let read_pem = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, (String, String)> {
+        p.as_ref()
+            .map(|p| {
+                let p = resolve(p);
+                std::fs::read_to_string(&p).map_err(|e| (key(k), format!("cannot read {}: {e}", p.display())))
+            })
+            .transpose()
+    };
+    let cert_pem = read_pem("cert_file", a.cert_file)?;
+    let key_pem = read_pem("key_file", a.key_file)?;
+    if (auth == ClientAuth::Mtls || sender == Sender::Mtls) && (cert_pem.is_none() || key_pem.is_none()) {
+        return Err((key("cert_file"), "cert_file and key_file are required for mTLS authentication or mTLS sender constraint".into()));
+    }
+    Ok(TargetClient {
+        client_id: a.client_id.to_owned(),
+        auth,
+        auth_method: a.token_endpoint_auth_method.to_owned(),
+        sender,
+        index: 1,
+        private_jwks,
+        cert_pem,
+        key_pem,
+        redirect_uri: String::new(),
+        second_redirect_uri: None,
+    })
+}
+
+/// The `sender` of a service client that states no sender constraint: it presents no access
+/// token, so the field only decides whether the certificate goes on the connection — exactly
+/// when the client authenticates with it (mTLS).
+fn service_sender(auth: ClientAuth) -> Sender {
+    match auth {
+        ClientAuth::Mtls => Sender::Mtls,
+        ClientAuth::PrivateKeyJwt => Sender::Dpop,
+    }
 }
 
 /// The FDX client statuses, exactly (FDX-ST-06).
@@ -1070,6 +1176,12 @@ initial_status = "Pending"
                         "redirect_uris": ["https://c.example/cb"], "scope": "openid accounts"})
                 })
                 .collect();
+            let introspection = if fdx {
+                serde_json::json!({"client_id": "bank", "token_endpoint_auth_method": "private_key_jwt", "sender_constraint": null,
+                    "private_jwks_file": jwks, "cert_file": null, "key_file": null, "redirect_uris": [], "scope": ""})
+            } else {
+                serde_json::Value::Null
+            };
             let fdx = if fdx {
                 serde_json::json!({"status_endpoint": format!("https://as.example/default/{name}/fdx/clients/{{client_id}}/status"), "initial_status": "Pending"})
             } else {
@@ -1081,6 +1193,7 @@ initial_status = "Pending"
                 "discovery_url": format!("https://as.example/default/{name}/.well-known/openid-configuration"),
                 "code_lifetime": 60, "request_uri_lifetime": 60,
                 "clients": clients,
+                "introspection_client": introspection,
                 "registration": {
                     "endpoint": format!("https://as.example/default/{name}/register"),
                     "mtls_endpoint": format!("https://mtls.as.example/default/{name}/register"),
@@ -1116,6 +1229,7 @@ initial_status = "Pending"
             requires: crate::scenario::Requires { profile: profile.map(str::to_owned), features: Vec::new() },
             steps: Vec::new(),
             source: "s".into(),
+            messages: crate::scenario::Messages::default(),
         };
         assert_eq!(targets.for_scenario(&scenario(None)).unwrap().issuer, "https://as.example/default/fapi2");
         let fdx = targets.for_scenario(&scenario(Some("fdx"))).unwrap();
@@ -1124,15 +1238,42 @@ initial_status = "Pending"
         assert_eq!(r.mtls_endpoint.as_deref(), Some("https://mtls.as.example/default/fdx/register"));
         assert_eq!(r.other_workspace_registration_endpoint.as_deref(), Some("https://as.example/default/fapi2/register"));
         assert_eq!(r.admin_client.as_ref().unwrap().client.client_id, "admin");
-        assert_eq!(fdx.unmet(&[Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace]), None);
+        assert_eq!(fdx.unmet(&[Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace, Feature::IntrospectionClient]), None);
+        assert_eq!(fdx.introspection_client.as_ref().map(|c| c.client_id.as_str()), Some("bank"));
         let fapi2 = targets.for_scenario(&scenario(Some("fapi2-security-profile"))).unwrap();
         assert!(fapi2.unmet(&[Feature::Fdx]).unwrap().contains("[registration.fdx]"));
+        assert!(fapi2.unmet(&[Feature::IntrospectionClient]).unwrap().contains("introspection_client"));
         let err = targets.for_scenario(&scenario(Some("brazil"))).unwrap_err();
         assert!(err.contains("\"brazil\"") && err.contains("default/fdx (fdx)"), "{err}");
 
         // A target file serves every module, whatever profile it names.
         let file = Targets::single(first);
         assert_eq!(file.for_scenario(&scenario(Some("fdx"))).unwrap().issuer, "https://as.example/default/fapi2");
+    }
+
+    #[test]
+    fn introspection_client_from_a_target_file() {
+        let d = dir();
+        let path = d.join("t.toml");
+        std::fs::write(&path, format!("{HEAD}{}{}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert!(t.introspection_client.is_none());
+        assert!(t.unmet(&[Feature::IntrospectionClient]).unwrap().contains("[introspection_client]"));
+        let section = "\n[introspection_client]\nclient_id = \"bank\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\nprivate_jwks_file = \"jwks.json\"\n";
+        std::fs::write(&path, format!("{HEAD}{}{}{section}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        let rs = t.introspection_client.as_ref().unwrap();
+        assert_eq!((rs.client_id.as_str(), rs.auth), ("bank", ClientAuth::PrivateKeyJwt));
+        assert!(!rs.uses_mtls(), "no certificate without mTLS authentication or a sender constraint");
+        // Only what it needs: no registration section for the introspection client.
+        assert_eq!(t.unmet(&[Feature::IntrospectionClient]), None);
+        // mTLS authentication needs the certificate.
+        let mtls = section.replace("private_key_jwt", "tls_client_auth").replace("private_jwks_file = \"jwks.json\"\n", "");
+        std::fs::write(&path, format!("{HEAD}{}{}{mtls}", client("a"), client("b"))).unwrap();
+        let err = Target::load(&path).unwrap_err().to_string();
+        assert!(err.contains("introspection_client.cert_file"), "{err}");
+        std::fs::write(&path, format!("{HEAD}{}{}{}", client("a"), client("b"), section.replace("client_id", "client"))).unwrap();
+        assert!(Target::load(&path).unwrap_err().to_string().contains("client"));
     }
 
     #[test]

@@ -32,10 +32,18 @@ fn builtin_plans_load() {
         let on_disk = std::fs::read_dir(&path)
             .expect("plan dir")
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".toml") && !n.starts_with('.')))
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".toml") && !n.starts_with('.') && n != "plan.toml"))
             .count();
         let plan = plans.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("plan {name} is not embedded"));
-        assert_eq!(plan.modules.len(), on_disk, "plan {name}: every file is embedded");
+        let own = plan.modules.iter().filter(|m| m.source.starts_with(&format!("scenarios/{name}/"))).count();
+        assert_eq!(own, on_disk, "plan {name}: every file is embedded");
+        // An included plan's modules are all there, as modules of this plan.
+        for included in &plan.includes {
+            let other = plans.iter().find(|p| &p.name == included).unwrap_or_else(|| panic!("{name} includes unknown {included}"));
+            let theirs = other.modules.iter().filter(|m| m.source.starts_with(&format!("scenarios/{included}/"))).count();
+            assert_eq!(plan.modules.len(), own + theirs, "plan {name}: its own modules and those of {included}");
+            assert!(plan.modules.iter().all(|m| m.plan == name), "plan {name}: included modules belong to it");
+        }
         for m in &plan.modules {
             assert!(!m.requirements.is_empty() && !m.steps.is_empty(), "{}", m.source);
             assert!(Variant::all().iter().any(|v| m.applies.matches(v)), "{} applies to no variant", m.source);

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use fapilab_conformance::execute::execute;
 use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
-use fapilab_conformance::scenario::{Applies, Expect, Requires, Scenario, StepSpec};
+use fapilab_conformance::scenario::{Applies, Expect, Messages, RequestMethod, Requires, ResponseMode, Scenario, StepSpec};
 use fapilab_conformance::variant::{ClientAuth, OpenId, Sender, Variant};
 use serde_json::{Value, json};
-use server::{Craft, Fake, REQUEST_URI_PREFIX, good_jwks};
+use server::{Craft, Fake, JarmForm, REQUEST_URI_PREFIX, good_jwks};
 use wiremock::ResponseTemplate;
 
 const PLAIN: Variant = Variant { client_auth: ClientAuth::PrivateKeyJwt, sender: Sender::Dpop, openid: OpenId::PlainOauth };
@@ -54,7 +54,19 @@ fn flow_with(token: StepSpec) -> Vec<StepSpec> {
     vec![step("par"), step("authorize"), token]
 }
 
+/// FAPI 2.0 Message Signing: signed request objects and JARM responses.
+const MESSAGE_SIGNING: Messages = Messages { request: RequestMethod::Signed, response: ResponseMode::Jarm };
+
 async fn run_variant(craft: Craft, variant: Variant, steps: Vec<StepSpec>) -> ModuleResult {
+    run_with(craft, variant, Messages::default(), steps).await
+}
+
+/// `steps` in a plan with signed requests and JARM responses.
+async fn run_signed(craft: Craft, steps: Vec<StepSpec>) -> ModuleResult {
+    run_with(craft, PLAIN, MESSAGE_SIGNING, steps).await
+}
+
+async fn run_with(craft: Craft, variant: Variant, messages: Messages, steps: Vec<StepSpec>) -> ModuleResult {
     let fake = Fake::start(craft).await;
     let scenario = Scenario {
         plan: "fake-as".into(),
@@ -65,6 +77,7 @@ async fn run_variant(craft: Craft, variant: Variant, steps: Vec<StepSpec>) -> Mo
         requires: Requires::default(),
         steps,
         source: "conformance/tests/fake_as.rs".into(),
+        messages,
     };
     execute(Arc::new(fake.target()), &scenario, variant).await
 }
@@ -410,6 +423,173 @@ async fn par_error_description_with_crlf_warns() {
     assert_refusal(&r, (Verdict::Warning, &["par.error_description_syntax"]));
 }
 
+// ---- FAPI 2.0 Message Signing: request objects (MS-AS-*) and JARM (MS-JARM-*, §3.4) ---------
+
+/// `name` with `mutation`, expected to succeed.
+fn with(name: &str, mutation: &str) -> StepSpec {
+    StepSpec { mutations: vec![mutation.into()], ..step(name) }
+}
+
+#[tokio::test]
+async fn control_signed_requests_and_jarm_pass_in_every_response_mode() {
+    // The fake verifies the harness's request objects (signature with the client's key, aud,
+    // nbf, exp, client_id) and answers in the JARM mode pushed: each is read and verified.
+    let r = run_signed(Craft::none(), steps(&["discover", "par", "authorize", "token"])).await;
+    assert_passed(&r);
+    for id in ["jarm.signature", "jarm.aud", "jarm.exp", "discovery.require_signed_request_object", "authorize.iss"] {
+        assert!(r.conditions.iter().any(|c| c.id == id && c.passed), "{id}\n{}", explain(&r));
+    }
+    for mode in ["response_mode_query_jwt", "response_mode_fragment_jwt", "response_mode_form_post_jwt"] {
+        let r = run_signed(Craft::none(), vec![with("par", mode), step("authorize"), step("token")]).await;
+        assert_passed(&r);
+    }
+    // Accepted variations of the object.
+    for m in ["request_object_aud_array", "request_object_no_typ"] {
+        assert_passed(&run_signed(Craft::none(), vec![with("par", m), step("authorize"), step("token")]).await);
+    }
+    // The fake refuses each broken object with invalid_request_object, as the harness expects.
+    for m in [
+        "request_object_no_aud",
+        "request_object_aud_other",
+        "request_object_no_nbf",
+        "request_object_nbf_70_minutes_ago",
+        "request_object_no_exp",
+        "request_object_expired",
+        "request_object_exp_over_60_minutes",
+        "request_object_alg_none",
+        "request_object_bad_signature",
+        "request_object_other_key",
+        "request_object_client_id_other",
+        "request_object_iss_other",
+        "request_object_with_request_uri",
+    ] {
+        let r = run_signed(Craft::none(), vec![refused("par", m)]).await;
+        assert_passed(&r);
+    }
+}
+
+#[tokio::test]
+async fn a_server_accepting_a_broken_request_object_fails() {
+    // MS-AS-06: an unsigned request object accepted; MS-AS-01: plain parameters accepted.
+    for m in ["request_object_alg_none", "no_request_object", "request_object_expired", "request_object_aud_other"] {
+        let r = run_signed(Craft::par(json_response(201, json!({"request_uri": request_uri(), "expires_in": 60}))), vec![refused("par", m)])
+            .await;
+        assert_refusal(&r, (Verdict::Failed, &["par.rejected"]));
+        let c = r.conditions.iter().find(|c| c.id == "par.rejected").expect("par.rejected");
+        assert!(c.requirements.iter().any(|id| id.starts_with("MS-AS-")), "{m}: {:?}", c.requirements);
+    }
+    // A refusal with invalid_request where the object is at fault: RFC 9101 §6.3 names
+    // invalid_request_object.
+    let r = run_signed(Craft::par(json_response(400, json!({"error": "invalid_request"}))), vec![refused("par", "request_object_no_aud")])
+        .await;
+    assert_refusal(&r, (Verdict::Failed, &["par.error_code"]));
+}
+
+#[tokio::test]
+async fn jarm_response_for_another_audience() {
+    let r = run_signed(Craft::jarm(|c| drop(c.insert("aud".into(), c.get("iss").cloned().unwrap_or_default()))), steps(&["par", "authorize"]))
+        .await;
+    assert_flags(&r, Verdict::Failed, &["jarm.aud"]);
+}
+
+#[tokio::test]
+async fn jarm_response_expired_or_without_exp() {
+    let r = run_signed(Craft::jarm(|c| drop(c.insert("exp".into(), json!(fapilab_jose::now() - 3600)))), steps(&["par", "authorize"]))
+        .await;
+    assert_flags(&r, Verdict::Failed, &["jarm.exp"]);
+    let r = run_signed(Craft::jarm(|c| drop(c.remove("exp"))), steps(&["par", "authorize"])).await;
+    assert_flags(&r, Verdict::Failed, &["jarm.exp"]);
+}
+
+#[tokio::test]
+async fn jarm_response_without_iss() {
+    // Under JARM the issuer is only in the JWT: its absence fails the JARM check and the
+    // Security Profile's iss check on the decoded response.
+    let r = run_signed(Craft::jarm(|c| drop(c.remove("iss"))), steps(&["par", "authorize"])).await;
+    assert_flags(&r, Verdict::Failed, &["authorize.iss", "jarm.iss"]);
+}
+
+#[tokio::test]
+async fn jarm_response_unsigned() {
+    let r = run_signed(Craft::jarm_form(JarmForm::Unsigned), steps(&["par", "authorize"])).await;
+    assert_flags(&r, Verdict::Failed, &["jarm.alg", "jarm.alg_advertised", "jarm.kid", "jarm.signature"]);
+}
+
+#[tokio::test]
+async fn jarm_response_signed_by_a_key_the_server_does_not_publish() {
+    let r = run_signed(Craft::jwks(good_jwks()), steps(&["par", "authorize"])).await;
+    assert_flags(&r, Verdict::Failed, &["jarm.signature"]);
+}
+
+#[tokio::test]
+async fn plain_response_where_jarm_was_asked_for() {
+    // The code and state come back as plain parameters: the JARM check fails, and the flow
+    // goes on with them so the rest is still judged.
+    let r = run_signed(Craft::jarm_form(JarmForm::Plain), steps(&["par", "authorize", "token"])).await;
+    assert_flags(&r, Verdict::Failed, &["jarm.response"]);
+}
+
+// ---- signed introspection (RFC 9701; MS-JIR-01…03) ------------------------------------------
+
+/// A flow, then introspection as the resource server: signed, then plain.
+fn introspection_steps() -> Vec<StepSpec> {
+    let mut steps = steps(&["par", "authorize", "token"]);
+    for signed in [true, false] {
+        let mut s = step("introspect");
+        s.params.insert("caller".into(), toml::Value::String("resource_server".into()));
+        s.params.insert("signed".into(), toml::Value::Boolean(signed));
+        steps.push(s);
+    }
+    steps
+}
+
+#[tokio::test]
+async fn control_signed_introspection_passes() {
+    let r = run_signed(Craft::none(), introspection_steps()).await;
+    assert_passed(&r);
+    for id in ["introspect.jwt_typ", "introspect.jwt_aud", "introspect.jwt_signature", "introspect.status"] {
+        assert!(r.conditions.iter().any(|c| c.id == id && c.passed), "{id}\n{}", explain(&r));
+    }
+}
+
+#[tokio::test]
+async fn introspection_in_plain_json_although_a_jwt_was_asked_for() {
+    // The plain answer's `active` is not taken for the signed one's: nothing signed says it.
+    let r = run_signed(Craft::introspection_plain(), introspection_steps()).await;
+    assert_flags(&r, Verdict::Failed, &["introspect.active", "introspect.jwt_content_type", "introspect.jwt_parse"]);
+}
+
+#[tokio::test]
+async fn signed_introspection_for_another_audience_or_type() {
+    let r = run_signed(Craft::introspection(|_, c| drop(c.insert("aud".into(), json!("client-1")))), introspection_steps()).await;
+    assert_flags(&r, Verdict::Failed, &["introspect.jwt_aud"]);
+    let r = run_signed(Craft::introspection(|h, _| drop(h.insert("typ".into(), json!("JWT")))), introspection_steps()).await;
+    assert_flags(&r, Verdict::Failed, &["introspect.jwt_typ"]);
+    let r = run_signed(Craft::introspection(|_, c| drop(c.remove("token_introspection"))), introspection_steps()).await;
+    assert_flags(&r, Verdict::Failed, &["introspect.active", "introspect.jwt_token_introspection"]);
+}
+
+#[tokio::test]
+async fn signed_introspection_skips_without_an_introspection_client() {
+    let fake = Fake::start(Craft::none()).await;
+    let mut target = fake.target();
+    target.introspection_client = None;
+    let scenario = Scenario {
+        plan: "fake-as".into(),
+        module: "needs-a-resource-server".into(),
+        title: "a module that introspects as the resource server".into(),
+        requirements: vec!["MS-JIR-01".into()],
+        applies: Applies::default(),
+        requires: Requires { profile: None, features: vec![fapilab_conformance::scenario::Feature::IntrospectionClient] },
+        steps: introspection_steps(),
+        source: "conformance/tests/fake_as.rs".into(),
+        messages: MESSAGE_SIGNING,
+    };
+    let r = execute(Arc::new(target), &scenario, PLAIN).await;
+    assert!(matches!(&r.verdict, Verdict::Skipped { reason } if reason.contains("[introspection_client]")), "{}", explain(&r));
+    assert!(r.exchanges.is_empty());
+}
+
 // ---- authorization response (§3.3) ----------------------------------------------------------
 
 #[tokio::test]
@@ -688,6 +868,7 @@ async fn registration_steps_skip_when_the_target_has_no_registration() {
         requires: Requires { profile: None, features: vec![fapilab_conformance::scenario::Feature::Registration] },
         steps: steps(&["register"]),
         source: "conformance/tests/fake_as.rs".into(),
+        messages: Messages::default(),
     };
     let r = execute(Arc::new(target), &scenario, PLAIN).await;
     assert!(matches!(&r.verdict, Verdict::Skipped { reason } if reason.contains("[registration]")), "{}", explain(&r));

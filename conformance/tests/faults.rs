@@ -1,6 +1,9 @@
 //! The harness tells the truth: for every fault the reference server can inject
 //! (`fapilab_server::faults::Fault::ALL`, each removing exactly one protection), a sandbox runs
-//! with only that fault, the built-in plan runs against it through the harness API, and
+//! with only that fault, the built-in plan that catches it runs against it through the harness
+//! API — the Security Profile plan against workspace default/fapi2 for the Security Profile
+//! faults ([`CASES`]), the Message Signing plan against default/fapi2-ms for the signed request
+//! object, JARM and signed introspection faults ([`MS_CASES`]) — and
 //!
 //! * every module listed as catching the fault ends with the listed verdict — FAILED, or
 //!   WARNING where the broken requirement is a SHOULD (PKJ-04, DP-13) — on the listed
@@ -8,12 +11,12 @@
 //! * every other module PASSED, except the collateral listed for that fault, with the reason;
 //! * a control run without any fault passes every module in every variant the fault runs use.
 //!
-//! The table below is the data: fault → variants → catching modules → collateral. A fault the
-//! harness could not catch would go in [`NOT_CAUGHT`] with the reason; there is none.
+//! The tables below are the data: fault → variants → catching modules → collateral. A fault
+//! the harness could not catch goes in [`NOT_CAUGHT`] with the reason.
 //!
-//! Fault runs go four at once (each sandbox is idle most of the time its expiry modules wait),
-//! with code and `request_uri` lifetimes of 5 s, and share one CA (copied from the control
-//! sandbox) instead of minting one each.
+//! Fault runs go four at once across both tables (each sandbox is idle most of the time its
+//! expiry modules wait), with code and `request_uri` lifetimes of 5 s, and share one CA per
+//! table (copied from its control sandbox) instead of minting one each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,12 +29,13 @@ use std::time::Instant;
 use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
 use fapilab_conformance::plan::{Plan, builtin_plans};
 use fapilab_conformance::runner;
-use fapilab_conformance::target::{Target, Targets};
+use fapilab_conformance::target::Targets;
 use fapilab_conformance::variant::Variant;
 use fapilab_server::faults::Fault;
 use tokio::sync::Semaphore;
 
 const PLAN: &str = "fapi2-security-profile";
+const MS_PLAN: &str = "fapi2-message-signing";
 
 /// private_key_jwt, DPoP, OpenID: the variant most modules apply to.
 const PKJWT_DPOP_OIDC: &str = "client_auth=private_key_jwt,sender=dpop,openid=openid_connect";
@@ -199,8 +203,81 @@ const NOT_CAUGHT: &[(Fault, &str)] = &[(
      profile that forbids it (OIDF ensure-registered-redirect-uri, not plain FAPI) could fail it.",
 )];
 
-/// Fault runs at once.
+/// Every JARM response fails its check, so every module that authorizes fails with it.
+const EVERY_AUTHORIZATION: &[Collateral] = &[Collateral::EveryModuleWithStep(
+    "authorize",
+    "every authorization response of the Message Signing plan is a JARM JWT checked for iss, aud and exp (MS-JARM-03, \
+     MS-JARM-CL-02), so every module that authorizes fails with it",
+)];
+
+/// The Message Signing faults, caught by the `fapi2-message-signing` plan against the sandbox
+/// workspace of that profile.
+const MS_CASES: &[Case] = &[
+    case(Fault::RequestObjectRequired, PKJWT_DPOP_OIDC, &[fails("par-without-request-object", "par.rejected")]),
+    case(
+        Fault::RequestObjectSignature,
+        PKJWT_DPOP_OIDC,
+        &[fails("request-object-bad-signature", "par.rejected"), fails("request-object-signed-by-other-client", "par.rejected")],
+    ),
+    case(
+        Fault::RequestObjectAud,
+        PKJWT_DPOP_OIDC,
+        &[fails("request-object-without-aud", "par.rejected"), fails("request-object-with-bad-aud", "par.rejected")],
+    ),
+    // A too old nbf with an exp in the future also lives too long (MS-AS-04), which the server
+    // still refuses: only the missing nbf shows this fault.
+    case(Fault::RequestObjectNbf, PKJWT_DPOP_OIDC, &[fails("request-object-without-nbf", "par.rejected")]),
+    case(
+        Fault::RequestObjectExp,
+        PKJWT_DPOP_OIDC,
+        &[
+            fails("request-object-without-exp", "par.rejected"),
+            fails("request-object-expired", "par.rejected"),
+            fails("request-object-exp-over-60-minutes", "par.rejected"),
+        ],
+    ),
+    // With the fault the object's claims are not compared with the client, but the server's
+    // PAR-09 check still refuses a pushed client_id of another client (invalid_request), so
+    // request-object-client-id-mismatch passes; the iss of another client shows the fault.
+    case(Fault::RequestObjectClientId, PKJWT_DPOP_OIDC, &[fails("request-object-iss-mismatch", "par.rejected")]),
+    // The outside redirect URI is the client's second, registered one: the same base URL with a
+    // query, so the state shows first that the outside parameters won.
+    case(Fault::RequestObjectOutsideParams, PKJWT_DPOP_OIDC, &[fails("request-object-params-outside-ignored", "authorize.state")]),
+    case(Fault::JarmRequired, PKJWT_DPOP_OIDC, &[fails("jarm-required", "par.rejected")]),
+    Case { fault: Fault::JarmIss, variants: PKJWT_DPOP_OIDC, catches: &[fails("happy-flow", "jarm.iss")], collateral: EVERY_AUTHORIZATION },
+    Case { fault: Fault::JarmAud, variants: PKJWT_DPOP_OIDC, catches: &[fails("happy-flow", "jarm.aud")], collateral: EVERY_AUTHORIZATION },
+    Case { fault: Fault::JarmExp, variants: PKJWT_DPOP_OIDC, catches: &[fails("happy-flow", "jarm.exp")], collateral: EVERY_AUTHORIZATION },
+    case(
+        Fault::JarmErrorPlain,
+        PKJWT_DPOP_OIDC,
+        &[
+            fails("user-rejects-authentication", "jarm.response"),
+            fails("jarm-response-mode-query-jwt", "jarm.response"),
+            fails("jarm-response-mode-fragment-jwt", "jarm.response"),
+            fails("jarm-response-mode-form-post-jwt", "jarm.response"),
+        ],
+    ),
+    case(Fault::SignedIntrospection, PKJWT_DPOP_OIDC, &[fails("signed-introspection", "introspect.jwt_content_type")]),
+];
+
+/// Security Profile faults the Message Signing plan catches too, through the included modules
+/// whose mutations now change the parameters inside the signed request object: proof that
+/// they still reach the server there.
+const SP_CASES_IN_SIGNED_REQUESTS: &[Case] = &[
+    case(Fault::PkcePlainAllowed, PKJWT_DPOP_OIDC, &[fails("pkce-plain-refused", "par.rejected")]),
+    case(Fault::ParPkceRequired, PKJWT_DPOP_OIDC, &[fails("pkce-required", "par.rejected")]),
+    case(Fault::RedirectUriRequired, PKJWT_DPOP_OIDC, &[fails("redirect-uri-required", "par.rejected")]),
+    case(
+        Fault::ResponseTypeCodeOnly,
+        PKJWT_DPOP_OIDC,
+        &[fails("response-type-code-id-token", "par.rejected"), fails("response-type-token", "par.rejected")],
+    ),
+    case(Fault::DpopJktParMismatch, PKJWT_DPOP_OIDC, &[fails("dpop-jkt-mismatch-at-par", "par.rejected")]),
+];
+
+/// Fault runs at once, over both tables.
 const PARALLEL_RUNS: usize = 4;
+static RUNS: Semaphore = Semaphore::const_new(PARALLEL_RUNS);
 /// Modules at once within one run (modules that only wait are not counted).
 const MODULES_PER_RUN: usize = 4;
 /// Code and request_uri lifetimes of the test sandboxes, in seconds.
@@ -236,8 +313,9 @@ async fn run_plan(dir: &Path, faults: Vec<Fault>, plans: &[Plan], variants: &[Va
     })
     .await
     .map_err(|e| format!("the sandbox did not start: {e}"))?;
-    let target = Target::from_sandbox_manifest(&sandbox.manifest_path).map_err(|e| format!("the sandbox manifest: {e}"))?;
-    let results = runner::run(Arc::new(Targets::single(target)), plans, variants, None, MODULES_PER_RUN, |_| {}).await;
+    // Each module runs against the workspace its plan's [requires] profile names.
+    let targets = Targets::load_any(&sandbox.manifest_path).map_err(|e| format!("the sandbox manifest: {e}"))?;
+    let results = runner::run(Arc::new(targets), plans, variants, None, MODULES_PER_RUN, |_| {}).await;
     drop(sandbox);
     Ok(results)
 }
@@ -350,15 +428,35 @@ fn judge(case: &Case, plans: &[Plan], variants: &[Variant], results: &[ModuleRes
 }
 
 #[test]
-fn the_table_covers_every_fault_once() {
-    let listed: Vec<Fault> = CASES.iter().map(|c| c.fault).chain(NOT_CAUGHT.iter().map(|(f, _)| *f)).collect();
+fn the_tables_cover_every_fault_once() {
+    let listed: Vec<Fault> =
+        CASES.iter().chain(MS_CASES).map(|c| c.fault).chain(NOT_CAUGHT.iter().map(|(f, _)| *f)).collect();
     for fault in Fault::ALL {
         let n = listed.iter().filter(|f| **f == fault).count();
-        assert_eq!(n, 1, "{} ({}) must be listed exactly once in CASES or NOT_CAUGHT", fault.name(), fault.requirement());
+        assert_eq!(n, 1, "{} ({}) must be listed exactly once in CASES, MS_CASES or NOT_CAUGHT", fault.name(), fault.requirement());
     }
     assert!(CASES.len() >= 20, "at least 20 faults must be caught, {} are", CASES.len());
-    let plans = builtin_plans().expect("built-in plans");
+    // The Message Signing table holds exactly the faults of Message Signing requirements.
     for case in CASES {
+        assert!(!case.fault.requirement().starts_with("MS-"), "{} belongs in MS_CASES", case.fault.name());
+    }
+    for case in MS_CASES {
+        assert!(case.fault.requirement().starts_with("MS-"), "{} belongs in CASES", case.fault.name());
+    }
+    for case in SP_CASES_IN_SIGNED_REQUESTS {
+        assert!(CASES.iter().any(|c| c.fault == case.fault), "{} is a Security Profile fault of CASES", case.fault.name());
+    }
+    let all = builtin_plans().expect("built-in plans");
+    check_table(&all, PLAN, CASES);
+    check_table(&all, MS_PLAN, MS_CASES);
+    check_table(&all, MS_PLAN, SP_CASES_IN_SIGNED_REQUESTS);
+}
+
+/// Every case of `cases` names modules of `plan` that apply to its variants.
+fn check_table(all: &[Plan], plan: &str, cases: &[Case]) {
+    let plans: Vec<Plan> = all.iter().filter(|p| p.name == plan).cloned().collect();
+    assert_eq!(plans.len(), 1, "the built-in {plan} plan");
+    for case in cases {
         assert!(!case.catches.is_empty(), "{}: no catching module", case.fault.name());
         let variants = Variant::filter(case.variants).expect("variant filter");
         assert!(!variants.is_empty(), "{}: no variant", case.fault.name());
@@ -375,15 +473,26 @@ fn the_table_covers_every_fault_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_is_caught_by_its_modules_and_nothing_else() {
+    check_faults(PLAN, CASES.iter().collect(), NOT_CAUGHT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_message_signing_fault_is_caught_by_its_modules_and_nothing_else() {
+    check_faults(MS_PLAN, MS_CASES.iter().chain(SP_CASES_IN_SIGNED_REQUESTS).collect(), &[]).await;
+}
+
+/// Runs `plan` against a sandbox with each fault of `cases` and a control sandbox without,
+/// and asserts every fault is caught as its case says and the control run passes.
+async fn check_faults(plan: &'static str, cases: Vec<&'static Case>, not_caught: &[(Fault, &str)]) {
     let started = Instant::now();
-    let plans: Vec<Plan> = builtin_plans().expect("built-in plans").into_iter().filter(|p| p.name == PLAN).collect();
-    assert_eq!(plans.len(), 1, "the built-in {PLAN} plan");
+    let plans: Vec<Plan> = builtin_plans().expect("built-in plans").into_iter().filter(|p| p.name == plan).collect();
+    assert_eq!(plans.len(), 1, "the built-in {plan} plan");
     let plans = Arc::new(plans);
 
     // Control: no fault, every variant a fault run uses. Its sandbox's CA is copied for the others.
     let control_variants: Vec<Variant> = {
         let mut all = BTreeSet::new();
-        for case in CASES {
+        for case in &cases {
             all.extend(Variant::filter(case.variants).expect("variant filter"));
         }
         all.into_iter().collect()
@@ -402,28 +511,25 @@ async fn every_fault_is_caught_by_its_modules_and_nothing_else() {
     let ca_dir = unique_dir("ca");
     copy_dir(&control_dir.join("ca"), &ca_dir).expect("copying the CA");
 
-    let permits = Arc::new(Semaphore::new(PARALLEL_RUNS));
     let control_task = {
         let plans = Arc::clone(&plans);
-        let permits = Arc::clone(&permits);
         let variants = control_variants.clone();
         let manifest = control.manifest_path.clone();
         tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore");
+            let _permit = RUNS.acquire().await.expect("semaphore");
             let t = Instant::now();
-            let target = Target::from_sandbox_manifest(&manifest).expect("the control manifest");
-            let results = runner::run(Arc::new(Targets::single(target)), &plans, &variants, None, MODULES_PER_RUN, |_| {}).await;
+            let targets = Targets::load_any(&manifest).expect("the control manifest");
+            let results = runner::run(Arc::new(targets), &plans, &variants, None, MODULES_PER_RUN, |_| {}).await;
             (results, t.elapsed())
         })
     };
 
     let mut tasks = Vec::new();
-    for case in CASES {
+    for case in cases {
         let plans = Arc::clone(&plans);
-        let permits = Arc::clone(&permits);
         let ca_dir = ca_dir.clone();
         tasks.push(tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore");
+            let _permit = RUNS.acquire().await.expect("semaphore");
             let t = Instant::now();
             let variants = Variant::filter(case.variants).expect("variant filter");
             let dir = unique_dir(&case.fault.name());
@@ -496,13 +602,13 @@ async fn every_fault_is_caught_by_its_modules_and_nothing_else() {
             report.push_str(&describe_failed(r));
         }
     }
-    if !NOT_CAUGHT.is_empty() {
+    if !not_caught.is_empty() {
         let _ = writeln!(table, "  not caught:");
-        for (f, why) in NOT_CAUGHT {
+        for (f, why) in not_caught {
             let _ = writeln!(table, "    {} ({}): {why}", f.name(), f.requirement());
         }
     }
-    eprintln!("fault → catching modules (took {:.1} s in all):\n{table}", started.elapsed().as_secs_f64());
+    eprintln!("{plan}: fault → catching modules (took {:.1} s in all):\n{table}", started.elapsed().as_secs_f64());
     assert!(
         report.is_empty(),
         "{failed_faults} fault(s) not caught as the table says{}:\n\n{report}",

@@ -5,29 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::fmt::Write as _;
+mod common;
+use common::describe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fapilab_conformance::model::{ModuleResult, Verdict};
+use fapilab_conformance::model::Verdict;
 use fapilab_conformance::plan::builtin_plans;
 use fapilab_conformance::runner;
 use fapilab_conformance::target::Targets;
 use fapilab_conformance::variant::Variant;
 
-fn describe(r: &ModuleResult) -> String {
-    let mut s = format!("{} [{}]: {:?}\n", r.module, r.variant, r.verdict);
-    for c in r.conditions.iter().filter(|c| !c.passed) {
-        let _ = writeln!(s, "  FAILED {} ({:?}): expected {} / observed {}", c.id, c.severity, c.expected, c.observed);
-        for e in &c.evidence {
-            if let Some(x) = r.exchanges.get(*e) {
-                let body: String = x.response_body.as_deref().unwrap_or("").chars().take(400).collect();
-                let _ = writeln!(s, "     {} {} -> {:?} {:?} {body}", x.method, x.url, x.status, x.error);
-            }
-        }
-    }
-    s
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn registration_plans_pass_against_the_sandbox() {

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::describe;
 use std::sync::Arc;
 
 use fapilab_conformance::execute::execute;
@@ -38,6 +40,7 @@ fn scenario(module: &str, steps: Vec<StepSpec>) -> Scenario {
         requires: Requires::default(),
         steps,
         source: "in code".into(),
+        messages: Default::default(),
     }
 }
 
@@ -49,25 +52,6 @@ fn flow(client: u8) -> Vec<StepSpec> {
     ]
 }
 
-fn describe(r: &ModuleResult) -> String {
-    let mut s = format!("{} [{}]: {:?}\n", r.module, r.variant, r.verdict);
-    for c in r.conditions.iter().filter(|c| !c.passed) {
-        s.push_str(&format!("  FAILED {} ({:?}): expected {} / observed {}\n", c.id, c.severity, c.expected, c.observed));
-        for e in &c.evidence {
-            if let Some(x) = r.exchanges.get(*e) {
-                s.push_str(&format!(
-                    "     {} {} -> {:?} {:?} {}\n",
-                    x.method,
-                    x.url,
-                    x.status,
-                    x.error,
-                    x.response_body.as_deref().unwrap_or("").chars().take(300).collect::<String>()
-                ));
-            }
-        }
-    }
-    s
-}
 
 async fn run_all(target: &Arc<Target>, modules: Vec<(Scenario, Vec<Variant>)>) -> Vec<ModuleResult> {
     let mut handles = Vec::new();

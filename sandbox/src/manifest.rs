@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use fapilab_certs::CaDir;
 use fapilab_server::RunningServer;
-use fapilab_server::config::RegistrationPolicy;
+use fapilab_server::config::{DeviceDecision, RegistrationPolicy};
 use fapilab_server::workspace::{ADMIN_CLIENT_ID, Client, Listener, Workspace};
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +49,32 @@ pub struct ManifestWorkspace {
     /// Seconds a pushed `request_uri` lives.
     pub request_uri_lifetime: u64,
     pub clients: Vec<ManifestClient>,
+    /// The resource server's client (`private_key_jwt`), for introspection — signed
+    /// introspection responses (RFC 9701) are addressed to it.
+    pub introspection_client: Option<ManifestClient>,
     /// Dynamic client registration, when the workspace offers it.
     pub registration: Option<ManifestRegistration>,
+    /// CIBA, when the workspace offers it.
+    pub ciba: Option<ManifestCiba>,
+}
+
+/// CIBA in a workspace: the backchannel endpoint and the simulated authentication device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestCiba {
+    pub endpoint: String,
+    pub mtls_endpoint: String,
+    /// Seconds between polls.
+    pub interval: u64,
+    /// `login_hint` values: approved by the device after `approve_after_ms`, denied, or left
+    /// pending until decided through the device API.
+    pub approved_user: Option<String>,
+    pub approve_after_ms: Option<u64>,
+    pub denied_user: Option<String>,
+    pub pending_user: Option<String>,
+    /// `GET` lists pending requests; `POST {device_requests_url}/{device_id}` with
+    /// `{"decision": "approve"|"deny"}` decides one; `Authorization: Bearer {device_api_token}`.
+    pub device_requests_url: String,
+    pub device_api_token: Option<String>,
 }
 
 /// How to register and manage clients in a workspace (RFC 7591 / RFC 7592, FDX).
@@ -219,8 +243,31 @@ fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
         code_lifetime: ws.settings.code_lifetime,
         request_uri_lifetime: ws.settings.request_uri_lifetime,
         clients,
+        introspection_client: ws.clients.values().find(|c| c.resource_server).map(|c| describe_client(c, ca)),
         registration: describe_registration(ws, ca),
+        ciba: describe_ciba(ws),
     }
+}
+
+fn describe_ciba(ws: &Workspace) -> Option<ManifestCiba> {
+    let settings = &ws.settings.ciba;
+    if !settings.enabled {
+        return None;
+    }
+    let rule_for = |decision: DeviceDecision| settings.device_rules.iter().find(|r| r.decision == decision);
+    let approve = rule_for(DeviceDecision::Approve);
+    let ruled: Vec<&str> = settings.device_rules.iter().filter_map(|r| r.login_hint.as_deref()).collect();
+    Some(ManifestCiba {
+        endpoint: ws.endpoint(Listener::Tls, "bc-authorize"),
+        mtls_endpoint: ws.endpoint(Listener::Mtls, "bc-authorize"),
+        interval: settings.interval,
+        approved_user: approve.and_then(|r| r.login_hint.clone()),
+        approve_after_ms: approve.map(|r| r.after_ms),
+        denied_user: rule_for(DeviceDecision::Deny).and_then(|r| r.login_hint.clone()),
+        pending_user: ws.users.keys().find(|u| !ruled.contains(&u.as_str())).cloned(),
+        device_requests_url: ws.endpoint(Listener::Tls, "ciba/device/requests"),
+        device_api_token: settings.device_api_tokens.first().cloned(),
+    })
 }
 
 #[cfg(test)]
@@ -259,7 +306,9 @@ mod tests {
                     redirect_uris: Vec::new(),
                     scope: "accounts".into(),
                 }],
+                introspection_client: None,
                 registration: None,
+                ciba: None,
             }],
             users: vec![ManifestUser {
                 username: "alice".into(),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use fapilab_certs::{CaDir, InitOptions, Lifetimes};
 use fapilab_server::RunningServer;
-use fapilab_server::config::{Config, DEFAULT_PASSWORD, DEFAULT_USER, RegistrationPolicy, WorkspaceConfig, url_for};
+use fapilab_server::config::{Config, DEFAULT_PASSWORD, DEFAULT_USER, DeviceDecision, DeviceRule, RegistrationPolicy, UserConfig, WorkspaceConfig, url_for};
 use fapilab_server::profiles::ProfileId;
 use fapilab_server::registry::FdxStatus;
 use fapilab_server::workspace::Listener;
@@ -64,9 +64,10 @@ pub struct Sandbox {
     pub manifest_path: PathBuf,
 }
 
-/// The sandbox's workspaces, both open to dynamic registration with an initial access token
-/// generated at start (and published in the manifest): `fapi2` (FAPI 2.0 Security Profile)
-/// and `fdx` (FDX offline approval: new registrations start `Pending`).
+/// The sandbox's workspaces: `fapi2` (FAPI 2.0 Security Profile) and `fdx` (FDX offline
+/// approval: new registrations start `Pending`), both open to dynamic registration with an
+/// initial access token generated at start (and published in the manifest), and `fapi2-ms`
+/// (FAPI 2.0 Message Signing: signed request objects, JARM).
 fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
     let registration = |ws: &mut WorkspaceConfig| {
         ws.registration.enabled = true;
@@ -78,8 +79,41 @@ fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
     let mut fdx = WorkspaceConfig { id: "fdx".into(), profile: ProfileId::Fdx, ..WorkspaceConfig::default() };
     registration(&mut fdx);
     fdx.fdx.initial_status = FdxStatus::Pending;
-    vec![fapi2, fdx]
+    let message_signing = WorkspaceConfig { id: "fapi2-ms".into(), profile: ProfileId::Fapi2MessageSigning, ..WorkspaceConfig::default() };
+    let mut workspaces = vec![fapi2, fdx, message_signing];
+    for ws in &mut workspaces {
+        ciba(ws);
+    }
+    workspaces
 }
+
+/// CIBA in every workspace, with a deterministic authentication device: the default user is
+/// approved after `CIBA_APPROVE_AFTER_MS`, `mallory` is denied, `bob` waits for a decision
+/// through the device API (whose token is in the manifest).
+fn ciba(ws: &mut WorkspaceConfig) {
+    ws.ciba.enabled = true;
+    ws.ciba.interval = 1;
+    ws.ciba.device_api_tokens = vec![fapilab_jose::random_token(24)];
+    ws.ciba.device_rules = vec![
+        DeviceRule { login_hint: Some(CIBA_DENIED_USER.into()), decision: DeviceDecision::Deny, after_ms: 200 },
+        DeviceRule { login_hint: Some(DEFAULT_USER.into()), decision: DeviceDecision::Approve, after_ms: CIBA_APPROVE_AFTER_MS },
+    ];
+    ws.users = [DEFAULT_USER, CIBA_PENDING_USER, CIBA_DENIED_USER]
+        .iter()
+        .map(|name| UserConfig {
+            username: (*name).into(),
+            password: if *name == DEFAULT_USER { DEFAULT_PASSWORD.into() } else { format!("{name}-wonderland-2026") },
+            name: None,
+            email: None,
+        })
+        .collect();
+}
+
+/// The sandbox's CIBA users besides the default one.
+const CIBA_PENDING_USER: &str = "bob";
+const CIBA_DENIED_USER: &str = "mallory";
+/// How long the simulated device takes to approve the default user.
+const CIBA_APPROVE_AFTER_MS: u64 = 1_500;
 
 /// Starts the sandbox: see the module documentation.
 pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {

@@ -197,12 +197,16 @@ async fn the_manifest_describes_a_working_sandbox() {
     assert_absolute_file(&m.ca_file);
     assert_eq!(m.bank_url, sandbox.bank_url);
     assert_eq!(m.bank_audience, "urn:fapilab:bank");
-    assert_eq!(m.users.len(), 1);
+    assert_eq!(m.users.len(), 3, "alice, bob and mallory (CIBA)");
     assert_eq!(m.users[0].username, fapilab_server::config::DEFAULT_USER);
-    assert_eq!(m.workspaces.len(), 2, "fapi2 and fdx");
-    let fdx = &m.workspaces[1];
+    assert_eq!(m.workspaces.len(), 3, "fapi2, fapi2-ms and fdx");
+    let ms = &m.workspaces[1];
+    assert_eq!((ms.workspace.as_str(), ms.profile.as_str()), ("fapi2-ms", "fapi2-message-signing"));
+    assert!(ms.registration.is_none());
+    assert_eq!(ms.introspection_client.as_ref().map(|c| c.client_id.as_str()), Some("bank"));
+    let fdx = &m.workspaces[2];
     assert_eq!((fdx.workspace.as_str(), fdx.profile.as_str()), ("fdx", "fdx"));
-    for w in &m.workspaces {
+    for w in [&m.workspaces[0], fdx] {
         let reg = w.registration.as_ref().expect("both workspaces offer registration");
         assert_eq!(reg.endpoint, format!("{}/register", w.issuer));
         assert_eq!(reg.policy, "initial_access_token");
@@ -218,6 +222,14 @@ async fn the_manifest_describes_a_working_sandbox() {
     assert_eq!(fdx_reg.initial_status, "Pending");
     let ws = &m.workspaces[0];
     assert!(ws.registration.as_ref().is_some_and(|r| r.fdx.is_none()));
+    for w in &m.workspaces {
+        let ciba = w.ciba.as_ref().expect("CIBA in every sandbox workspace");
+        assert_eq!(ciba.endpoint, format!("{}/bc-authorize", w.issuer));
+        assert_eq!(ciba.approved_user.as_deref(), Some("alice"));
+        assert_eq!(ciba.denied_user.as_deref(), Some("mallory"));
+        assert_eq!(ciba.pending_user.as_deref(), Some("bob"));
+        assert!(ciba.device_api_token.as_ref().is_some_and(|t| t.len() >= 16));
+    }
     assert_eq!(
         (
             ws.tenant.as_str(),

@@ -1,10 +1,13 @@
 //! Finishing an authorization request: consuming the pushed request (FAPI2-SP-AZ-15) and
 //! answering the client at its validated redirect URI by 303 (AZ-10, AZ-11) with a code or an
-//! error, `state`, and always `iss` (FAPI2-SP-AZ-07, RFC 9207). Used by the consent form and
-//! by `prompt=none` at the authorization endpoint.
+//! error, `state`, and always `iss` (FAPI2-SP-AZ-07, RFC 9207) — or, in a JARM response mode,
+//! all of them inside one signed JWT (MS-JARM-03) delivered in the query, the fragment or a
+//! form post (MS-JARM-06). Used by the consent form and by `prompt=none` at the authorization
+//! endpoint.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::error::OAuthError;
 use crate::faults::Fault;
@@ -67,7 +70,67 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
     if let Some(s) = &pushed.params.state {
         params.push(("state", s.clone()));
     }
-    redirect(ws, &pushed.params.redirect_uri, &params, !state.faults.active(Fault::IssParameter))
+    let with_iss = !state.faults.active(Fault::IssParameter);
+    let is_error = params.iter().any(|(k, _)| *k == "error");
+    match pushed.params.response_mode.as_deref() {
+        Some(_) if is_error && state.faults.active(Fault::JarmErrorPlain) => redirect(ws, &pushed.params.redirect_uri, &params, with_iss),
+        Some(mode) => match jarm_response(state, ws, pushed, &params) {
+            Ok(jwt) => deliver_jwt(&pushed.params.redirect_uri, mode, &jwt),
+            Err(e) => e.into_response(),
+        },
+        None => redirect(ws, &pushed.params.redirect_uri, &params, with_iss),
+    }
+}
+
+/// JARM response lifetime (MS-JARM-03 recommends at most 10 minutes).
+const JARM_LIFETIME: i64 = 300;
+
+/// MS-JARM-03: the response parameters, `iss`, `aud` = the client and `exp`, signed with the
+/// workspace key (MS-JARM-04).
+fn jarm_response(state: &AppState, ws: &Workspace, pushed: &PushedRequest, params: &[(&str, String)]) -> Result<String, OAuthError> {
+    let now = fapilab_jose::now();
+    let mut claims = serde_json::Map::new();
+    if !state.faults.active(Fault::JarmIss) {
+        claims.insert("iss".into(), json!(ws.issuer));
+    }
+    let audience = if state.faults.active(Fault::JarmAud) { ws.issuer.clone() } else { pushed.client_id.clone() };
+    claims.insert("aud".into(), json!(audience));
+    claims.insert("iat".into(), json!(now));
+    if !state.faults.active(Fault::JarmExp) {
+        claims.insert("exp".into(), json!(now + JARM_LIFETIME));
+    }
+    for (k, v) in params {
+        claims.insert((*k).to_owned(), json!(v));
+    }
+    fapilab_jose::jws::sign(&ws.signing_key, serde_json::Map::new(), &serde_json::Value::Object(claims)).map_err(OAuthError::server)
+}
+
+/// MS-JARM-06: `jwt` means `query.jwt` for `response_type=code`.
+fn deliver_jwt(redirect_uri: &str, mode: &str, jwt: &str) -> Response {
+    match mode {
+        "form_post.jwt" => pages::form_post(redirect_uri, "response", jwt),
+        "fragment.jwt" => {
+            let fragment = form_urlencoded::Serializer::new(String::new()).append_pair("response", jwt).finish();
+            see_other(&format!("{redirect_uri}#{fragment}"))
+        }
+        _ => {
+            let query = form_urlencoded::Serializer::new(String::new()).append_pair("response", jwt).finish();
+            let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+            see_other(&format!("{redirect_uri}{separator}{query}"))
+        }
+    }
+}
+
+fn see_other(target: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    match HeaderValue::from_str(target) {
+        Ok(location) => {
+            response.headers_mut().insert(header::LOCATION, location);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the redirect URI cannot be used"),
+    }
 }
 
 fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Result<String, OAuthError> {
@@ -106,14 +169,5 @@ fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)], with_
         query.append_pair("iss", &ws.issuer);
     }
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let target = format!("{redirect_uri}{separator}{}", query.finish());
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    match HeaderValue::from_str(&target) {
-        Ok(location) => {
-            response.headers_mut().insert(header::LOCATION, location);
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(_) => pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the redirect URI cannot be used"),
-    }
+    see_other(&format!("{redirect_uri}{separator}{}", query.finish()))
 }

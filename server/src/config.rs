@@ -167,6 +167,8 @@ pub struct WorkspaceConfig {
     pub registration: RegistrationConfig,
     /// FDX offline approval (profile `fdx` only).
     pub fdx: FdxConfig,
+    /// Client-initiated backchannel authentication (CIBA, FAPI-CIBA).
+    pub ciba: CibaConfig,
     /// Clients are generated for every auth method × sender constraint when true and the list is empty.
     pub default_clients: bool,
     pub clients: Vec<ClientConfig>,
@@ -194,6 +196,7 @@ impl Default for WorkspaceConfig {
             token_endpoint_auth_signing_alg_values: vec!["PS256".into(), "ES256".into()],
             registration: RegistrationConfig::default(),
             fdx: FdxConfig::default(),
+            ciba: CibaConfig::default(),
             default_clients: true,
             clients: Vec::new(),
             users: Vec::new(),
@@ -317,6 +320,49 @@ impl Default for FdxConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CibaConfig {
+    /// Serve `{issuer}/bc-authorize` (and its mTLS alias) and the CIBA grant.
+    pub enabled: bool,
+    /// CIBA-04: `expires_in` of an authentication request without `requested_expiry`.
+    pub default_expiry: u64,
+    /// The longest `requested_expiry` honoured (longer ones are shortened to it).
+    pub max_expiry: u64,
+    /// CIBA-04 / CIBA-06: seconds a polling client waits between token requests.
+    pub interval: u64,
+    /// The simulated authentication device: the first rule whose `login_hint` matches the user
+    /// (or that has none) decides, `after_ms` after the request. Without a matching rule the
+    /// request waits for a decision through the device API.
+    pub device_rules: Vec<DeviceRule>,
+    /// Bearer tokens of the device API (`{issuer}/ciba/device/...`), at least 16 characters.
+    pub device_api_tokens: Vec<String>,
+}
+
+impl Default for CibaConfig {
+    fn default() -> Self {
+        CibaConfig { enabled: false, default_expiry: 120, max_expiry: 600, interval: 5, device_rules: Vec::new(), device_api_tokens: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceDecision {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRule {
+    /// The user (username) the rule is for; absent: everyone.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    pub decision: DeviceDecision,
+    #[serde(default)]
+    pub after_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub client_id: String,
@@ -345,6 +391,9 @@ pub struct ClientConfig {
     /// A resource server allowed to introspect every token of its workspace.
     #[serde(default)]
     pub resource_server: bool,
+    /// CIBA §10.2: where ping notifications go (https); without it the client polls.
+    #[serde(default)]
+    pub backchannel_client_notification_endpoint: Option<String>,
 }
 
 fn default_client_scope() -> String {
@@ -521,7 +570,14 @@ impl WorkspaceConfig {
                 }
             }
             for (gi, grant) in client.grant_types.iter().enumerate() {
-                if !["authorization_code", "refresh_token", "client_credentials"].contains(&grant.as_str()) {
+                if ![
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                    crate::grants::ciba::GRANT_TYPE,
+                ]
+                .contains(&grant.as_str())
+                {
                     return Err(invalid(format!("{ckey}.grant_types[{gi}]"), format!("unsupported grant type {grant:?}")));
                 }
             }
@@ -547,6 +603,28 @@ impl WorkspaceConfig {
         }
         if assertion_algs.is_empty() {
             return Err(invalid(format!("{key}.token_endpoint_auth_signing_alg_values"), "must name at least one algorithm"));
+        }
+        let ciba = &self.ciba;
+        if ciba.enabled {
+            let ckey = format!("{key}.ciba");
+            if ciba.default_expiry == 0 || ciba.default_expiry > ciba.max_expiry {
+                return Err(invalid(format!("{ckey}.default_expiry"), "must be 1..=max_expiry seconds"));
+            }
+            if ciba.interval == 0 {
+                return Err(invalid(format!("{ckey}.interval"), "must be at least 1 second"));
+            }
+            for (ti, token) in ciba.device_api_tokens.iter().enumerate() {
+                if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) {
+                    return Err(invalid(format!("{ckey}.device_api_tokens[{ti}]"), "must be at least 16 visible ASCII characters"));
+                }
+            }
+        }
+        for (ci, client) in self.clients.iter().enumerate() {
+            if let Some(endpoint) = &client.backchannel_client_notification_endpoint
+                && (!endpoint.starts_with("https://") || endpoint.parse::<http::Uri>().is_err())
+            {
+                return Err(invalid(format!("{key}.clients[{ci}].backchannel_client_notification_endpoint"), "must be an https URL [CIBA-MD-02]"));
+            }
         }
         let reg = &self.registration;
         if reg.enabled {

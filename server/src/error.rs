@@ -22,6 +22,7 @@ pub enum ErrorCode {
     InvalidScope,
     AccessDenied,
     InvalidRequestUri,
+    InvalidRequestObject,
     RequestNotSupported,
     InvalidDpopProof,
     UseDpopNonce,
@@ -37,6 +38,12 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     InvalidSoftwareStatement,
     UnapprovedSoftwareStatement,
+    /// CIBA §11, §13
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    UnknownUserId,
+    InvalidBindingMessage,
 }
 
 impl ErrorCode {
@@ -51,6 +58,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
@@ -65,6 +73,11 @@ impl ErrorCode {
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
             ErrorCode::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::UnknownUserId => "unknown_user_id",
+            ErrorCode::InvalidBindingMessage => "invalid_binding_message",
         }
     }
 

@@ -88,11 +88,39 @@ pub enum Fault {
     RefreshTokenClientBinding,
     /// RFC 7009 / REV-05, REV-06: revocation answers 200 and revokes nothing.
     Revocation,
+    /// MS-AS-01: PAR without a request object is accepted as plain form parameters.
+    RequestObjectRequired,
+    /// MS-AS-06: the request object's signature is not verified.
+    RequestObjectSignature,
+    /// MS-AS-02: any request object `aud` is accepted.
+    RequestObjectAud,
+    /// MS-AS-03: a request object without `nbf`, or with an `nbf` older than 60 minutes, is
+    /// accepted.
+    RequestObjectNbf,
+    /// MS-AS-04: a request object without `exp`, expired, or living longer than 60 minutes is
+    /// accepted.
+    RequestObjectExp,
+    /// MS-AS-07: a request object's `client_id` (and `iss`) may name another client.
+    RequestObjectClientId,
+    /// MS-AS-08: form parameters outside the request object override the object's.
+    RequestObjectOutsideParams,
+    /// MS-JARM-01: `response_mode=query` (or none) is accepted and answered in plain parameters.
+    JarmRequired,
+    /// MS-JARM-03: JARM responses carry no `iss`.
+    JarmIss,
+    /// MS-JARM-03: a JARM response's `aud` is the issuer instead of the client.
+    JarmAud,
+    /// MS-JARM-03: JARM responses carry no `exp`.
+    JarmExp,
+    /// MS-JARM-03: error responses are plain query parameters, not a JARM JWT.
+    JarmErrorPlain,
+    /// MS-JIR-01: introspection answers plain JSON even when a signed response is asked for.
+    SignedIntrospection,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 34] = [
+    pub const ALL: [Fault; 47] = [
         Fault::PkceCheck,
         Fault::PkcePlainAllowed,
         Fault::ParPkceRequired,
@@ -127,6 +155,19 @@ impl Fault {
         Fault::CorsOnAuthorize,
         Fault::RefreshTokenClientBinding,
         Fault::Revocation,
+        Fault::RequestObjectRequired,
+        Fault::RequestObjectSignature,
+        Fault::RequestObjectAud,
+        Fault::RequestObjectNbf,
+        Fault::RequestObjectExp,
+        Fault::RequestObjectClientId,
+        Fault::RequestObjectOutsideParams,
+        Fault::JarmRequired,
+        Fault::JarmIss,
+        Fault::JarmAud,
+        Fault::JarmExp,
+        Fault::JarmErrorPlain,
+        Fault::SignedIntrospection,
     ];
 
     /// The configuration name (`faults = ["pkce_check"]`).
@@ -170,6 +211,16 @@ impl Fault {
             Fault::CorsOnAuthorize => "FAPI2-SP-NET-11",
             Fault::RefreshTokenClientBinding => "RFC6749-6",
             Fault::Revocation => "REV-05",
+            Fault::RequestObjectRequired => "MS-AS-01",
+            Fault::RequestObjectSignature => "MS-AS-06",
+            Fault::RequestObjectAud => "MS-AS-02",
+            Fault::RequestObjectNbf => "MS-AS-03",
+            Fault::RequestObjectExp => "MS-AS-04",
+            Fault::RequestObjectClientId => "MS-AS-07",
+            Fault::RequestObjectOutsideParams => "MS-AS-08",
+            Fault::JarmRequired => "MS-JARM-01",
+            Fault::JarmIss | Fault::JarmAud | Fault::JarmExp | Fault::JarmErrorPlain => "MS-JARM-03",
+            Fault::SignedIntrospection => "MS-JIR-01",
         }
     }
 }

@@ -37,6 +37,18 @@ impl FromRequestParts<SharedState> for Ws {
     }
 }
 
+/// A named path segment, refused as "no such endpoint" when absent or oversized.
+async fn path_segment(parts: &mut Parts, state: &SharedState, name: &str) -> Result<String, OAuthError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))?;
+    params
+        .get(name)
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .cloned()
+        .ok_or_else(|| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))
+}
+
 /// The `{client_id}` path segment of the registration management and FDX status endpoints.
 pub struct ClientIdSegment(pub String);
 
@@ -44,15 +56,18 @@ impl FromRequestParts<SharedState> for ClientIdSegment {
     type Rejection = OAuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))?;
-        params
-            .get("client_id")
-            .filter(|id| !id.is_empty() && id.len() <= 128)
-            .cloned()
-            .map(ClientIdSegment)
-            .ok_or_else(|| OAuthError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))
+        path_segment(parts, state, "client_id").await.map(ClientIdSegment)
+    }
+}
+
+/// The `{device_id}` path segment of the CIBA device API.
+pub struct DeviceIdSegment(pub String);
+
+impl FromRequestParts<SharedState> for DeviceIdSegment {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        path_segment(parts, state, "device_id").await.map(DeviceIdSegment)
     }
 }
 
@@ -109,6 +124,10 @@ impl FormParams {
             }
         }
         Ok(FormParams { params })
+    }
+    /// Parameters that did not come from a form (a request object's claims).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> FormParams {
+        FormParams { params: pairs.into_iter().collect() }
     }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str).filter(|v| !v.is_empty())

@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod authorization_response;
+pub mod ciba;
 pub mod client_auth;
 pub mod config;
 pub mod dpop;
@@ -28,7 +29,7 @@ pub mod password;
 pub mod profiles;
 pub mod protocol;
 pub mod registry;
-pub mod remote_jwks;
+pub mod outbound;
 pub mod server;
 pub mod state;
 pub mod store;

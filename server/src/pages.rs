@@ -46,6 +46,32 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
+/// The script that submits a `form_post` page; allowed by its hash, nothing else runs.
+const AUTO_SUBMIT: &str = "document.forms[0].submit()";
+
+/// JARM `form_post.jwt` (MS-JARM-06, OAuth 2.0 Form Post Response Mode): a page whose form
+/// posts `field` = `value` to `action` by itself, or with one button without JavaScript.
+pub fn form_post(action: &str, field: &str, value: &str) -> Response {
+    use base64::Engine;
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Returning to the application</title></head>\
+         <body><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"{field}\" value=\"{value}\">\
+         <noscript><button type=\"submit\">Continue</button></noscript></form><script>{AUTO_SUBMIT}</script></body></html>",
+        action = escape(action),
+        field = escape(field),
+        value = escape(value),
+    );
+    let script_hash = base64::engine::general_purpose::STANDARD.encode(fapilab_jose::sha256(AUTO_SUBMIT.as_bytes()));
+    let mut response = (StatusCode::OK, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(csp) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'sha256-{script_hash}'; frame-ancestors 'none'")) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
 pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
     let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(

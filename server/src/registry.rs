@@ -168,6 +168,7 @@ pub fn rules(ws: &Workspace) -> MetadataRules<'_> {
         assertion_algorithms: &ws.assertion_algorithms,
         id_token_algorithm: ws.signing_key.algorithm(),
         jwks_uri_prefixes: &ws.settings.registration.jwks_uri_prefixes,
+        ciba: ws.settings.ciba.enabled,
     }
 }
 
@@ -196,6 +197,7 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
         registered: true,
         fdx_status,
         token_endpoint_auth_signing_alg: m.token_endpoint_auth_signing_alg,
+        backchannel_client_notification_endpoint: m.backchannel_client_notification_endpoint.clone(),
     })
 }
 
@@ -206,7 +208,7 @@ pub fn client_from_record(ws: &Workspace, record: &RegisteredClientRecord) -> Re
 }
 
 /// Fetches and checks the key set at a registered `jwks_uri` (DCR-04: public keys only).
-pub async fn fetch_client_keys(fetcher: &crate::remote_jwks::JwksFetcher, uri: &str) -> Result<Value, String> {
+pub async fn fetch_client_keys(fetcher: &crate::outbound::Outbound, uri: &str) -> Result<Value, String> {
     let value = fetcher.fetch(uri).await?;
     client_metadata::public_jwks(&value).map(|(v, _)| v).map_err(|v| format!("{uri}: {v}"))
 }
@@ -225,7 +227,7 @@ pub async fn refresh_remote_keys(state: &crate::state::AppState, ws: &Workspace)
     };
     for (key, value) in listed {
         let Some(uri) = value.get("metadata").and_then(|m| m.get("jwks_uri")).and_then(Value::as_str).map(str::to_owned) else { continue };
-        let keys = match fetch_client_keys(&state.jwks_fetcher, &uri).await {
+        let keys = match fetch_client_keys(&state.outbound, &uri).await {
             Ok(keys) => keys,
             Err(why) => {
                 tracing::warn!(workspace = %ws.key, %key, %why, "refreshing a client's jwks_uri failed; keeping its previous keys");

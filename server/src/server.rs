@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{authorize, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
+use crate::endpoints::{authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -40,6 +40,9 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/introspect"), post(introspect::introspect))
         .route(&format!("{ws}/revoke"), post(revoke::revoke))
         .route(&format!("{ws}/userinfo"), get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(&format!("{ws}/bc-authorize"), post(backchannel::authenticate))
+        .route(&format!("{ws}/ciba/device/requests"), get(ciba_device::list))
+        .route(&format!("{ws}/ciba/device/requests/{{device_id}}"), post(ciba_device::decide))
         .route(&format!("{ws}/register"), post(register::register))
         .route(&format!("{ws}/register/{{client_id}}"), get(register::read).put(register::update).delete(register::delete))
         .route(&format!("{ws}/fdx/clients/{{client_id}}"), axum::routing::put(fdx_status::update_vendor_path))
@@ -210,7 +213,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         hsts_max_age: config.server.hsts_max_age,
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
         faults: crate::faults::FaultSet::new(&config.faults),
-        jwks_fetcher: crate::remote_jwks::JwksFetcher::new(&fetcher_roots).map_err(StartError::Http)?,
+        outbound: crate::outbound::Outbound::new(&fetcher_roots).map_err(StartError::Http)?,
     });
     state.faults.warn();
     let router = app(state.clone());

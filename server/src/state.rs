@@ -25,7 +25,7 @@ pub struct AppState {
     /// RFC 9440 `Client-Cert` is honoured only from these peers (empty: never).
     pub client_cert_proxies: Vec<IpAddr>,
     /// Fetches registered clients' `jwks_uri` key sets.
-    pub jwks_fetcher: crate::remote_jwks::JwksFetcher,
+    pub outbound: crate::outbound::Outbound,
     /// Test-only removed protections (always empty without the `fault-injection` feature).
     pub faults: crate::faults::FaultSet,
 }

@@ -45,6 +45,8 @@ pub struct Client {
     /// PKJ-03: the one algorithm the client registered for its assertions; `None`: any of
     /// the workspace's.
     pub token_endpoint_auth_signing_alg: Option<Algorithm>,
+    /// CIBA §10.2: ping notifications go here; `None`: the client polls.
+    pub backchannel_client_notification_endpoint: Option<String>,
 }
 
 impl Client {
@@ -91,6 +93,8 @@ pub struct Workspace {
     pub assertion_algorithms: Vec<Algorithm>,
     /// Dynamically registered clients (RFC 7591), loaded from the store at startup.
     pub registry: crate::registry::Registry,
+    /// SHA-256 of each configured CIBA device API token.
+    pub device_api_token_hashes: Vec<String>,
     /// SHA-256 of each configured initial access token (RFC 7591 §3).
     pub initial_access_token_hashes: Vec<String>,
     /// The trusted software statement issuers' keys (DCR-05).
@@ -201,6 +205,7 @@ impl Workspace {
             assertion_algorithms,
             registry: crate::registry::Registry::default(),
             initial_access_token_hashes,
+            device_api_token_hashes: settings.ciba.device_api_tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
             software_statement_jwks,
             dpop_nonce_key,
         })
@@ -300,6 +305,7 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         registered: false,
         fdx_status: None,
         token_endpoint_auth_signing_alg: None,
+        backchannel_client_notification_endpoint: cfg.backchannel_client_notification_endpoint.clone(),
     })
 }
 
@@ -336,8 +342,14 @@ pub fn default_clients() -> Vec<ClientConfig> {
                     tls_client_auth_san_dns: None,
                     redirect_uris: DEFAULT_REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
                     scope: "openid profile email accounts".into(),
-                    grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
+                    grant_types: vec![
+                        "authorization_code".into(),
+                        "refresh_token".into(),
+                        "client_credentials".into(),
+                        crate::grants::ciba::GRANT_TYPE.into(),
+                    ],
                     resource_server: false,
+                    backchannel_client_notification_endpoint: None,
                 });
             }
         }
@@ -355,6 +367,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
         scope: crate::protocol::client_metadata::MANAGEMENT_SCOPES.join(" "),
         grant_types: vec!["client_credentials".into()],
         resource_server: false,
+        backchannel_client_notification_endpoint: None,
     });
     clients.push(ClientConfig {
         client_id: "bank".into(),
@@ -369,6 +382,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
         scope: String::new(),
         grant_types: Vec::new(),
         resource_server: true,
+        backchannel_client_notification_endpoint: None,
     });
     clients
 }

@@ -1,6 +1,7 @@
 //! Interoperability: the independent, OpenID-certified client library `openid-client` (npm, v6)
 //! completes PAR + PKCE + private_key_jwt + DPoP + userinfo against a server running in this
-//! process. The client is `tests/interop/fapi2-client.mjs`; its dependencies are pinned by
+//! process — under the FAPI 2.0 Security Profile, and under Message Signing with a signed
+//! request object (JAR) and a JARM response. The client is `tests/interop/fapi2-client.mjs`; its dependencies are pinned by
 //! `tests/interop/package-lock.json` and installed by `scripts/setup-test-deps.sh`.
 //!
 //! Missing dependencies fail the test (never skip it): an interop check that silently does not
@@ -92,8 +93,9 @@ fn run_node_client(config: &Path, ca_file: &Path) -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
+/// Runs the openid-client flow against a fresh server whose default workspace has `profile`;
+/// returns the client's JSON summary after the checks every profile shares.
+async fn run_flow(profile: fapilab_server::profiles::ProfileId, message_signing: bool) -> serde_json::Value {
     require_node_dependencies();
 
     let dir = unique_temp_dir();
@@ -101,6 +103,7 @@ async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
     cfg.server.data_dir = dir.join("data");
     cfg.server.tls_port = 0;
     cfg.server.mtls_port = 0;
+    cfg.tenants[0].workspaces[0].profile = profile;
     let server = fapilab_server::start(cfg).await.expect("start the server");
     let issuer = server.workspace("default", "fapi2").expect("the default/fapi2 workspace").issuer.clone();
     let ca_file = server.ca_dir.ca_cert();
@@ -117,6 +120,7 @@ async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
         "password": fapilab_server::config::DEFAULT_PASSWORD,
         "redirect_uri": REDIRECT_URI,
         "scope": SCOPE,
+        "message_signing": message_signing,
     });
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("serialize")).expect("write the client config");
 
@@ -142,7 +146,6 @@ async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
     println!("openid-client summary:\n{summary:#}");
     assert_eq!(summary["ok"], true, "{summary:#}");
     assert_eq!(summary["issuer"], issuer.as_str(), "{summary:#}");
-    assert_eq!(summary["authorization_response"]["iss"], issuer.as_str(), "RFC 9207 iss: {summary:#}");
     assert!(summary["token"]["token_type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("dpop")), "{summary:#}");
     let sub = summary["id_token"]["sub"].as_str().expect("ID Token sub");
     assert_eq!(summary["userinfo"]["sub"], sub, "userinfo sub matches the ID Token: {summary:#}");
@@ -152,4 +155,19 @@ async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
 
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+    summary
+}
+
+#[tokio::test]
+async fn openid_client_completes_par_pkce_private_key_jwt_dpop_userinfo() {
+    let summary = run_flow(fapilab_server::profiles::ProfileId::Fapi2SecurityProfile, false).await;
+    assert!(summary["authorization_response"]["iss"].as_str().is_some_and(|iss| summary["issuer"] == iss), "RFC 9207 iss: {summary:#}");
+}
+
+/// FAPI 2.0 Message Signing: openid-client signs the request object it pushes (JAR, MS-AS-01)
+/// and verifies the JARM response before using the code (MS-JARM-CL-02).
+#[tokio::test]
+async fn openid_client_completes_a_message_signing_flow_with_jar_and_jarm() {
+    let summary = run_flow(fapilab_server::profiles::ProfileId::Fapi2MessageSigning, true).await;
+    assert_eq!(summary["authorization_response"]["jarm"], true, "{summary:#}");
 }

@@ -10,3 +10,5 @@ mod proxy;
 mod interop_edges;
 mod certify_remote;
 mod registration;
+mod message_signing;
+mod ciba;

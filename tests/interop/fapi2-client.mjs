@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // Interoperability check: the independent, OpenID-certified client library `openid-client`
-// (npm, v6) runs one FAPI 2.0 Security Profile authorization against a fapilab workspace:
+// (npm, v6) runs one FAPI 2.0 authorization against a fapilab workspace:
 //
 //   discovery -> PAR (PKCE S256, private_key_jwt, DPoP) -> login + consent pages (driven with
 //   plain fetch and a tiny cookie jar) -> authorization code grant (iss, state, nonce, PKCE,
 //   DPoP) -> userinfo (DPoP)
+//
+// With "message_signing": true (FAPI 2.0 Message Signing) the parameters travel in a signed
+// request object (JAR) pushed to PAR, and the authorization response is a JARM JWT
+// (response_mode=jwt) that openid-client verifies before the code is used.
 //
 // Usage: node fapi2-client.mjs <config.json>
 //
@@ -17,7 +21,8 @@
 //     "username":          "alice",
 //     "password":          "...",
 //     "redirect_uri":      "https://client.fapilab.test/callback",
-//     "scope":             "openid accounts"
+//     "scope":             "openid accounts",
+//     "message_signing":   false
 //   }
 //
 // The CA is trusted through NODE_EXTRA_CA_CERTS, which Node reads only at start-up: when it is
@@ -267,12 +272,14 @@ async function run(config) {
     },
   });
 
+  const messageSigning = config.message_signing === true;
   const configuration = await step('discovery', () =>
     client.discovery(
       new URL(config.issuer),
       config.client_id,
       { redirect_uris: [config.redirect_uri], response_types: ['code'] },
       clientAuth,
+      messageSigning ? { execute: [client.useJwtResponseMode] } : undefined,
     ),
   );
   const metadata = configuration.serverMetadata();
@@ -287,21 +294,27 @@ async function run(config) {
   const state = client.randomState();
   const nonce = client.randomNonce();
 
+  const parameters = {
+    redirect_uri: config.redirect_uri,
+    scope: config.scope,
+    response_type: 'code',
+    code_challenge: codeChallenge,
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...(messageSigning ? { response_mode: 'jwt' } : {}),
+  };
+  // Message Signing: the parameters go into a request object signed with the client's key.
+  const pushed = messageSigning
+    ? await step('request object', async () => (await client.buildAuthorizationUrlWithJAR(configuration, parameters, signing)).searchParams)
+    : parameters;
+  if (messageSigning && [...pushed.keys()].sort().join(',') !== 'client_id,request') {
+    fail(`openid-client's JAR parameters are ${[...pushed.keys()].join(', ')}; expected client_id and request`);
+  }
+
   // PAR: private_key_jwt + DPoP header; the authorization URL carries client_id + request_uri.
   const authorizationUrl = await step('pushed authorization request', () =>
-    client.buildAuthorizationUrlWithPAR(
-      configuration,
-      {
-        redirect_uri: config.redirect_uri,
-        scope: config.scope,
-        response_type: 'code',
-        code_challenge: codeChallenge,
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-      },
-      { DPoP: dpop },
-    ),
+    client.buildAuthorizationUrlWithPAR(configuration, pushed, { DPoP: dpop }),
   );
   const frontChannel = [...authorizationUrl.searchParams.keys()].sort();
   if (frontChannel.join(',') !== 'client_id,request_uri') {
@@ -339,6 +352,9 @@ async function run(config) {
   expectStatus(decided, 303, 'consent decision');
   if (!decided.location) fail('consent: 303 without a Location header');
   const callback = new URL(decided.location, decided.url);
+  if (messageSigning && [...callback.searchParams.keys()].join(',') !== 'response') {
+    fail(`the JARM callback carries ${[...callback.searchParams.keys()].join(', ')}; expected only response`);
+  }
   if (`${callback.origin}${callback.pathname}` !== config.redirect_uri) {
     fail(`consent redirected to ${callback.origin}${callback.pathname}, not the redirect_uri ${config.redirect_uri}`);
   }
@@ -368,7 +384,9 @@ async function run(config) {
     issuer: metadata.issuer,
     client_id: config.client_id,
     client_assertions: assertions,
-    authorization_response: { iss: callback.searchParams.get('iss'), state_matched: true },
+    authorization_response: messageSigning
+      ? { jarm: true, state_matched: true }
+      : { iss: callback.searchParams.get('iss'), state_matched: true },
     token: {
       token_type: tokens.token_type,
       scope: tokens.scope,

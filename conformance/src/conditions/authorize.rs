@@ -12,8 +12,10 @@ pub struct Sent<'a> {
     pub state: Option<&'a str>,
 }
 
-/// Judges a successful authorization response (the redirect to the client); returns the code.
-pub fn success(sent: &Sent<'_>, url: &str, status: u16, evidence: &[usize]) -> (Vec<Condition>, Option<String>) {
+/// Judges a successful authorization response (the redirect to the client, or the form that
+/// posts it: `status` is `None`, as there is no redirect); returns the code. Under JARM `url`
+/// carries the parameters of the verified JWT ([`super::jarm::decode`]).
+pub fn success(sent: &Sent<'_>, url: &str, status: Option<u16>, evidence: &[usize]) -> (Vec<Condition>, Option<String>) {
     let (query, fragment) = url_params(url);
     let mut out = Vec::new();
     let base = url.split(['?', '#']).next().unwrap_or(url);
@@ -49,15 +51,17 @@ pub fn success(sent: &Sent<'_>, url: &str, status: u16, evidence: &[usize]) -> (
             .evidence(evidence)
             .pass(error.is_none()),
     );
-    out.push(
-        Check::new("authorize.status", "the redirect back to the client is 303 (not 307)")
-            .req(&["FAPI2-SP-AZ-10", "FAPI2-SP-AZ-11"])
-            .severity(if status == 307 { crate::model::Severity::Failure } else { crate::model::Severity::Warning })
-            .expected("HTTP 303 (302 tolerated with a warning; 307 re-posts the credentials)")
-            .observed(if status == 0 { "unknown (manual login)".into() } else { format!("HTTP {status}") })
-            .evidence(evidence)
-            .pass(status == 303 || status == 0),
-    );
+    if let Some(status) = status {
+        out.push(
+            Check::new("authorize.status", "the redirect back to the client is 303 (not 307)")
+                .req(&["FAPI2-SP-AZ-10", "FAPI2-SP-AZ-11"])
+                .severity(if status == 307 { crate::model::Severity::Failure } else { crate::model::Severity::Warning })
+                .expected("HTTP 303 (302 tolerated with a warning; 307 re-posts the credentials)")
+                .observed(if status == 0 { "unknown (manual login)".into() } else { format!("HTTP {status}") })
+                .evidence(evidence)
+                .pass(status == 303 || status == 0),
+        );
+    }
     let iss = param(&query, "iss");
     out.push(
         Check::new("authorize.iss", "iss in the authorization response equals the issuer (RFC 9207)")

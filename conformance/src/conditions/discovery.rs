@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::Check;
 use crate::model::Condition;
+use crate::scenario::{Messages, RequestMethod, ResponseMode};
 use crate::variant::{ClientAuth, OpenId, Sender, Variant};
 
 const FAPI_AUTH: &[&str] = &["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"];
@@ -241,6 +242,90 @@ pub fn check(doc: &Map<String, Value>, issuer: &str, discovery_url: &str, varian
     out.push(mtls_aliases(doc, ev));
     out
 }
+
+/// The Message Signing metadata of a plan that signs requests and/or asks for JARM: the
+/// request object algorithms and `require_signed_request_object` (MS-AS-11), the JARM
+/// response modes and signing algorithms (MS-JARM-04, MS-JARM-07), a `jwks_uri` to verify
+/// the responses with, and the introspection signing algorithms (MS-JIR-05).
+pub fn message_signing(doc: &Map<String, Value>, messages: &Messages, variant: &Variant, ev: &[usize]) -> Vec<Condition> {
+    let mut out = Vec::new();
+    if messages.request == RequestMethod::Signed {
+        let required = doc.get("require_signed_request_object").and_then(Value::as_bool);
+        out.push(
+            Check::new("discovery.require_signed_request_object", "the metadata says signed request objects are required")
+                .req(&["MS-AS-01", "MS-AS-11"])
+                .expected("require_signed_request_object: true")
+                .observed(show(doc, "require_signed_request_object"))
+                .hint("RFC 9101 §10.5: an AS that requires signed request objects says so, or clients send plain parameters")
+                .evidence(ev)
+                .pass(required == Some(true)),
+        );
+        let algs = strings(doc, "request_object_signing_alg_values_supported");
+        out.push(
+            algs_check("discovery.request_object_algs", "request_object_signing_alg_values_supported", algs.as_deref(), doc, ev)
+                .req_more(&["MS-AS-06", "MS-AS-11"]),
+        );
+    }
+    if messages.response == ResponseMode::Jarm {
+        let modes = strings(doc, "response_modes_supported").unwrap_or_default();
+        let missing: Vec<&str> =
+            JARM_MODES.iter().copied().filter(|m| !modes.iter().any(|x| x == m)).collect();
+        out.push(
+            Check::new("discovery.response_modes_jarm", "response_modes_supported lists the JARM response modes")
+                .req(&["MS-JARM-07"])
+                .warning()
+                .expected(JARM_MODES.join(", "))
+                .observed(if missing.is_empty() { show(doc, "response_modes_supported") } else { format!("missing {}", missing.join(", ")) })
+                .evidence(ev)
+                .pass(missing.is_empty()),
+        );
+        match strings(doc, "authorization_signing_alg_values_supported") {
+            Some(algs) => out.push(
+                algs_check("discovery.authorization_signing_algs", "authorization_signing_alg_values_supported", Some(&algs), doc, ev)
+                    .req_more(&["MS-JARM-04", "MS-JARM-07"]),
+            ),
+            None => out.push(
+                Check::new("discovery.authorization_signing_algs", "authorization_signing_alg_values_supported is published")
+                    .req(&["MS-JARM-07"])
+                    .warning()
+                    .expected("the algorithms the server signs JARM responses with")
+                    .observed("(absent)")
+                    .evidence(ev)
+                    .pass(false),
+            ),
+        }
+        if variant.openid != OpenId::OpenidConnect {
+            // Openid variants check jwks_uri with the other endpoints; JARM needs it too.
+            out.push(
+                Check::new("discovery.jwks_uri", "jwks_uri is an https URL")
+                    .req(&["MS-JARM-04", "MD-03"])
+                    .expected("an https URL")
+                    .observed(show(doc, "jwks_uri"))
+                    .evidence(ev)
+                    .pass(doc.get("jwks_uri").and_then(Value::as_str).is_some_and(is_https_url)),
+            );
+        }
+    }
+    match strings(doc, "introspection_signing_alg_values_supported") {
+        Some(algs) => out.push(
+            algs_check("discovery.introspection_signing_algs", "introspection_signing_alg_values_supported", Some(&algs), doc, ev)
+                .req_more(&["MS-JIR-01", "MS-JIR-05"]),
+        ),
+        None => out.push(
+            Check::new("discovery.introspection_signing_algs", "introspection_signing_alg_values_supported is published")
+                .req(&["MS-JIR-05"])
+                .warning()
+                .expected("the algorithms the server signs introspection responses with")
+                .observed("(absent)")
+                .evidence(ev)
+                .pass(false),
+        ),
+    }
+    out
+}
+
+/// The JARM response modes a FAPI 2.0 Message Signing server lists (JARM 4.3, MS-JARM-07).
+const JARM_MODES: &[&str] = &["jwt", "query.jwt", "fragment.jwt", "form_post.jwt"];
 
 trait ReqMore {
     fn req_more(self, ids: &[&str]) -> Self;

@@ -121,6 +121,11 @@ pub enum FrontOutcome {
     ErrorPage { status: u16, error: Option<String> },
     /// A redirect to `url` (the client's callback, or wherever the AS sent the browser).
     Redirect { url: String, status: u16 },
+    /// A page (HTTP `status`) whose form posts `fields` to `action` on another origin than the
+    /// AS: the response mode `form_post` / `form_post.jwt` page a browser submits by script
+    /// (OAuth 2.0 Form Post Response Mode; JARM 4.3.3). The harness reads the form instead of
+    /// posting it: the client's redirect URI is not a server it runs.
+    FormPost { action: String, fields: Params, status: u16 },
     /// The harness could not drive the pages.
     Stuck { reason: String },
 }
@@ -138,6 +143,40 @@ pub fn url_params(url: &str) -> (Params, Params) {
 
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `url` with `params` added to its query (before any fragment).
+pub fn with_query(url: &str, params: &[(String, String)]) -> String {
+    if params.is_empty() {
+        return url.to_owned();
+    }
+    let (main, fragment) = match url.split_once('#') {
+        Some((m, f)) => (m, Some(f)),
+        None => (url, None),
+    };
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        s.append_pair(k, v);
+    }
+    let sep = if main.contains('?') { '&' } else { '?' };
+    let mut out = format!("{main}{sep}{}", s.finish());
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+impl FrontOutcome {
+    /// Where the browser was sent and the parameters it carried there, read as a redirect URL
+    /// (a posted form's fields in the query): `None` for an error page or a stuck run.
+    pub fn delivered_url(&self) -> Option<String> {
+        match self {
+            FrontOutcome::Redirect { url, .. } => Some(url.clone()),
+            FrontOutcome::FormPost { action, fields, .. } => Some(with_query(action, fields)),
+            FrontOutcome::ErrorPage { .. } | FrontOutcome::Stuck { .. } => None,
+        }
+    }
 }
 
 /// Judges a front-channel rejection (OA-03, FAPI2-SP-AS-07, FAPI2-SP-AZ-07): an error page,
@@ -171,7 +210,8 @@ pub fn front_channel(
                 .evidence(evidence)
                 .pass(false),
         ),
-        FrontOutcome::Redirect { url, .. } => {
+        FrontOutcome::Redirect { .. } | FrontOutcome::FormPost { .. } => {
+            let url = &outcome.delivered_url().unwrap_or_default();
             let (query, fragment) = url_params(url);
             let code = param(&query, "code").or_else(|| param(&fragment, "code"));
             let error = param(&query, "error").or_else(|| param(&fragment, "error"));

@@ -6,6 +6,11 @@
 //! `visit_only = true` only loads the authorization page, as a link pre-fetcher would, and
 //! checks that it still shows the login (FAPI2-SP-AZ-15: the request_uri is consumed when
 //! the authorization completes, a SHOULD, so a refusal only warns).
+//!
+//! In a plan with JARM responses the response — a redirect with `response` in the query or
+//! the fragment, or the auto-submitting form of `form_post.jwt` — is judged and decoded by
+//! [`crate::conditions::jarm`] first (MS-JARM-CL-02), and every later check reads the
+//! parameters of the verified JWT.
 
 use std::time::Instant;
 
@@ -13,6 +18,7 @@ use super::{StepRun, harness_problem, need_client};
 use crate::conditions::Check;
 use crate::conditions::authorize::{self, Sent};
 use crate::conditions::errors::{self, FrontOutcome};
+use crate::conditions::jarm;
 use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Via};
 use crate::login;
@@ -38,7 +44,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let m = &step.mutations;
     let approve = step.param_bool("approve").unwrap_or(true);
 
-    let (query, sent_state, sent_redirect) = if m.has("no_par") {
+    let (query, sent_state, sent_redirect, response_mode) = if m.has("no_par") {
         let verifier = fapilab_jose::random_token(32);
         let state = fapilab_jose::random_token(32);
         let mut q = vec![
@@ -53,7 +59,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         if ctx.openid() {
             q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
         }
-        (q, Some(state), client.redirect_uri.clone())
+        (q, Some(state), client.redirect_uri.clone(), None)
     } else {
         let st = ctx.state_ref(step.index);
         if st.par_rejected && step.expect() != Expect::Success {
@@ -97,7 +103,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         if m.has("nonce_outside_par") && !q.iter().any(|(k, _)| k == "nonce") {
             q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
         }
-        (q, flow.state.clone(), flow.redirect_uri.clone().unwrap_or_else(|| client.redirect_uri.clone()))
+        (q, flow.state.clone(), flow.redirect_uri.clone().unwrap_or_else(|| client.redirect_uri.clone()), flow.response_mode.clone())
     };
     let encoded = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -126,17 +132,44 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let target = ctx.target.clone();
     let result = login::run(&mut ctx.http, &target.login, &url, approve).await;
     let ev = result.evidence.clone();
+    let outcome = if ctx.jarm() {
+        // MS-JARM-CL-02: the JWT is verified before any parameter it carries is used.
+        ctx.ensure_jwks().await;
+        let advertised_algs = ctx.discovery.as_ref().and_then(|d| d.get("authorization_signing_alg_values_supported")).and_then(|v| {
+            v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        });
+        let want = jarm::Expected {
+            issuer: &ctx.target.issuer,
+            client_id: &client.client_id,
+            mode: response_mode.as_deref().unwrap_or("jwt"),
+            redirect_uri: &sent_redirect,
+            jwks: ctx.server_jwks.as_ref(),
+            advertised_algs,
+        };
+        let (conds, decoded) = jarm::decode(&result.outcome, &want, &ev);
+        ctx.extend(conds);
+        decoded.unwrap_or(result.outcome)
+    } else {
+        result.outcome
+    };
 
-    let got_code = matches!(&result.outcome, FrontOutcome::Redirect { url, .. } if {
+    let delivered = outcome.delivered_url();
+    let got_code = delivered.as_deref().is_some_and(|url| {
         let (q, f) = errors::url_params(url);
         errors::param(&q, "code").is_some() || errors::param(&f, "code").is_some()
     });
     let expect = step.expect();
     if expect == Expect::Success || (expect == Expect::Either && got_code) {
-        match &result.outcome {
-            FrontOutcome::Redirect { url: to, status } => {
+        let status = match &outcome {
+            FrontOutcome::Redirect { status, .. } => Some(Some(*status)),
+            // A posted response is a response only where the harness asked for one.
+            FrontOutcome::FormPost { .. } if ctx.jarm() => Some(None),
+            _ => None,
+        };
+        match (status, &delivered) {
+            (Some(status), Some(to)) => {
                 let sent = Sent { issuer: &ctx.target.issuer, redirect_uri: &sent_redirect, state: sent_state.as_deref() };
-                let (conds, code) = authorize::success(&sent, to, *status, &ev);
+                let (conds, code) = authorize::success(&sent, to, status, &ev);
                 ctx.extend(conds);
                 match code {
                     Some(c) => {
@@ -147,16 +180,22 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                     None => ctx.aborted = true,
                 }
             }
-            other => {
+            _ => {
                 ctx.push(
                     Check::new("authorize.redirect", "the authorization completes with a redirect to the client")
                         .req(&["FAPI2-SP-AZ-02"])
                         .expected("a redirect to the redirect URI with a code")
-                        .observed(match other {
+                        .observed(match &outcome {
                             FrontOutcome::ErrorPage { status, error } => {
                                 format!("error page HTTP {status}{}", error.as_ref().map(|e| format!(", error {e}")).unwrap_or_default())
                             }
                             FrontOutcome::Stuck { reason } => reason.clone(),
+                            FrontOutcome::FormPost { action, .. } => {
+                                format!(
+                                    "a form posting the response to {} (a form_post response mode the request did not ask for)",
+                                    action.split(['?', '#']).next().unwrap_or(action)
+                                )
+                            }
                             FrontOutcome::Redirect { .. } => String::new(),
                         })
                         .hint("check the target's [login] script (field names, credentials) and the client's registration")
@@ -205,9 +244,9 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     };
     let what =
         if !approve { "the authorization the user denied".to_owned() } else { format!("this authorization request ({})", m.label()) };
-    let conds = errors::front_channel("authorize", &what, &result.outcome, &errors_ok, &registered, &ctx.target.issuer, reqs, &ev);
+    let conds = errors::front_channel("authorize", &what, &outcome, &errors_ok, &registered, &ctx.target.issuer, reqs, &ev);
     ctx.extend(conds);
-    if !approve && let FrontOutcome::Redirect { url: to, .. } = &result.outcome {
+    if !approve && let Some(to) = &delivered {
         let (q, _) = errors::url_params(to);
         let state = errors::param(&q, "state");
         ctx.push(
@@ -223,11 +262,9 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                 .pass(state == sent_state.as_deref()),
         );
     }
-    if got_code {
+    if got_code && let Some(to) = &delivered {
         // Keep the code: a scenario may show it can even be redeemed.
-        if let FrontOutcome::Redirect { url: to, .. } = &result.outcome {
-            let (q, _) = errors::url_params(to);
-            ctx.state(step.index).code = errors::param(&q, "code").map(str::to_owned);
-        }
+        let (q, _) = errors::url_params(to);
+        ctx.state(step.index).code = errors::param(&q, "code").map(str::to_owned);
     }
 }

@@ -1,4 +1,5 @@
-//! `discover`: fetch the discovery document and judge it (suite research §3.1).
+//! `discover`: fetch the discovery document and judge it (suite research §3.1), with the
+//! Message Signing metadata in plans that sign requests or ask for JARM.
 
 use super::StepRun;
 use crate::conditions::{Check, discovery};
@@ -31,5 +32,9 @@ pub async fn run(ctx: &mut ModuleContext, _step: &StepRun<'_>) {
     };
     let conds = discovery::check(&doc, &ctx.target.issuer, &url, &ctx.variant, &ev);
     ctx.extend(conds);
+    if ctx.signed_requests() || ctx.jarm() {
+        let conds = discovery::message_signing(&doc, &ctx.messages, &ctx.variant, &ev);
+        ctx.extend(conds);
+    }
     ctx.discovery = Some(doc);
 }

@@ -171,7 +171,7 @@ pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutati
     let assertion = if m.has("assertion_rs256") {
         let key =
             client_rsa_key(client).ok_or_else(|| format!("client {} has no RSA key to sign an RS256 assertion with", client.client_id))?;
-        sign_rs256(&key, &Value::Object(claims))?
+        sign_rs256(&key, Map::new(), &Value::Object(claims))?
     } else {
         let key = client_signing_key(client)?;
         fapilab_jose::jws::sign(&key, Map::new(), &Value::Object(claims)).map_err(|e| format!("signing the client assertion: {e}"))?
@@ -183,11 +183,11 @@ pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutati
 }
 
 /// The compact JWS `jws` with one byte of its signature changed: header and claims stay valid,
-/// the signature does not verify (PKJ-03).
-fn corrupt_signature(jws: &str) -> Result<String, String> {
-    let (input, sig) = jws.rsplit_once('.').ok_or("the client assertion is not a compact JWS")?;
-    let mut sig = b64::decode(sig).map_err(|e| format!("the client assertion's signature: {e}"))?;
-    let b = sig.get_mut(5).ok_or("the client assertion's signature is too short")?;
+/// the signature does not verify (PKJ-03 for client assertions, MS-AS-06 for request objects).
+pub fn corrupt_signature(jws: &str) -> Result<String, String> {
+    let (input, sig) = jws.rsplit_once('.').ok_or("not a compact JWS")?;
+    let mut sig = b64::decode(sig).map_err(|e| format!("the JWS signature: {e}"))?;
+    let b = sig.get_mut(5).ok_or("the JWS signature is too short")?;
     *b ^= 0x5a;
     Ok(format!("{input}.{}", b64::encode(&sig)))
 }
@@ -250,6 +250,14 @@ pub fn skip_inapplicable(ctx: &mut ModuleContext, step: &StepRun<'_>, client: &T
         && let Some(name) = DPOP_ONLY.iter().find(|n| m.has(n))
     {
         Some(format!("mutation {name} applies to DPoP-bound tokens only"))
+    } else if !ctx.signed_requests()
+        && let Some(name) = crate::mutations::SIGNED_ONLY.iter().find(|n| m.has(n))
+    {
+        Some(format!("mutation {name} applies to plans with signed request objects only"))
+    } else if !ctx.jarm()
+        && let Some(name) = crate::mutations::JARM_ONLY.iter().find(|n| m.has(n))
+    {
+        Some(format!("mutation {name} applies to plans with JARM responses only"))
     } else {
         None
     };
@@ -303,14 +311,15 @@ pub fn proof_to_replay(ctx: &ModuleContext, key: &SigningKey, htm: &str, url: &s
 }
 
 /// Signs with RSASSA-PKCS1-v1_5 SHA-256 (`RS256`), which FAPI 2.0 forbids (FAPI2-SP-CR-02):
-/// only for the negative test.
-fn sign_rs256(key: &SigningKey, claims: &Value) -> Result<String, String> {
+/// only for the negative tests. `header` gets `alg` and the key's `kid`.
+pub fn sign_rs256(key: &SigningKey, mut header: Map<String, Value>, claims: &Value) -> Result<String, String> {
     use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
     let pair = RsaKeyPair::from_pkcs8(key.to_pkcs8_der()).map_err(|_| "the RSA key does not load".to_owned())?;
-    let mut header = json!({"alg": "RS256"});
-    if let (Some(kid), Some(h)) = (key.kid(), header.as_object_mut()) {
-        h.insert("kid".into(), json!(kid));
+    header.insert("alg".into(), json!("RS256"));
+    if let Some(kid) = key.kid() {
+        header.insert("kid".into(), json!(kid));
     }
+    let header = Value::Object(header);
     let input = format!("{}.{}", b64::encode(header.to_string().as_bytes()), b64::encode(claims.to_string().as_bytes()));
     let mut sig = vec![0u8; pair.public_modulus_len()];
     pair.sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
@@ -568,6 +577,8 @@ pub fn mutation_rules(m: &Mutations) -> (Vec<&'static str>, Vec<&'static str>) {
         ("dpop_iat_minus_10", &["DP-11"], &[]),
         ("dpop_iat_plus_8", &["FAPI2-SP-AS-14", "DP-11"], &[]),
         ("dpop_nbf_exp", &["DP-14"], &[]),
+        ("response_mode_query", &["MS-JARM-01"], &["invalid_request"]),
+        ("drop_response_mode", &["MS-JARM-01"], &["invalid_request"]),
     ];
     let mut reqs = Vec::new();
     let mut errors = Vec::new();

@@ -3,20 +3,41 @@
 //! client certificate on the `mtls_endpoint_aliases` endpoint), PKCE S256, `state`, `nonce`
 //! (openid variants), `redirect_uri`, and under DPoP a proof that binds the code to the
 //! client's DPoP key (RFC 9449 §10.1).
+//!
+//! In a plan with signed requests every authorization parameter goes into a request object
+//! signed with the client's key (RFC 9101 §4, RFC 9126 §3; MS-CL-01…MS-CL-05): header `typ`
+//! `oauth-authz-req+jwt` and `kid`, claims `iss` = `client_id` = the client, `aud` = the
+//! issuer, `iat` = `nbf` = now, `exp` = now + 300, `jti`; the form carries only the client
+//! authentication, `client_id` and `request`. The parameter mutations change the parameters
+//! inside the object; the `request_object_*` mutations change the object itself. In a plan
+//! with JARM responses the parameters include `response_mode` (`jwt` unless a mutation picks
+//! another mode; MS-JARM-CL-01).
 
 use std::time::Instant;
 
-use fapilab_jose::{Algorithm, SigningKey};
+use fapilab_jose::{Algorithm, SigningKey, b64};
+use serde_json::{Map, Value, json};
 
 use super::{
-    StepRun, client_auth_params, dpop_form_post, harness_problem, need_client, need_endpoint, other_htu,
-    proof_to_replay, refusal_rules, rejection_severity, send_with_nonce_retry, skip_inapplicable,
+    StepRun, client_auth_params, corrupt_signature, dpop_form_post, harness_problem, need_client, need_endpoint,
+    other_htu, proof_to_replay, refusal_rules, rejection_severity, send_with_nonce_retry, sign_rs256, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
-use crate::conditions::par;
-use crate::context::{Flow, ModuleContext};
+use crate::conditions::{par, request_object};
+use crate::context::{Flow, ModuleContext, client_signing_key};
 use crate::http::Response;
+use crate::mutations::Mutations;
 use crate::scenario::Expect;
+use crate::target::TargetClient;
+
+/// The JOSE `typ` of a request object (RFC 9101 §10.8; MS-CL-05).
+pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
+
+/// Lifetime of the harness's request objects: well inside MS-CL-04's 60 minutes.
+const REQUEST_OBJECT_LIFETIME: i64 = 300;
+
+/// An `aud` for another server.
+const OTHER_AUDIENCE: &str = "https://other-server.fapilab.invalid/";
 
 /// A redirect URI no client registers (and that resolves nowhere).
 pub const UNREGISTERED_REDIRECT: &str = "https://unregistered.fapilab.invalid/callback";
@@ -103,8 +124,15 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             params.push(("code_challenge_method".into(), "S256".into()));
         }
     }
+    let response_mode = if ctx.jarm() { jarm_response_mode(m) } else { None };
+    if let Some(mode) = &response_mode {
+        params.push(("response_mode".into(), mode.clone()));
+    }
+    // Form parameters that stay outside a request object: PAR-04 in a plain request, MS-AS-09
+    // (`request` with `request_uri`) in a signed one.
+    let mut outside = Vec::new();
     if m.has("request_uri_in_par_body") {
-        params.push(("request_uri".into(), format!("{}{}", par::REQUEST_URI_PREFIX, fapilab_jose::random_token(24))));
+        outside.push(("request_uri".to_owned(), format!("{}{}", par::REQUEST_URI_PREFIX, fapilab_jose::random_token(24))));
     }
 
     // DPoP: which key the proof is signed with, and which thumbprint dpop_jkt names.
@@ -153,7 +181,23 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         ctx.via_for(&client)
     };
     let mut form = auth;
-    form.extend(params);
+    if ctx.signed_requests() && !m.has("no_request_object") {
+        let other = ctx.client(if step.index == 1 { 2 } else { 1 });
+        match build_request_object(ctx, &client, other.as_ref(), &params, m) {
+            Ok(object) => form.push(("request".into(), object)),
+            Err(ObjectError::Skip(reason)) => {
+                ctx.skip(reason);
+                return;
+            }
+            Err(ObjectError::Problem(e)) => return harness_problem(ctx, "par.harness", "build the request object", &e),
+        }
+        if m.has("params_outside_request_object") {
+            form.extend(outside_copy(&client, &params));
+        }
+    } else {
+        form.extend(params);
+    }
+    form.extend(outside);
     let url_for_proof = url.clone();
     let m2 = m.clone();
     let replayed = match (&proof_key, m.has("dpop_replay")) {
@@ -185,6 +229,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         dpop_jkt: bound_jkt,
         front_extra,
         front_reorder: m.has("reorder_authorize_params"),
+        response_mode,
     };
     judge(ctx, step, &resp, flow, via_is_plain_for_mtls(&client, m));
 }
@@ -194,7 +239,16 @@ fn via_is_plain_for_mtls(client: &crate::target::TargetClient, m: &crate::mutati
 }
 
 fn judge(ctx: &mut ModuleContext, step: &StepRun<'_>, resp: &Response, mut flow: Flow, tls_refusal_ok: bool) {
-    let (reqs, default_errors) = refusal_rules(ctx, step);
+    let (mut reqs, mut default_errors) = refusal_rules(ctx, step);
+    let object_rule = request_object::rule(&step.mutations);
+    if let Some(rule) = &object_rule {
+        reqs.extend_from_slice(rule.requirements);
+        default_errors.extend_from_slice(rule.errors);
+    }
+    if ctx.signed_requests() && step.has("request_uri_in_par_body") {
+        // RFC 9126 §3: a pushed request with `request` must not carry `request_uri` too.
+        reqs.push("MS-AS-09");
+    }
     let accepted = resp.status == Some(201);
     let expect = step.expect();
     if expect == Expect::Success || (expect == Expect::Either && accepted) {
@@ -227,7 +281,7 @@ fn judge(ctx: &mut ModuleContext, step: &StepRun<'_>, resp: &Response, mut flow:
             requirements: &req_ids,
             tls_refusal_ok,
             severity: rejection_severity(&step.mutations),
-            hint: hint_for(&step.mutations),
+            hint: object_rule.map_or_else(|| hint_for(&step.mutations), |r| r.hint),
         },
         resp,
     );
@@ -264,6 +318,8 @@ fn hint_for(m: &crate::mutations::Mutations) -> &'static str {
         "the proof's htm and htu must equal this request's method and URL (DP-08, DP-09)"
     } else if m.has("dpop_replay") {
         "remember each DPoP proof's jti for as long as its iat is acceptable (DP-13)"
+    } else if m.has("response_mode_query") || m.has("drop_response_mode") {
+        "FAPI 2.0 Message Signing requires JARM: refuse a request without response_mode jwt, query.jwt, fragment.jwt or form_post.jwt (MS-JARM-01)"
     } else {
         "the server accepted a request the profile requires it to refuse"
     }
@@ -277,4 +333,136 @@ pub fn long_random(n: usize) -> String {
     }
     s.truncate(n);
     s
+}
+
+/// The JARM `response_mode` to push (MS-JARM-CL-01: `jwt`, or the mode a mutation asks for).
+fn jarm_response_mode(m: &Mutations) -> Option<String> {
+    if m.has("drop_response_mode") {
+        return None;
+    }
+    let mode = if m.has("response_mode_query") {
+        "query"
+    } else if m.has("response_mode_query_jwt") {
+        "query.jwt"
+    } else if m.has("response_mode_fragment_jwt") {
+        "fragment.jwt"
+    } else if m.has("response_mode_form_post_jwt") {
+        "form_post.jwt"
+    } else {
+        "jwt"
+    };
+    Some(mode.to_owned())
+}
+
+/// Why a request object could not be built.
+enum ObjectError {
+    /// The variant cannot carry the mutation (no second client, no RSA key): the module proves
+    /// nothing here.
+    Skip(String),
+    Problem(String),
+}
+
+/// The request object carrying `params` (RFC 9101 §4; MS-CL-01…MS-CL-05), signed with the
+/// client's key, with the `request_object_*` mutations applied.
+fn build_request_object(
+    ctx: &ModuleContext,
+    client: &TargetClient,
+    other: Option<&TargetClient>,
+    params: &[(String, String)],
+    m: &Mutations,
+) -> Result<String, ObjectError> {
+    let needs_other = m.has("request_object_other_key") || m.has("request_object_client_id_other") || m.has("request_object_iss_other");
+    let other_id = match other {
+        Some(o) => o.client_id.clone(),
+        None if needs_other => {
+            return Err(ObjectError::Skip(format!("the target has no second client for {}", ctx.variant.label())));
+        }
+        None => String::new(),
+    };
+    let now = fapilab_jose::now();
+    let mut claims = Map::new();
+    for (k, v) in params {
+        claims.insert(k.clone(), json!(v));
+    }
+    let iss = if m.has("request_object_iss_other") || m.has("request_object_client_id_other") { &other_id } else { &client.client_id };
+    claims.insert("iss".into(), json!(iss));
+    let client_id = if m.has("request_object_client_id_other") { &other_id } else { &client.client_id };
+    claims.insert("client_id".into(), json!(client_id));
+    let issuer = ctx.target.issuer.clone();
+    if m.has("request_object_aud_other") {
+        claims.insert("aud".into(), json!(OTHER_AUDIENCE));
+    } else if m.has("request_object_aud_array") {
+        claims.insert("aud".into(), json!([issuer, OTHER_AUDIENCE]));
+    } else if !m.has("request_object_no_aud") {
+        claims.insert("aud".into(), json!(issuer));
+    }
+    // (iat, nbf, exp): MS-AS-03 wants nbf at most 60 minutes old, MS-AS-04 an exp in the
+    // future at most 60 minutes after nbf; each mutation breaks exactly one of them.
+    let (iat, nbf, exp) = if m.has("request_object_nbf_70_minutes_ago") {
+        (now, now - 4200, now + REQUEST_OBJECT_LIFETIME)
+    } else if m.has("request_object_nbf_plus_8") {
+        (now + 8, now + 8, now + 8 + REQUEST_OBJECT_LIFETIME)
+    } else if m.has("request_object_expired") {
+        (now - 360, now - 360, now - 60)
+    } else if m.has("request_object_exp_over_60_minutes") {
+        (now, now, now + 4200)
+    } else {
+        (now, now, now + REQUEST_OBJECT_LIFETIME)
+    };
+    claims.insert("iat".into(), json!(iat));
+    if !m.has("request_object_no_nbf") {
+        claims.insert("nbf".into(), json!(nbf));
+    }
+    if !m.has("request_object_no_exp") {
+        claims.insert("exp".into(), json!(exp));
+    }
+    claims.insert("jti".into(), json!(fapilab_jose::random_token(24)));
+    if m.has("request_object_with_request_uri") {
+        claims.insert("request_uri".into(), json!(format!("{}{}", par::REQUEST_URI_PREFIX, fapilab_jose::random_token(24))));
+    }
+    let claims = Value::Object(claims);
+    let mut header = Map::new();
+    if !m.has("request_object_no_typ") {
+        header.insert("typ".into(), json!(REQUEST_OBJECT_TYP));
+    }
+    if m.has("request_object_alg_none") {
+        // An unsecured JWT (RFC 7519 §6): alg none and an empty signature.
+        header.insert("alg".into(), json!("none"));
+        return Ok(format!(
+            "{}.{}.",
+            b64::encode(Value::Object(header).to_string().as_bytes()),
+            b64::encode(claims.to_string().as_bytes())
+        ));
+    }
+    let object = if m.has("request_object_rs256") {
+        let key = crate::context::client_rsa_key(client)
+            .ok_or_else(|| ObjectError::Skip(format!("client {} has no RSA key to sign an RS256 request object with", client.client_id)))?;
+        sign_rs256(&key, header, &claims).map_err(ObjectError::Problem)?
+    } else {
+        let signer = if m.has("request_object_other_key") { other.unwrap_or(client) } else { client };
+        let key = client_signing_key(signer).map_err(ObjectError::Problem)?;
+        fapilab_jose::jws::sign(&key, header, &claims).map_err(|e| ObjectError::Problem(format!("signing the request object: {e}")))?
+    };
+    if m.has("request_object_bad_signature") { corrupt_signature(&object).map_err(ObjectError::Problem) } else { Ok(object) }
+}
+
+/// For `params_outside_request_object` (MS-AS-08): the authorization parameters again as form
+/// parameters next to `request`, with another redirect URI (the client's second, else one it
+/// never registered), state, nonce and code_challenge. A server that lets them win sends the
+/// browser elsewhere, echoes the other state and binds the code to a verifier the harness
+/// never uses.
+fn outside_copy(client: &TargetClient, params: &[(String, String)]) -> Vec<(String, String)> {
+    let other_redirect = client.second_redirect_uri.clone().unwrap_or_else(|| UNREGISTERED_REDIRECT.to_owned());
+    params
+        .iter()
+        .map(|(k, v)| {
+            let value = match k.as_str() {
+                "redirect_uri" => other_redirect.clone(),
+                "state" | "nonce" => fapilab_jose::random_token(32),
+                "code_challenge" => fapilab_jose::sha256_b64url(fapilab_jose::random_token(32).as_bytes()),
+                _ => v.clone(),
+            };
+            (k.clone(), value)
+        })
+        .collect()
 }

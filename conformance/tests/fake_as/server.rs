@@ -7,6 +7,12 @@
 //! that checks the code and the PKCE verifier, and open RFC 7591/7592 registration with a
 //! registration access token per client). A [`Craft`] replaces one answer with a crafted one
 //! that breaks exactly one rule.
+//!
+//! It also speaks FAPI 2.0 Message Signing: a pushed `request` object is verified with the
+//! client's key (the fake holds the keys of the target it hands out) and checked like MS-AS-02
+//! …MS-AS-07 say, its claims become the pushed parameters, and a pushed JARM `response_mode`
+//! gets a response JWT signed with the fake's own key (the one its `jwks_uri` publishes),
+//! delivered in the query, the fragment or an auto-submitting form.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -78,6 +84,10 @@ pub struct Urls {
 
 type DiscoveryTweak = Box<dyn Fn(&mut Map<String, Value>, &Urls) + Send + Sync>;
 type CallbackTweak = Arc<dyn Fn(&mut Vec<(String, String)>) + Send + Sync>;
+/// Changes the claims of a JARM response before it is signed.
+type JarmTweak = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
+/// Changes the header and the claims of a signed introspection response before it is signed.
+type IntrospectionTweak = Arc<dyn Fn(&mut Map<String, Value>, &mut Map<String, Value>) + Send + Sync>;
 /// Changes a registration answer: its JSON body and its status.
 type RegistrationTweak = Arc<dyn Fn(&mut Map<String, Value>, &mut u16) + Send + Sync>;
 
@@ -88,6 +98,13 @@ pub struct Craft {
     jwks: Option<Value>,
     par: Option<ResponseTemplate>,
     callback: Option<CallbackTweak>,
+    jarm: Option<JarmTweak>,
+    /// JARM responses: `None` signed with the fake's key, `Some(Unsigned)` with alg none,
+    /// `Some(Plain)` not a JWT at all (plain parameters).
+    jarm_form: Option<JarmForm>,
+    introspection: Option<IntrospectionTweak>,
+    /// Introspection answers plain JSON even when a signed response is asked for.
+    introspection_plain: bool,
     token: Option<ResponseTemplate>,
     registration: Option<RegistrationTweak>,
     management: Option<ResponseTemplate>,
@@ -119,6 +136,26 @@ impl Craft {
         Craft { callback: Some(Arc::new(f)), ..Craft::default() }
     }
 
+    /// Changes the claims of every JARM response (before it is signed).
+    pub fn jarm(f: impl Fn(&mut Map<String, Value>) + Send + Sync + 'static) -> Craft {
+        Craft { jarm: Some(Arc::new(f)), ..Craft::default() }
+    }
+
+    /// JARM responses that are unsigned JWTs (alg none) or plain parameters.
+    pub fn jarm_form(form: JarmForm) -> Craft {
+        Craft { jarm_form: Some(form), ..Craft::default() }
+    }
+
+    /// Changes the header and claims of every signed introspection response.
+    pub fn introspection(f: impl Fn(&mut Map<String, Value>, &mut Map<String, Value>) + Send + Sync + 'static) -> Craft {
+        Craft { introspection: Some(Arc::new(f)), ..Craft::default() }
+    }
+
+    /// Introspection answers plain JSON even to `Accept: application/token-introspection+jwt`.
+    pub fn introspection_plain() -> Craft {
+        Craft { introspection_plain: true, ..Craft::default() }
+    }
+
     /// Answers every token request with this.
     pub fn token(r: ResponseTemplate) -> Craft {
         Craft { token: Some(r), ..Craft::default() }
@@ -135,6 +172,15 @@ impl Craft {
     }
 }
 
+/// How a crafted JARM response is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JarmForm {
+    /// An unsecured JWT: alg none, no signature.
+    Unsigned,
+    /// No JWT: the parameters in the query, as without JARM.
+    Plain,
+}
+
 /// A pushed request the fake accepted.
 #[derive(Debug, Clone)]
 struct Pushed {
@@ -142,6 +188,7 @@ struct Pushed {
     state: Option<String>,
     code_challenge: String,
     redirect_uri: String,
+    response_mode: Option<String>,
 }
 
 /// A code the fake issued.
@@ -168,6 +215,8 @@ struct Memory {
 /// A running fake authorization server.
 pub struct Fake {
     pub urls: Urls,
+    /// The private keys of the target's two clients ([`Fake::target`]).
+    client_keys: [Value; 2],
     /// Kept alive for as long as the fake runs.
     _mock: MockServer,
     proxy: tokio::task::JoinHandle<()>,
@@ -193,6 +242,96 @@ fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate 
         .set_body_json(json!({"error": error, "error_description": description}))
 }
 
+/// The request object of a pushed request, verified with the client's key and checked as
+/// FAPI 2.0 Message Signing says (MS-AS-02…MS-AS-07): its claims as parameters, or the error
+/// description.
+fn request_object_params(
+    request: &str,
+    client_id: &str,
+    keys: &HashMap<String, fapilab_jose::Jwk>,
+    issuer: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    // Descriptions stay within the RFC 6749 error_description characters.
+    let jws = fapilab_jose::jws::CompactJws::parse(request).map_err(|_| "not a compact JWS")?;
+    let key = keys.get(client_id).ok_or("unknown client")?;
+    jws.verify(key).map_err(|_| "the signature does not verify with the client key")?;
+    let claims = jws.claims().map_err(|_| "the claims are not a JSON object")?;
+    let now = fapilab_jose::now();
+    let num = |k: &str| claims.get(k).and_then(Value::as_i64);
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == issuer,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud".into());
+    }
+    let (Some(nbf), Some(exp)) = (num("nbf"), num("exp")) else { return Err("nbf and exp are required".into()) };
+    if nbf < now - 3600 || nbf > now + 10 || exp <= now || exp - nbf > 3600 {
+        return Err("nbf or exp".into());
+    }
+    if claims.get("client_id").and_then(Value::as_str) != Some(client_id)
+        || claims.get("iss").is_some_and(|i| i.as_str() != Some(client_id))
+    {
+        return Err("client_id or iss".into());
+    }
+    if claims.contains_key("request_uri") || claims.contains_key("request") {
+        return Err("request_uri inside".into());
+    }
+    Ok(claims.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+}
+
+/// The fake's authorization response: the parameters in the query, or (a JARM `mode`) a JWT
+/// of them signed with `key`, in the query, the fragment or an auto-submitting form.
+fn authorization_response(
+    redirect_uri: &str,
+    params: Vec<(String, String)>,
+    jarm: Option<(&str, &SigningKey, &Craft)>,
+    issuer: &str,
+    client_id: &str,
+) -> ResponseTemplate {
+    let encode = |params: &[(String, String)]| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    };
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    let Some((mode, key, craft)) = jarm.filter(|(_, _, c)| c.jarm_form != Some(JarmForm::Plain)) else {
+        return ResponseTemplate::new(303).insert_header("Location", format!("{redirect_uri}{sep}{}", encode(&params)));
+    };
+    let now = fapilab_jose::now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("aud".into(), json!(client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + 300));
+    for (k, v) in params.into_iter().filter(|(k, _)| k != "iss") {
+        claims.insert(k, json!(v));
+    }
+    if let Some(t) = &craft.jarm {
+        t(&mut claims);
+    }
+    let jwt = if craft.jarm_form == Some(JarmForm::Unsigned) {
+        format!("{}.{}.", fapilab_jose::b64::encode(br#"{"alg":"none"}"#), fapilab_jose::b64::encode(Value::Object(claims).to_string().as_bytes()))
+    } else {
+        fapilab_jose::jws::sign(key, Map::new(), &Value::Object(claims)).expect("signing the JARM response")
+    };
+    let response = vec![("response".to_owned(), jwt.clone())];
+    match mode {
+        "fragment.jwt" => ResponseTemplate::new(303).insert_header("Location", format!("{redirect_uri}#{}", encode(&response))),
+        "form_post.jwt" => ResponseTemplate::new(200).set_body_raw(
+            format!(
+                "<!doctype html><html><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{redirect_uri}\">\
+                 <input type=\"hidden\" name=\"response\" value=\"{jwt}\"></form></body></html>"
+            ),
+            "text/html",
+        ),
+        _ => ResponseTemplate::new(303).insert_header("Location", format!("{redirect_uri}{sep}{}", encode(&response))),
+    }
+}
+
 /// The server's (public) signing key set: one ES256 key.
 pub fn good_jwks() -> Value {
     let key = SigningKey::generate(Algorithm::Es256, Some("as-sig-1".into())).expect("ES256 key");
@@ -209,9 +348,14 @@ pub fn good_discovery(issuer: &str) -> Map<String, Value> {
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "jwks_uri": format!("{issuer}/jwks"),
         "registration_endpoint": format!("{issuer}/register"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
         "require_pushed_authorization_requests": true,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"],
+        "authorization_signing_alg_values_supported": ["ES256"],
+        "require_signed_request_object": true,
+        "request_object_signing_alg_values_supported": ["PS256", "ES256", "EdDSA"],
+        "introspection_signing_alg_values_supported": ["ES256"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
@@ -243,6 +387,13 @@ impl Fake {
         let (port, proxy) = start_proxy(*mock.address()).await;
         let urls = Urls { issuer: format!("https://localhost:{port}"), plain: mock.uri() };
         let memory = Arc::new(Mutex::new(Memory::default()));
+        let craft = Arc::new(craft);
+        // The fake signs JARM responses with this key; its jwks_uri publishes it.
+        let as_key = Arc::new(SigningKey::generate(Algorithm::Es256, Some("as-sig-1".into())).expect("AS key"));
+        let client_keys: [SigningKey; 2] =
+            [1, 2].map(|i| SigningKey::generate(Algorithm::Es256, Some(format!("client-{i}"))).expect("client key"));
+        let client_jwks: Arc<HashMap<String, fapilab_jose::Jwk>> =
+            Arc::new([1, 2].iter().zip(&client_keys).map(|(i, k)| (format!("client-{i}"), k.public_jwk())).collect());
 
         // Discovery.
         let mut doc = good_discovery(&urls.issuer);
@@ -256,17 +407,33 @@ impl Fake {
             .await;
 
         // JWKS.
-        let jwks = craft.jwks.unwrap_or_else(good_jwks);
+        let jwks = craft.jwks.clone().unwrap_or_else(|| json!({"keys": [as_key.public_jwk().to_value()]}));
         Mock::given(method("GET")).and(path("/jwks")).respond_with(ResponseTemplate::new(200).set_body_json(jwks)).mount(&mock).await;
 
         // PAR.
         let par = Mock::given(method("POST")).and(path("/par"));
-        match craft.par {
-            Some(r) => par.respond_with(r).mount(&mock).await,
+        match &craft.par {
+            Some(r) => par.respond_with(r.clone()).mount(&mock).await,
             None => {
                 let memory = memory.clone();
+                let client_jwks = client_jwks.clone();
+                let issuer = urls.issuer.clone();
                 par.respond_with(move |req: &Request| {
-                    let f = form(req);
+                    let mut f = form(req);
+                    if let Some(request) = f.get("request").cloned() {
+                        // RFC 9101 §5: with a request object only its parameters count.
+                        let client_id = f.get("client_id").cloned().unwrap_or_default();
+                        if f.contains_key("request_uri") {
+                            return oauth_error(400, "invalid_request", "request and request_uri together");
+                        }
+                        match request_object_params(&request, &client_id, &client_jwks, &issuer) {
+                            Ok(params) => {
+                                f.retain(|k, _| k.starts_with("client_"));
+                                f.extend(params);
+                            }
+                            Err(e) => return oauth_error(400, "invalid_request_object", &e),
+                        }
+                    }
                     if !f.contains_key("client_assertion") {
                         return oauth_error(401, "invalid_client", "client authentication required");
                     }
@@ -282,6 +449,7 @@ impl Fake {
                         state: f.get("state").cloned(),
                         code_challenge: f.get("code_challenge").cloned().unwrap_or_default(),
                         redirect_uri: f.get("redirect_uri").cloned().unwrap_or_else(|| REDIRECT_URI.to_owned()),
+                        response_mode: f.get("response_mode").cloned(),
                     };
                     memory.lock().expect("memory").pushed.insert(request_uri.clone(), pushed);
                     ResponseTemplate::new(201)
@@ -317,7 +485,8 @@ impl Fake {
         {
             let memory = memory.clone();
             let issuer = urls.issuer.clone();
-            let tweak = craft.callback.clone();
+            let craft = craft.clone();
+            let as_key = as_key.clone();
             Mock::given(method("POST"))
                 .and(path("/login"))
                 .respond_with(move |req: &Request| {
@@ -340,15 +509,11 @@ impl Fake {
                         params.push(("state".to_owned(), s.clone()));
                     }
                     params.push(("iss".to_owned(), issuer.clone()));
-                    if let Some(t) = &tweak {
+                    if let Some(t) = &craft.callback {
                         t(&mut params);
                     }
-                    let mut s = form_urlencoded::Serializer::new(String::new());
-                    for (k, v) in &params {
-                        s.append_pair(k, v);
-                    }
-                    let sep = if pushed.redirect_uri.contains('?') { '&' } else { '?' };
-                    ResponseTemplate::new(303).insert_header("Location", format!("{}{sep}{}", pushed.redirect_uri, s.finish()))
+                    let jarm = pushed.response_mode.as_deref().filter(|m| m.ends_with("jwt")).map(|m| (m, &*as_key, &*craft));
+                    authorization_response(&pushed.redirect_uri, params, jarm, &issuer, &pushed.client_id)
                 })
                 .mount(&mock)
                 .await;
@@ -356,8 +521,8 @@ impl Fake {
 
         // Token endpoint.
         let token = Mock::given(method("POST")).and(path("/token"));
-        match craft.token {
-            Some(r) => token.respond_with(r).mount(&mock).await,
+        match &craft.token {
+            Some(r) => token.respond_with(r.clone()).mount(&mock).await,
             None => {
                 let memory = memory.clone();
                 token
@@ -389,6 +554,44 @@ impl Fake {
                     .mount(&mock)
                     .await;
             }
+        }
+
+        // Introspection (RFC 7662), signed on request (RFC 9701): every token is active.
+        {
+            let craft = craft.clone();
+            let as_key = as_key.clone();
+            let issuer = urls.issuer.clone();
+            Mock::given(method("POST"))
+                .and(path("/introspect"))
+                .respond_with(move |req: &Request| {
+                    let f = form(req);
+                    if !f.contains_key("client_assertion") {
+                        return oauth_error(401, "invalid_client", "client authentication required");
+                    }
+                    let answer = json!({"active": true, "client_id": "client-1", "scope": "accounts", "token_type": "DPoP", "cnf": {"jkt": "fake-thumbprint"}});
+                    let wants_jwt = req
+                        .headers
+                        .get("accept")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.contains("application/token-introspection+jwt"));
+                    if !wants_jwt || craft.introspection_plain {
+                        return ResponseTemplate::new(200).set_body_json(answer);
+                    }
+                    let mut header = Map::new();
+                    header.insert("typ".into(), json!("token-introspection+jwt"));
+                    let mut claims = Map::new();
+                    claims.insert("iss".into(), json!(issuer));
+                    claims.insert("aud".into(), json!(f.get("client_id").cloned().unwrap_or_default()));
+                    claims.insert("iat".into(), json!(fapilab_jose::now()));
+                    claims.insert("token_introspection".into(), answer);
+                    if let Some(t) = &craft.introspection {
+                        t(&mut header, &mut claims);
+                    }
+                    let jwt = fapilab_jose::jws::sign(&as_key, header, &Value::Object(claims)).expect("signing the introspection response");
+                    ResponseTemplate::new(200).set_body_raw(jwt, "application/token-introspection+jwt")
+                })
+                .mount(&mock)
+                .await;
         }
 
         // Registration (RFC 7591): open, 201 with the metadata, a client_id, the client's
@@ -426,8 +629,8 @@ impl Fake {
         // The client configuration endpoint (RFC 7592): the client's own registration access
         // token reads (200) and deletes (204); anything else is 401 with a Bearer challenge.
         let manage = Mock::given(path_regex("^/register/[^/]+$"));
-        match craft.management {
-            Some(r) => manage.respond_with(r).mount(&mock).await,
+        match &craft.management {
+            Some(r) => manage.respond_with(r.clone()).mount(&mock).await,
             None => {
                 let memory = memory.clone();
                 manage
@@ -460,21 +663,21 @@ impl Fake {
             }
         }
 
-        Fake { urls, _mock: mock, proxy }
+        Fake { urls, client_keys: client_keys.map(|k| k.to_private_jwk()), _mock: mock, proxy }
     }
 
-    /// The target for this fake: two private_key_jwt + DPoP clients with fresh ES256 keys and
-    /// a form login.
+    /// The target for this fake: two private_key_jwt + DPoP clients with the ES256 keys the
+    /// fake knows, and a form login.
     pub fn target(&self) -> Target {
         let client = |index: u8| {
-            let key = SigningKey::generate(Algorithm::Es256, Some(format!("client-{index}"))).expect("client key");
+            let key = &self.client_keys[usize::from(index - 1)];
             TargetClient {
                 client_id: format!("client-{index}"),
                 auth: ClientAuth::PrivateKeyJwt,
                 auth_method: "private_key_jwt".into(),
                 sender: Sender::Dpop,
                 index,
-                private_jwks: json!({"keys": [key.to_private_jwk()]}),
+                private_jwks: json!({"keys": [key]}),
                 cert_pem: None,
                 key_pem: None,
                 redirect_uri: REDIRECT_URI.into(),
@@ -502,6 +705,13 @@ impl Fake {
             users: vec![User { username: USERNAME.into(), password: PASSWORD.into() }],
             // Open registration at the discovery document's registration_endpoint.
             registration: Some(Registration::default()),
+            introspection_client: Some(TargetClient {
+                client_id: "resource-server".into(),
+                index: 1,
+                redirect_uri: String::new(),
+                second_redirect_uri: None,
+                ..client(1)
+            }),
             issuer,
         }
     }

@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use crate::http::Ws;
+use crate::profiles::RequestObjects;
 use crate::workspace::{Listener, Workspace};
 
 pub async fn openid_configuration(Ws(ws): Ws) -> impl IntoResponse {
@@ -26,7 +27,9 @@ pub fn document(ws: &Workspace) -> Value {
     let assertion_algs: Vec<&str> = ws.assertion_algorithms.iter().map(|a| a.as_str()).collect();
     let signing: Vec<&str> = vec![ws.signing_key.algorithm().as_str()];
     let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
-    grant_types.dedup();
+    if ws.settings.ciba.enabled {
+        grant_types.push(crate::grants::ciba::GRANT_TYPE);
+    }
     let mut doc = json!({
         "issuer": ws.issuer,
         "authorization_endpoint": tls("authorize"),
@@ -45,7 +48,7 @@ pub fn document(ws: &Workspace) -> Value {
         },
         "require_pushed_authorization_requests": p.require_pushed_authorization_requests,
         "response_types_supported": p.response_types,
-        "response_modes_supported": ["query"],
+        "response_modes_supported": p.response_modes,
         "grant_types_supported": grant_types,
         "code_challenge_methods_supported": p.pkce_methods,
         "token_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
@@ -66,6 +69,25 @@ pub fn document(ws: &Workspace) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": true,
     });
+    // CIBA-MD-01, FCIBA-04: poll and ping, never push; requests are signed (FCIBA-08).
+    if ws.settings.ciba.enabled {
+        doc["backchannel_authentication_endpoint"] = json!(tls("bc-authorize"));
+        doc["mtls_endpoint_aliases"]["backchannel_authentication_endpoint"] = json!(mtls("bc-authorize"));
+        doc["backchannel_token_delivery_modes_supported"] = json!(["poll", "ping"]);
+        doc["backchannel_authentication_request_signing_alg_values_supported"] = json!(algs);
+        doc["backchannel_user_code_parameter_supported"] = json!(false);
+    }
+    // RFC 9701 §6: every workspace signs introspection responses on request.
+    doc["introspection_signing_alg_values_supported"] = json!(signing);
+    // MS-AS-11, MS-JARM-07: what Message Signing workspaces require and sign.
+    if p.request_objects == RequestObjects::RequiredInPar {
+        doc["request_parameter_supported"] = json!(true);
+        doc["require_signed_request_object"] = json!(true);
+        doc["request_object_signing_alg_values_supported"] = json!(algs);
+    }
+    if p.response_modes.iter().any(|m| m.ends_with("jwt")) {
+        doc["authorization_signing_alg_values_supported"] = json!(signing);
+    }
     // DCR-01 / RFC 8414 §2: advertised only where the workspace offers registration.
     if ws.registration_enabled() {
         doc["registration_endpoint"] = json!(tls("register"));

@@ -1,5 +1,7 @@
 //! Token introspection (RFC 7662; INT-01..INT-03). A client may introspect its own tokens; a
 //! resource-server client any token of the workspace. Anything else is `{"active": false}`.
+//! A caller that accepts `application/token-introspection+jwt` gets the answer signed
+//! (RFC 9701; MS-JIR-01..MS-JIR-03), addressed to it.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,6 +14,16 @@ use crate::client_auth;
 use crate::error::OAuthError;
 use crate::http::{OAuthForm, Peer, Ws};
 use crate::state::SharedState;
+
+const SIGNED_CONTENT_TYPE: &str = "application/token-introspection+jwt";
+const SIGNED_TYPE: &str = "token-introspection+jwt";
+
+/// RFC 9701 §4: the caller lists `application/token-introspection+jwt` in `Accept`.
+fn wants_signed_response(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|media| {
+        media.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(SIGNED_CONTENT_TYPE))
+    })
+}
 
 pub async fn introspect(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "introspect")?.client;
@@ -55,7 +67,23 @@ pub async fn introspect(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer
     };
     // INT-03: nothing else about inactive tokens.
     let body = found.unwrap_or_else(|| json!({ "active": false }));
-    let mut response = Json(body).into_response();
+    let mut response = if wants_signed_response(&headers) && !state.faults.active(crate::faults::Fault::SignedIntrospection) {
+        // RFC 9701 §5: the RFC 7662 object under `token_introspection`, for this caller.
+        let claims = json!({
+            "iss": ws.issuer,
+            "aud": caller.client_id,
+            "iat": fapilab_jose::now(),
+            "token_introspection": body,
+        });
+        let mut header_members = serde_json::Map::new();
+        header_members.insert("typ".into(), json!(SIGNED_TYPE));
+        let jwt = fapilab_jose::jws::sign(&ws.signing_key, header_members, &claims).map_err(OAuthError::server)?;
+        let mut r = jwt.into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SIGNED_CONTENT_TYPE));
+        r
+    } else {
+        Json(body).into_response()
+    };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

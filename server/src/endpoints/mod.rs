@@ -1,6 +1,8 @@
 //! One file per endpoint. Handlers are thin: extract, call the protocol code, answer.
 
 pub mod authorize;
+pub mod backchannel;
+pub mod ciba_device;
 pub mod consent;
 pub mod discovery;
 pub mod fdx_status;

@@ -10,8 +10,9 @@ use crate::dpop::{self, Place};
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
 use crate::faults::{Fault, FaultSet};
 use crate::http::{FormParams, OAuthForm, Peer, Ws};
-use crate::profiles::SenderConstraint;
+use crate::profiles::{RequestObjects, SenderConstraint};
 use crate::protocol::pkce;
+use crate::protocol::request_object::{self, RequestKind, RequestObjectContext};
 use crate::state::SharedState;
 use crate::store::Kind;
 use crate::store::records::{AuthorizationParams, PushedRequest, plain_key};
@@ -37,7 +38,8 @@ pub async fn push(
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
     let client = authenticated.client;
     crate::registry::ensure_active(&client)?;
-    let mut params = validate(&ws, &client, &form, &state.faults)?;
+    let pushed_form = pushed_parameters(&ws, &client, &form, &state.faults)?;
+    let mut params = validate(&ws, &client, &pushed_form, &state.faults)?;
 
     // DP-C-01 / FAPI2-SP-AS-13: a DPoP header at PAR binds the code like dpop_jkt does.
     if let Some(proof) = proof {
@@ -78,6 +80,47 @@ pub async fn push(
     Ok(response)
 }
 
+/// Where the authorization parameters come from: the form, or — where the profile requires
+/// signed requests — only the verified request object (MS-AS-01, MS-AS-08).
+fn pushed_parameters(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSet) -> OAuthResult<FormParams> {
+    match ws.policy.request_objects {
+        RequestObjects::NotAccepted => Ok(form.clone()),
+        RequestObjects::RequiredInPar => {
+            if form.contains("request_uri") {
+                return Err(OAuthError::invalid_request("request_uri must not be sent to the PAR endpoint, with or without a request object [MS-AS-09, PAR-04]"));
+            }
+            let Some(jwt) = form.get("request") else {
+                if faults.active(Fault::RequestObjectRequired) {
+                    return Ok(form.clone());
+                }
+                return Err(OAuthError::invalid_request(
+                    "this workspace takes authorization requests only as a signed request object in the request parameter [MS-AS-01]",
+                ));
+            };
+            let ctx = RequestObjectContext {
+                kind: RequestKind::Authorization,
+                issuer: &ws.issuer,
+                client_id: &client.client_id,
+                client_keys: &client.jwks,
+                policy: &ws.policy,
+                now: fapilab_jose::now(),
+            };
+            let claims = request_object::verify(jwt, &ctx, faults).map_err(|v| OAuthError::new(ErrorCode::InvalidRequestObject, v.to_string()))?;
+            let mut pairs = request_object::parameters(&claims);
+            if faults.active(Fault::RequestObjectOutsideParams) {
+                let outside: Vec<(String, String)> = form
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "request" | "client_assertion" | "client_assertion_type"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                pairs.retain(|(k, _)| !outside.iter().any(|(o, _)| o == k));
+                pairs.extend(outside);
+            }
+            Ok(FormParams::from_pairs(pairs))
+        }
+    }
+}
+
 /// PAR-05: the pushed parameters are checked like an authorization request, synchronously.
 fn validate(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSet) -> OAuthResult<AuthorizationParams> {
     let policy = &ws.policy;
@@ -107,12 +150,21 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSe
             format!("response_type {response_type:?} is not allowed; only \"code\" [FAPI2-SP-AZ-01]"),
         ));
     }
-    if let Some(mode) = form.get("response_mode")
-        && mode != "query" {
+    let modes = policy.response_modes.join(", ");
+    let plain_allowed = faults.active(Fault::JarmRequired);
+    let response_mode = match form.get("response_mode") {
+        None if policy.response_mode_required && !plain_allowed => {
+            return Err(OAuthError::invalid_request(format!("response_mode is required: one of {modes} (signed responses) [MS-JARM-01]")));
+        }
+        None => None,
+        Some("query") if plain_allowed => None,
+        Some(mode) if policy.response_modes.contains(&mode) => Some(mode.to_owned()).filter(|m| m != "query"),
+        Some(mode) => {
             return Err(OAuthError::invalid_request(format!(
-                "response_mode {mode:?} is not supported; this profile answers in the query [FAPI2-SP-AZ-01]"
+                "response_mode {mode:?} is not supported; this workspace answers with {modes} [FAPI2-SP-AZ-01, MS-JARM-01]"
             )));
         }
+    };
     let redirect_uri = match (form.get("redirect_uri"), client.redirect_uris.first()) {
         (None, Some(first)) if faults.active(Fault::RedirectUriRequired) => first.as_str(),
         _ => form.require("redirect_uri", "FAPI2-SP-AZ-06")?,
@@ -175,6 +227,7 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSe
         essential_acr,
         max_age,
         prompt: form.get("prompt").map(str::to_owned),
+        response_mode,
     })
 }
 

@@ -142,7 +142,7 @@ fn validated(ws: &Workspace, mut body: Map<String, Value>) -> OAuthResult<Client
 async fn remote_keys(state: &SharedState, metadata: &ClientMetadata) -> OAuthResult<Option<Value>> {
     match &metadata.jwks_uri {
         None => Ok(None),
-        Some(uri) => registry::fetch_client_keys(&state.jwks_fetcher, uri)
+        Some(uri) => registry::fetch_client_keys(&state.outbound, uri)
             .await
             .map(Some)
             .map_err(|why| OAuthError::new(ErrorCode::InvalidClientMetadata, format!("jwks_uri: {why} [DCR-04]"))),

@@ -40,6 +40,10 @@ pub async fn token(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, hea
             let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
             grants::client_credentials::exchange(&state, &ws, &authenticated.client, &form, &cnf)?
         }
+        grants::ciba::GRANT_TYPE => {
+            let cnf = binding(&ws, &authenticated, proof_jkt.as_deref(), &state.faults)?;
+            grants::ciba::exchange(&state, &ws, &authenticated.client, &form, &cnf)?
+        }
         "password" => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,

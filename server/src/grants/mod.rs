@@ -2,5 +2,6 @@
 //! sender binding and returns the token response body.
 
 pub mod authorization_code;
+pub mod ciba;
 pub mod client_credentials;
 pub mod refresh_token;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fapilab_jose::Algorithm;
 
-use super::{AssertionAudience, ClientAuthMethod, Policy, ProfileId, SenderConstraint};
+use super::{AssertionAudience, ClientAuthMethod, Policy, ProfileId, RequestObjects, SenderConstraint};
 
 pub fn policy() -> Policy {
     Policy {
@@ -15,6 +15,9 @@ pub fn policy() -> Policy {
         require_pushed_authorization_requests: true,
         // FAPI2-SP-AZ-01
         response_types: &["code"],
+        response_modes: &["query"],
+        response_mode_required: false,
+        request_objects: RequestObjects::NotAccepted,
         // FAPI2-SP-AZ-05
         require_pkce: true,
         pkce_methods: &["S256"],

@@ -6,6 +6,7 @@
 //! policy of the workspace they serve; no handler asks which profile it is running. Adding a
 //! profile is adding a file here that returns a `Policy`.
 
+pub mod fapi2_message_signing;
 pub mod fapi2_security;
 pub mod fdx;
 
@@ -23,6 +24,10 @@ pub enum ProfileId {
     /// metadata and offline approval of registered clients (`shared/spec/fdx.md`).
     #[serde(rename = "fdx")]
     Fdx,
+    /// FAPI 2.0 Message Signing: the Security Profile plus signed request objects (JAR) inside
+    /// PAR, signed authorization responses (JARM) and signed introspection responses.
+    #[serde(rename = "fapi2-message-signing")]
+    Fapi2MessageSigning,
 }
 
 impl ProfileId {
@@ -30,6 +35,7 @@ impl ProfileId {
         match self {
             ProfileId::Fapi2SecurityProfile => "fapi2-security-profile",
             ProfileId::Fdx => "fdx",
+            ProfileId::Fapi2MessageSigning => "fapi2-message-signing",
         }
     }
 
@@ -37,6 +43,7 @@ impl ProfileId {
         match self {
             ProfileId::Fapi2SecurityProfile => fapi2_security::policy(),
             ProfileId::Fdx => fdx::policy(),
+            ProfileId::Fapi2MessageSigning => fapi2_message_signing::policy(),
         }
     }
 }
@@ -90,6 +97,15 @@ pub enum AssertionAudience {
     IssuerOrEndpoint,
 }
 
+/// Whether authorization requests come as signed request objects (RFC 9101).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestObjects {
+    /// Form parameters only; a `request` parameter is refused.
+    NotAccepted,
+    /// MS-AS-01: a signed request object inside PAR, and nothing else.
+    RequiredInPar,
+}
+
 /// What a profile adds to dynamic client registration (RFC 7591) beyond the common metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistrationExtension {
@@ -107,6 +123,12 @@ pub struct Policy {
     pub require_pushed_authorization_requests: bool,
     /// AZ-01: the response types a client may ask for.
     pub response_types: &'static [&'static str],
+    /// The response modes a client may ask for; those ending in `jwt` are JARM (MS-JARM-06).
+    pub response_modes: &'static [&'static str],
+    /// MS-JARM-01: the client must name a response mode (no plain default).
+    pub response_mode_required: bool,
+    /// MS-AS-01: signed request objects.
+    pub request_objects: RequestObjects,
     /// AZ-05: PKCE is required and these are the accepted methods.
     pub require_pkce: bool,
     pub pkce_methods: &'static [&'static str],

@@ -18,6 +18,7 @@ use crate::profiles::{ClientAuthMethod, Policy, RegistrationExtension, SenderCon
 pub const MANAGEMENT_SCOPES: [&str; 2] = ["dcr_manage", "update_client_status"];
 
 const SUPPORTED_GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// FDX-DCR-02
 const FDX_DURATION_TYPES: [&str; 3] = ["ONE_TIME", "PERSISTENT", "TIME_BOUND"];
 const FDX_REGISTRIES: [&str; 4] = ["FDX", "GLEIF", "ICANN", "PRIVATE"];
@@ -34,6 +35,8 @@ pub struct MetadataRules<'a> {
     pub id_token_algorithm: Algorithm,
     /// Accepted `jwks_uri` prefixes (none: keys by value only).
     pub jwks_uri_prefixes: &'a [String],
+    /// The workspace offers CIBA: its grant and backchannel metadata may be registered.
+    pub ciba: bool,
 }
 
 /// The values the server enforces for a registered client.
@@ -53,6 +56,8 @@ pub struct ClientMetadata {
     /// `None`: any of the workspace's algorithms (registered as absent or `"none"`).
     pub token_endpoint_auth_signing_alg: Option<Algorithm>,
     pub client_name: Option<String>,
+    /// CIBA-MD-02: a ping client's notification endpoint (`None`: poll, or no CIBA).
+    pub backchannel_client_notification_endpoint: Option<String>,
     /// What the registration echoes (DCR-02).
     pub document: Map<String, Value>,
 }
@@ -148,7 +153,8 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
     }
     let mut grants: Vec<String> = Vec::new();
     for g in grant_types {
-        if !SUPPORTED_GRANTS.contains(&g.as_str()) {
+        let ciba_grant = rules.ciba && g == CIBA_GRANT;
+        if !SUPPORTED_GRANTS.contains(&g.as_str()) && !ciba_grant {
             return Err(MetadataViolation::member("grant_types", format!("{g:?} is not supported; use {} [DCR-04]", SUPPORTED_GRANTS.join(", "))));
         }
         if !grants.contains(&g) {
@@ -156,7 +162,8 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         }
     }
     let wants_code = grants.iter().any(|g| g == "authorization_code");
-    if grants.iter().any(|g| g == "refresh_token") && !wants_code {
+    let wants_ciba = grants.iter().any(|g| g == CIBA_GRANT);
+    if grants.iter().any(|g| g == "refresh_token") && !wants_code && !wants_ciba {
         return Err(MetadataViolation::member("grant_types", "refresh_token needs authorization_code: only user grants are refreshed [DCR-04]"));
     }
     doc.insert("grant_types".into(), json!(grants));
@@ -334,6 +341,8 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         }
     }
 
+    let backchannel_client_notification_endpoint = if wants_ciba { ciba_members(body, policy, &mut doc)? } else { None };
+
     let client_name = string(body, "client_name")?.map(str::to_owned);
     for member in ["client_name", "software_id", "software_version"] {
         if let Some(v) = string(body, member)? {
@@ -365,8 +374,40 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         scopes,
         token_endpoint_auth_signing_alg,
         client_name,
+        backchannel_client_notification_endpoint,
         document: doc,
     })
+}
+
+/// CIBA-MD-02 / FCIBA-04: poll or ping (never push); ping needs an https notification endpoint.
+fn ciba_members(body: &Map<String, Value>, policy: &Policy, doc: &mut Map<String, Value>) -> Checked<Option<String>> {
+    let mode = string(body, "backchannel_token_delivery_mode")?
+        .ok_or_else(|| MetadataViolation::member("backchannel_token_delivery_mode", "is required with the CIBA grant: poll or ping [CIBA-MD-02]"))?;
+    let endpoint = match mode {
+        "poll" => None,
+        "ping" => Some(https_url(body, "backchannel_client_notification_endpoint")?.ok_or_else(|| {
+            MetadataViolation::member("backchannel_client_notification_endpoint", "is required for ping delivery [CIBA-MD-02]")
+        })?),
+        "push" => return Err(MetadataViolation::member("backchannel_token_delivery_mode", "push is not allowed by FAPI-CIBA; use poll or ping [FCIBA-04]")),
+        other => return Err(MetadataViolation::member("backchannel_token_delivery_mode", format!("{other:?} is not poll or ping [CIBA-MD-02]"))),
+    };
+    doc.insert("backchannel_token_delivery_mode".into(), json!(mode));
+    if let Some(e) = &endpoint {
+        doc.insert("backchannel_client_notification_endpoint".into(), json!(e));
+    }
+    if let Some(alg) = string(body, "backchannel_authentication_request_signing_alg")? {
+        if !alg.parse::<Algorithm>().is_ok_and(|a| policy.accepts_algorithm(a)) {
+            return Err(MetadataViolation::member(
+                "backchannel_authentication_request_signing_alg",
+                format!("{alg:?} is not allowed; use {} [FCIBA-09]", policy.algorithm_names().join(", ")),
+            ));
+        }
+        doc.insert("backchannel_authentication_request_signing_alg".into(), json!(alg));
+    }
+    if boolean(body, "backchannel_user_code_parameter")? == Some(true) {
+        return Err(MetadataViolation::member("backchannel_user_code_parameter", "user codes are not supported [CIBA-MD-01]"));
+    }
+    Ok(endpoint)
 }
 
 /// A JWKS (by value, or fetched from a `jwks_uri`): parseable, with at least one signing key, and no private key material
@@ -488,6 +529,7 @@ mod tests {
             assertion_algorithms: &[Algorithm::Ps256, Algorithm::Es256],
             id_token_algorithm: Algorithm::Es256,
             jwks_uri_prefixes: &prefixes,
+            ciba: true,
         };
         validate(body, &rules)
     }
@@ -549,6 +591,24 @@ mod tests {
         };
         assert_eq!(none.token_endpoint_auth_signing_alg, None);
         assert!(!none.document.contains_key("token_endpoint_auth_signing_alg"));
+    }
+
+    #[test]
+    fn ciba_md_02_delivery_modes() {
+        let mut body = good();
+        body.insert("grant_types".into(), json!([CIBA_GRANT, "refresh_token"]));
+        body.insert("response_types".into(), json!([]));
+        let e = check(&body).expect_err("no delivery mode");
+        assert!(e.to_string().contains("CIBA-MD-02"), "{e}");
+        body.insert("backchannel_token_delivery_mode".into(), json!("push"));
+        assert!(check(&body).expect_err("push").to_string().contains("FCIBA-04"));
+        body.insert("backchannel_token_delivery_mode".into(), json!("ping"));
+        assert!(check(&body).expect_err("no endpoint").to_string().starts_with("backchannel_client_notification_endpoint"));
+        body.insert("backchannel_client_notification_endpoint".into(), json!("https://tpp.example/ciba"));
+        let ping = check(&body).expect("ping");
+        assert_eq!(ping.backchannel_client_notification_endpoint.as_deref(), Some("https://tpp.example/ciba"));
+        body.insert("backchannel_token_delivery_mode".into(), json!("poll"));
+        assert_eq!(check(&body).expect("poll").backchannel_client_notification_endpoint, None);
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod mtls;
 pub mod pkce;
 pub mod redirect;
 pub mod replay;
+pub mod request_object;
 pub mod software_statement;

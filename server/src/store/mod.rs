@@ -29,6 +29,8 @@ pub enum Kind {
     /// A dynamically registered client (RFC 7591): its metadata, registration access token
     /// hash and status. Never expires by itself.
     RegisteredClient,
+    /// A CIBA authentication request, by the SHA-256 of its `auth_req_id`.
+    BackchannelRequest,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Interaction => "interaction",
             Kind::Consent => "consent",
             Kind::RegisteredClient => "registered_client",
+            Kind::BackchannelRequest => "backchannel_request",
         }
     }
 }

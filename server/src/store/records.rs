@@ -29,6 +29,9 @@ pub struct AuthorizationParams {
     pub essential_acr: Option<Vec<String>>,
     pub max_age: Option<i64>,
     pub prompt: Option<String>,
+    /// `None`: the query; the JARM modes (`jwt`, `query.jwt`, …) sign the response.
+    #[serde(default)]
+    pub response_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +140,45 @@ pub struct Interaction {
     /// Hidden form field: proves the POST came from our page (CSRF).
     pub csrf_token: String,
     pub expires_at: i64,
+}
+
+/// Where a CIBA authentication request stands (CIBA §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackchannelStatus {
+    Pending,
+    Approved { auth_time: i64 },
+    Denied,
+    /// Tokens were issued; the `auth_req_id` is spent (CIBA-06).
+    Redeemed,
+}
+
+/// A CIBA authentication request (CIBA §7), stored under the hash of its `auth_req_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackchannelRequest {
+    /// What the authentication device and its API call the request (never the `auth_req_id`,
+    /// which only the client holds).
+    pub device_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub username: String,
+    pub scope: String,
+    pub acr: Option<String>,
+    pub binding_message: String,
+    pub expires_at: i64,
+    /// CIBA-06: minimum seconds between polls; grows by 5 after each `slow_down`.
+    pub interval: i64,
+    pub last_poll: Option<i64>,
+    pub status: BackchannelStatus,
+    /// Ping mode: where and with which token to notify the client.
+    pub notification: Option<PingNotification>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PingNotification {
+    pub endpoint: String,
+    pub client_notification_token: String,
+    /// The `auth_req_id` to send (the client knows it already; stored only for ping clients).
+    pub auth_req_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
