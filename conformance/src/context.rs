@@ -35,6 +35,22 @@ pub struct Flow {
     pub response_mode: Option<String>,
 }
 
+/// What a successful `backchannel_authorize` step got back (CIBA-04), for the token steps.
+#[derive(Debug, Clone)]
+pub struct BackchannelRequest {
+    pub auth_req_id: String,
+    pub expires_in: u64,
+    /// Seconds between polls: the answer's `interval` (5 when absent, CIBA-04), grown by 5
+    /// after each `slow_down` (CIBA-06).
+    pub interval: u64,
+    pub acknowledged_at: Instant,
+    /// When the client last polled the token endpoint with it.
+    pub last_poll: Option<Instant>,
+    pub binding_message: Option<String>,
+    /// The `client_notification_token` sent (ping clients, CIBA-01).
+    pub notification_token: Option<String>,
+}
+
 /// A token response worth keeping.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -110,6 +126,8 @@ pub struct ClientState {
     pub previous_refresh_token: Option<String>,
     /// Set by a successful `register` step.
     pub registered: Option<Registered>,
+    /// The last acknowledged CIBA authentication request.
+    pub backchannel: Option<BackchannelRequest>,
 }
 
 pub struct ModuleContext {
@@ -123,6 +141,8 @@ pub struct ModuleContext {
     pub server_jwks: Option<Jwks>,
     pub clients: [ClientState; 2],
     pub admin: AdminState,
+    /// The module's CIBA ping notification endpoint, once a `ping_listener` step started it.
+    pub ping: Option<crate::ping::Listener>,
     /// Set by a step that cannot run the module (with the reason).
     pub skipped: Option<String>,
     /// Set when a step could not continue (later steps are not run).
@@ -147,6 +167,7 @@ impl ClientState {
             tokens: None,
             previous_refresh_token: None,
             registered: None,
+            backchannel: None,
         })
     }
 }
@@ -164,6 +185,7 @@ impl ModuleContext {
             server_jwks: None,
             clients: [ClientState::new()?, ClientState::new()?],
             admin: AdminState { dpop_key: fresh_key()?, as_nonce: None, tokens: std::collections::HashMap::new() },
+            ping: None,
             skipped: None,
             aborted: false,
         })

@@ -47,11 +47,16 @@ step_list! {
     "check_headers" => "HSTS on the authorization endpoint; no CORS on GET or OPTIONS", params: [];
     "http_method" => "call an endpoint with a method it must refuse (PUT to PAR)", params: ["method", "endpoint"];
     "client_credentials" => "a client credentials token request with the variant's authentication and sender constraint; the token is not kept", params: ["scope"];
-    "register" => "register a client for the variant's target client (RFC 7591: its redirect URIs, keys or certificate subject, sender constraint); the module's client becomes the registered one", params: ["grant_types", "fdx_metadata"];
+    "register" => "register a client for the variant's target client (RFC 7591: its redirect URIs, keys or certificate subject, sender constraint; a CIBA delivery mode); the module's client becomes the registered one", params: ["grant_types", "fdx_metadata", "ciba_delivery_mode"];
     "read_registration" => "GET registration_client_uri with the latest registration access token (RFC 7592); keeps a rotated token", params: [];
     "update_registration" => "PUT registration_client_uri with the complete metadata and the changes asked for; later steps use the new redirect URI", params: ["client_name", "change_redirect_uri"];
     "delete_registration" => "DELETE registration_client_uri (204); the server must then refuse the client", params: [];
     "set_fdx_status" => "PUT the FDX status endpoint with the admin client's update_client_status token", params: ["status"];
+    "backchannel_authorize" => "a CIBA authentication request signed by the client (scope openid, login_hint of the target's approved, denied, pending or an unknown user, binding_message, requested_expiry) with client authentication; check the acknowledgement", params: ["user", "requested_expiry"];
+    "ciba_token" => "the CIBA token request for the client's auth_req_id (own, the other client's, unknown) with client authentication and the sender constraint; with poll, wait the interval until the decision; check the tokens and the ID token", params: ["poll", "auth_req_id"];
+    "ping_listener" => "start the module's HTTPS ping notification endpoint with the target's certificate; it answers 204, 401 or a redirect", params: ["answer"];
+    "ping_notification" => "wait for the ping notification of the client's last authentication request and check its bearer token and body; with watch, that it is neither retried nor redirected", params: ["seconds", "watch"];
+    "device_decide" => "approve or deny the client's pending authentication request on the target's device API, found by its binding message", params: ["decision"];
 }
 
 fn build_catalog() -> Vec<StepInfo> {
@@ -157,6 +162,11 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
             "update_registration" => steps::update_registration::run(&mut ctx, &step).await,
             "delete_registration" => steps::delete_registration::run(&mut ctx, &step).await,
             "set_fdx_status" => steps::set_fdx_status::run(&mut ctx, &step).await,
+            "backchannel_authorize" => steps::backchannel_authorize::run(&mut ctx, &step).await,
+            "ciba_token" => steps::ciba_token::run(&mut ctx, &step).await,
+            "device_decide" => steps::device_decide::run(&mut ctx, &step).await,
+            "ping_listener" => steps::ping_listener::run(&mut ctx, &step).await,
+            "ping_notification" => steps::ping_notification::run(&mut ctx, &step).await,
             other => steps::harness_problem(
                 &mut ctx,
                 "module.scenario",

@@ -25,6 +25,7 @@ pub mod load;
 pub mod login;
 pub mod model;
 pub mod mutations;
+pub mod ping;
 pub mod plan;
 pub mod registration;
 pub mod report;

@@ -30,6 +30,8 @@ const REGISTER: &[&str] = &["register"];
 const MANAGE: &[&str] = &["read_registration", "update_registration", "delete_registration"];
 const UPDATE: &[&str] = &["update_registration"];
 const STATUS: &[&str] = &["set_fdx_status"];
+/// CIBA authentication requests (OpenID CIBA Core §7.1, §7.1.1).
+const BC: &[&str] = &["backchannel_authorize"];
 
 /// Every mutation.
 pub const ALL: &[Mutation] = &[
@@ -342,6 +344,23 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "lowercase_status", steps: STATUS, summary: "status \"approved\" (values are case-sensitive): 400 (or 422) (FDX-ST-06)" },
     Mutation { name: "missing_status", steps: STATUS, summary: "a body without a status: 400 (or 422) (FDX-UPD-04)" },
     Mutation { name: "new_status_key", steps: STATUS, summary: "the status under new_status, the vendor alias: accepted (FDX-UPD-01)" },
+    // CIBA authentication requests (CIBA-01, CIBA-02, FCIBA-03, FCIBA-08)
+    Mutation { name: "bc_unsigned", steps: BC, summary: "the parameters as plain form parameters, no signed `request` (FCIBA-08, CIBA-02)" },
+    Mutation { name: "bc_two_hints", steps: BC, summary: "login_hint and id_token_hint together (CIBA-01: exactly one hint)" },
+    Mutation { name: "bc_scope_without_openid", steps: BC, summary: "scope without openid (CIBA-01)" },
+    Mutation { name: "bc_no_binding_message", steps: BC, summary: "no binding_message (FCIBA-03)" },
+    Mutation { name: "bc_no_aud", steps: BC, summary: "request JWT without aud (CIBA-02)" },
+    Mutation { name: "bc_aud_other", steps: BC, summary: "request JWT aud = another server (CIBA-02)" },
+    Mutation { name: "bc_iss_other_client", steps: BC, summary: "request JWT iss = the other client, signed by this one (CIBA-02)" },
+    Mutation { name: "bc_no_iat", steps: BC, summary: "request JWT without iat (CIBA-02)" },
+    Mutation { name: "bc_no_jti", steps: BC, summary: "request JWT without jti (CIBA-02)" },
+    Mutation { name: "bc_no_nbf", steps: BC, summary: "request JWT without nbf (CIBA-02)" },
+    Mutation { name: "bc_no_exp", steps: BC, summary: "request JWT without exp (CIBA-02)" },
+    Mutation { name: "bc_exp_70_minutes_ahead", steps: BC, summary: "request JWT exp 70 minutes ahead (CIBA-02, FAPI2-MS lifetime)" },
+    Mutation { name: "bc_nbf_70_minutes_ago", steps: BC, summary: "request JWT nbf (and iat) 70 minutes ago (CIBA-02)" },
+    Mutation { name: "bc_alg_none", steps: BC, summary: "an unsecured request JWT, alg none (CIBA-02, FCIBA-09)" },
+    Mutation { name: "bc_signed_by_other_client", steps: BC, summary: "request JWT signed with the other client's key (CIBA-02)" },
+    Mutation { name: "bc_bad_signature", steps: BC, summary: "request JWT with a corrupted signature (CIBA-02)" },
 ];
 
 /// Mutations that change only a signed request object (or, `no_request_object`, its

@@ -88,7 +88,7 @@ pub struct MetadataOptions<'a> {
 }
 
 /// The public keys of a private JWKS.
-fn public_keys(client: &TargetClient) -> Vec<Value> {
+pub fn public_keys(client: &TargetClient) -> Vec<Value> {
     client
         .private_jwks
         .get("keys")

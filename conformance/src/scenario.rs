@@ -16,7 +16,7 @@
 //! [requires]                                  # optional: what the target must offer
 //! profile = "fdx"                             # sandbox.json: run against the workspace of this profile
 //! features = ["registration", "fdx"]          # registration | fdx | dcr_manage | other_workspace
-//!                                             # | introspection_client
+//!                                             # | introspection_client | ciba
 //!
 //! [[steps]]
 //! step = "par"                                # a step implemented in Rust (see `fapilab certify --list`)
@@ -97,11 +97,14 @@ pub enum Feature {
     /// A resource-server client allowed to introspect tokens (RFC 7662, RFC 9701; MS-JIR-04:
     /// ordinary clients must not be).
     IntrospectionClient,
+    /// CIBA (OpenID CIBA Core 1.0) with a simulated authentication device the harness can
+    /// drive: users it approves, denies or leaves pending, and its device API.
+    Ciba,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 5] =
-        [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace, Feature::IntrospectionClient];
+    pub const ALL: [Feature; 6] =
+        [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace, Feature::IntrospectionClient, Feature::Ciba];
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Registration => "registration",
@@ -109,6 +112,7 @@ impl Feature {
             Feature::DcrManage => "dcr_manage",
             Feature::OtherWorkspace => "other_workspace",
             Feature::IntrospectionClient => "introspection_client",
+            Feature::Ciba => "ciba",
         }
     }
 }

@@ -65,6 +65,22 @@
 //! sender_constraint = "mtls"             # optional: it presents no token, so only `mtls`
 //!                                        # (certificate on the connection) matters
 //!
+//! [ciba]                               # optional: CIBA (OpenID CIBA Core, FAPI-CIBA) at the target
+//! endpoint = "https://as.example/tenant/bc-authorize"  # default: discovery's backchannel_authentication_endpoint
+//! mtls_endpoint = "https://mtls.as.example/tenant/bc-authorize"  # default: its mtls_endpoint_aliases entry
+//! interval = 5                           # optional, informative: the harness polls at the
+//!                                        # interval each acknowledgement announces
+//! approved_user = "alice"                # a login_hint the authentication device approves by itself
+//! approve_after_ms = 1500                # optional, informative: how long the device takes
+//! denied_user = "mallory"                # a login_hint the device denies
+//! pending_user = "bob"                   # a login_hint left pending until decided through the device API
+//! device_requests_url = "https://as.example/tenant/ciba/device/requests"  # the device API (GET lists,
+//!                                        # POST {url}/{device_id} {"decision": …} decides)
+//! device_api_token = "…"                 # sent as `Authorization: Bearer` to the device API
+//! notification_endpoint_cert_file = "ping.pem"  # optional: certificate chain (for `localhost`,
+//! notification_endpoint_key_file = "ping.key"   # trusted by the server) and key of the harness's
+//!                                        # ping notification endpoint (CIBA-08)
+//!
 //! [login]
 //! mode = "form"                          # | "manual": print the URL, paste the final redirect URL
 //! username = "alice"
@@ -239,6 +255,79 @@ pub struct Target {
     /// A resource-server client allowed to introspect (RFC 7662; MS-JIR-04: ordinary clients
     /// are not), for the signed introspection checks (MS-JIR-01…03).
     pub introspection_client: Option<TargetClient>,
+    /// `None`: the target offers no CIBA to the harness.
+    pub ciba: Option<Ciba>,
+}
+
+/// CIBA at the target (OpenID CIBA Core 1.0, FAPI-CIBA): where to send authentication
+/// requests, how the simulated authentication device decides them, and the certificate the
+/// harness serves ping notifications with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ciba {
+    /// `None`: the discovery document's `backchannel_authentication_endpoint`.
+    pub endpoint: Option<String>,
+    /// For clients that use their certificate; `None`: its `mtls_endpoint_aliases` entry.
+    pub mtls_endpoint: Option<String>,
+    /// A `login_hint` the device approves by itself.
+    pub approved_user: Option<String>,
+    /// A `login_hint` the device denies.
+    pub denied_user: Option<String>,
+    /// A `login_hint` left pending until decided through the device API.
+    pub pending_user: Option<String>,
+    /// The device API: `GET` lists pending requests, `POST {url}/{device_id}` decides one.
+    pub device_requests_url: Option<String>,
+    pub device_api_token: Option<String>,
+    /// The certificate chain and key (PEM) of the harness's ping notification endpoint: the
+    /// server must trust them for `localhost` (CIBA-08).
+    pub notification_cert_pem: Option<String>,
+    pub notification_key_pem: Option<String>,
+}
+
+/// `[ciba]` of a target file, and `ciba` of a sandbox workspace: the same members.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCiba {
+    endpoint: Option<String>,
+    mtls_endpoint: Option<String>,
+    /// The polling interval the server announces: accepted, but the harness uses the
+    /// acknowledgement's (CIBA-04).
+    #[serde(default, rename = "interval")]
+    _interval: Option<serde::de::IgnoredAny>,
+    approved_user: Option<String>,
+    /// How long the device takes to approve: accepted, but the harness polls until it has.
+    #[serde(default, rename = "approve_after_ms")]
+    _approve_after_ms: Option<serde::de::IgnoredAny>,
+    denied_user: Option<String>,
+    pending_user: Option<String>,
+    device_requests_url: Option<String>,
+    device_api_token: Option<String>,
+    notification_endpoint_cert_file: Option<PathBuf>,
+    notification_endpoint_key_file: Option<PathBuf>,
+}
+
+impl FileCiba {
+    /// With the notification certificate and key read (relative paths against `resolve`).
+    fn load(&self, key: &str, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Ciba, (String, String)> {
+        let read = |name: &str, p: &Option<PathBuf>| -> Result<Option<String>, (String, String)> {
+            p.as_ref()
+                .map(|p| {
+                    let p = resolve(p);
+                    std::fs::read_to_string(&p).map_err(|e| (format!("{key}.{name}"), format!("cannot read {}: {e}", p.display())))
+                })
+                .transpose()
+        };
+        Ok(Ciba {
+            endpoint: self.endpoint.clone(),
+            mtls_endpoint: self.mtls_endpoint.clone(),
+            approved_user: self.approved_user.clone(),
+            denied_user: self.denied_user.clone(),
+            pending_user: self.pending_user.clone(),
+            device_requests_url: self.device_requests_url.clone(),
+            device_api_token: self.device_api_token.clone(),
+            notification_cert_pem: read("notification_endpoint_cert_file", &self.notification_endpoint_cert_file)?,
+            notification_key_pem: read("notification_endpoint_key_file", &self.notification_endpoint_key_file)?,
+        })
+    }
 }
 
 // ---- the TOML file --------------------------------------------------------------------------
@@ -260,6 +349,7 @@ struct FileTarget {
     login: FileLogin,
     registration: Option<FileRegistration>,
     introspection_client: Option<FileIntrospectionClient>,
+    ciba: Option<FileCiba>,
 }
 
 #[derive(Deserialize)]
@@ -366,7 +456,11 @@ struct ManifestWorkspace {
     /// The workspace's resource-server client (the bank's), when the manifest publishes it.
     #[serde(default)]
     introspection_client: Option<ManifestClient>,
+    /// CIBA, when the workspace offers it.
+    #[serde(default)]
+    ciba: Option<FileCiba>,
 }
+
 
 #[derive(Deserialize)]
 struct ManifestRegistration {
@@ -601,6 +695,7 @@ impl Target {
             users,
             registration,
             introspection_client,
+            ciba: file.ciba.as_ref().map(|c| c.load("ciba", &resolve)).transpose().map_err(|(k, m)| invalid(&k, m))?,
         })
     }
 
@@ -690,6 +785,12 @@ impl Target {
             users: m.users.iter().map(|u| User { username: u.username.clone(), password: u.password.clone() }).collect(),
             registration,
             introspection_client,
+            ciba: ws
+                .ciba
+                .as_ref()
+                .map(|c| c.load(&format!("workspaces[{w}].ciba"), &|p: &Path| p.to_owned()))
+                .transpose()
+                .map_err(|(k, m)| invalid(&k, m))?,
         })
     }
 
@@ -712,6 +813,12 @@ impl Target {
                 }
                 continue;
             }
+            if *feature == Feature::Ciba {
+                if self.ciba.is_none() {
+                    return Some("the target offers no CIBA to the harness ([ciba] in a target file, `ciba` in sandbox.json)".to_owned());
+                }
+                continue;
+            }
             let Some(r) = &self.registration else { return Some(no_registration()) };
             let admin_with = |scope: &str| r.admin_client.as_ref().is_some_and(|a| a.has_scope(scope));
             let reason = match feature {
@@ -731,7 +838,7 @@ impl Target {
                 Feature::OtherWorkspace if r.other_workspace_registration_endpoint.is_none() => {
                     Some("the target names no other_workspace_registration_endpoint (no second tenant to check isolation against)".to_owned())
                 }
-                Feature::OtherWorkspace | Feature::IntrospectionClient => None,
+                Feature::OtherWorkspace | Feature::IntrospectionClient | Feature::Ciba => None,
             };
             if reason.is_some() {
                 return reason;
@@ -1274,6 +1381,30 @@ initial_status = "Pending"
         assert!(err.contains("introspection_client.cert_file"), "{err}");
         std::fs::write(&path, format!("{HEAD}{}{}{}", client("a"), client("b"), section.replace("client_id", "client"))).unwrap();
         assert!(Target::load(&path).unwrap_err().to_string().contains("client"));
+    }
+
+    #[test]
+    fn ciba_section_loads_and_decides_the_feature() {
+        let d = dir();
+        let path = d.join("t.toml");
+        std::fs::write(&path, format!("{HEAD}{}{}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert!(t.unmet(&[Feature::Ciba]).unwrap().contains("[ciba]"));
+        std::fs::write(d.join("ping.pem"), "CERT").unwrap();
+        let section = "\n[ciba]\ninterval = 5\napprove_after_ms = 1500\napproved_user = \"alice\"\ndenied_user = \"mallory\"\n\
+                       device_requests_url = \"https://as.example/t/ciba/device/requests\"\n\
+                       notification_endpoint_cert_file = \"ping.pem\"\n";
+        std::fs::write(&path, format!("{HEAD}{}{}{section}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert_eq!(t.unmet(&[Feature::Ciba]), None);
+        let c = t.ciba.as_ref().unwrap();
+        assert_eq!((c.approved_user.as_deref(), c.pending_user.as_deref()), (Some("alice"), None));
+        assert_eq!((c.notification_cert_pem.as_deref(), c.endpoint.as_deref()), (Some("CERT"), None));
+        // A misspelt member and an unreadable file are named.
+        std::fs::write(&path, format!("{HEAD}{}{}{}", client("a"), client("b"), section.replace("denied_user", "deny_user"))).unwrap();
+        assert!(Target::load(&path).unwrap_err().to_string().contains("deny_user"));
+        std::fs::write(&path, format!("{HEAD}{}{}{}", client("a"), client("b"), section.replace("ping.pem", "missing.pem"))).unwrap();
+        assert!(Target::load(&path).unwrap_err().to_string().contains("ciba.notification_endpoint_cert_file"));
     }
 
     #[test]

@@ -874,3 +874,62 @@ async fn registration_steps_skip_when_the_target_has_no_registration() {
     assert!(matches!(&r.verdict, Verdict::Skipped { reason } if reason.contains("[registration]")), "{}", explain(&r));
     assert!(r.exchanges.is_empty());
 }
+
+// ---- CIBA (oauth-building-blocks.md §11) ----------------------------------------------------
+
+/// A step with parameters.
+fn with_params(mut spec: StepSpec, params: &[(&str, toml::Value)]) -> StepSpec {
+    for (k, v) in params {
+        spec.params.insert((*k).to_owned(), v.clone());
+    }
+    spec
+}
+
+/// `ciba_token` expected to be refused with `errors`.
+fn ciba_refused(errors: &[&str], auth_req_id: &str) -> StepSpec {
+    let spec = StepSpec { expect: Expect::Rejected, errors: errors.iter().map(|e| (*e).to_owned()).collect(), ..step("ciba_token") };
+    with_params(spec, &[("auth_req_id", toml::Value::String(auth_req_id.into()))])
+}
+
+#[tokio::test]
+async fn ciba_control_acknowledgement_and_refusals_pass() {
+    assert_passed(&run_variant(Craft::none(), OPENID, steps(&["backchannel_authorize"])).await);
+    let r = run_variant(Craft::backchannel(json_response(400, json!({"error": "invalid_request"}))), OPENID, vec![refused("backchannel_authorize", "bc_unsigned")]).await;
+    assert_passed(&r);
+    let r = run_variant(Craft::token(json_response(400, json!({"error": "invalid_grant"}))), OPENID, vec![ciba_refused(&["invalid_grant"], "unknown")]).await;
+    assert_passed(&r);
+}
+
+#[tokio::test]
+async fn ciba_short_auth_req_id_fails() {
+    // CIBA-04: 128 bits of entropy cannot fit in 8 characters.
+    let ack = json_response(200, json!({"auth_req_id": "12345678", "expires_in": 120, "interval": 1}));
+    assert_flags(&run_variant(Craft::backchannel(ack), OPENID, steps(&["backchannel_authorize"])).await, Verdict::Failed, &["backchannel.auth_req_id"]);
+}
+
+#[tokio::test]
+async fn ciba_unsigned_request_acknowledged_fails() {
+    // FCIBA-08: the default fake acknowledges anything, so an unsigned request too.
+    let r = run_variant(Craft::none(), OPENID, vec![refused("backchannel_authorize", "bc_unsigned")]).await;
+    assert_flags(&r, Verdict::Failed, &["backchannel.rejected"]);
+    assert!(r.conditions.iter().any(|c| c.id == "backchannel.rejected" && c.requirements.iter().any(|q| q == "FCIBA-08")), "{}", explain(&r));
+}
+
+#[tokio::test]
+async fn ciba_wrong_error_code_fails() {
+    // CIBA-06: an unknown auth_req_id is invalid_grant, not a pending request.
+    let r = run_variant(
+        Craft::token(json_response(400, json!({"error": "authorization_pending"}))),
+        OPENID,
+        vec![ciba_refused(&["invalid_grant"], "unknown")],
+    )
+    .await;
+    assert_flags(&r, Verdict::Failed, &["ciba_token.error_code"]);
+}
+
+#[tokio::test]
+async fn ciba_tokens_without_id_token_fail() {
+    // CIBA-07: the token response of a CIBA grant carries an ID token.
+    let r = run_variant(Craft::token(json_response(200, good_token_body())), OPENID, steps(&["backchannel_authorize", "ciba_token"])).await;
+    assert_flags(&r, Verdict::Failed, &["ciba_token.id_token"]);
+}

@@ -3,7 +3,8 @@
 //! with only that fault, the built-in plan that catches it runs against it through the harness
 //! API — the Security Profile plan against workspace default/fapi2 for the Security Profile
 //! faults ([`CASES`]), the Message Signing plan against default/fapi2-ms for the signed request
-//! object, JARM and signed introspection faults ([`MS_CASES`]) — and
+//! object, JARM and signed introspection faults ([`MS_CASES`]), the FAPI-CIBA plan against
+//! default/fapi2 for the CIBA faults ([`CIBA_CASES`]) — and
 //!
 //! * every module listed as catching the fault ends with the listed verdict — FAILED, or
 //!   WARNING where the broken requirement is a SHOULD (PKJ-04, DP-13) — on the listed
@@ -14,7 +15,7 @@
 //! The tables below are the data: fault → variants → catching modules → collateral. A fault
 //! the harness could not catch goes in [`NOT_CAUGHT`] with the reason.
 //!
-//! Fault runs go four at once across both tables (each sandbox is idle most of the time its
+//! Fault runs go four at once across every table (each sandbox is idle most of the time its
 //! expiry modules wait), with code and `request_uri` lifetimes of 5 s, and share one CA per
 //! table (copied from its control sandbox) instead of minting one each.
 
@@ -36,6 +37,7 @@ use tokio::sync::Semaphore;
 
 const PLAN: &str = "fapi2-security-profile";
 const MS_PLAN: &str = "fapi2-message-signing";
+const CIBA_PLAN: &str = "fapi-ciba";
 
 /// private_key_jwt, DPoP, OpenID: the variant most modules apply to.
 const PKJWT_DPOP_OIDC: &str = "client_auth=private_key_jwt,sender=dpop,openid=openid_connect";
@@ -275,7 +277,44 @@ const SP_CASES_IN_SIGNED_REQUESTS: &[Case] = &[
     case(Fault::DpopJktParMismatch, PKJWT_DPOP_OIDC, &[fails("dpop-jkt-mismatch-at-par", "par.rejected")]),
 ];
 
-/// Fault runs at once, over both tables.
+/// The CIBA faults, caught by the `fapi-ciba` plan against the sandbox workspace of profile
+/// `fapi2-security-profile` (which offers CIBA).
+const CIBA_CASES: &[Case] = &[
+    case(Fault::CibaSignedRequest, PKJWT_DPOP_OIDC, &[fails("ciba-unsigned-request-refused", "backchannel.rejected")]),
+    case(Fault::CibaBindingMessageRequired, PKJWT_DPOP_OIDC, &[fails("ciba-binding-message-required", "backchannel.rejected")]),
+    case(Fault::CibaSingleHint, PKJWT_DPOP_OIDC, &[fails("ciba-multiple-hints-refused", "backchannel.rejected")]),
+    case(Fault::CibaOpenidScope, PKJWT_DPOP_OIDC, &[fails("ciba-scope-without-openid-refused", "backchannel.rejected")]),
+    // Polling at once after authorization_pending is answered authorization_pending again.
+    case(Fault::CibaSlowDown, PKJWT_DPOP_OIDC, &[fails("ciba-happy-flow-poll", "ciba_token.error_code")]),
+    // The expired request of the pending user is still pending.
+    case(Fault::CibaExpiry, PKJWT_DPOP_OIDC, &[fails("ciba-request-expiry", "ciba_token.error_code")]),
+    // The request is approved by then, so client 2 gets tokens for it.
+    case(Fault::CibaClientBinding, PKJWT_DPOP_OIDC, &[fails("ciba-auth-req-id-other-client", "ciba_token.rejected")]),
+    case(Fault::CibaSingleUse, PKJWT_DPOP_OIDC, &[fails("ciba-happy-flow-poll", "ciba_token.rejected")]),
+];
+
+/// Message Signing faults the CIBA plan catches too: the server verifies signed authentication
+/// requests with the request object verifier (CIBA-02), so its weakened checks show there.
+const MS_CASES_IN_CIBA: &[Case] = &[
+    case(
+        Fault::RequestObjectAud,
+        PKJWT_DPOP_OIDC,
+        &[fails("ciba-request-without-aud", "backchannel.rejected"), fails("ciba-request-with-bad-aud", "backchannel.rejected")],
+    ),
+    case(Fault::RequestObjectNbf, PKJWT_DPOP_OIDC, &[fails("ciba-request-without-nbf", "backchannel.rejected")]),
+    case(
+        Fault::RequestObjectExp,
+        PKJWT_DPOP_OIDC,
+        &[fails("ciba-request-without-exp", "backchannel.rejected"), fails("ciba-request-exp-70-minutes-ahead", "backchannel.rejected")],
+    ),
+    case(
+        Fault::RequestObjectSignature,
+        PKJWT_DPOP_OIDC,
+        &[fails("ciba-request-bad-signature", "backchannel.rejected"), fails("ciba-request-signed-by-other-client", "backchannel.rejected")],
+    ),
+];
+
+/// Fault runs at once, over every table.
 const PARALLEL_RUNS: usize = 4;
 static RUNS: Semaphore = Semaphore::const_new(PARALLEL_RUNS);
 /// Modules at once within one run (modules that only wait are not counted).
@@ -430,15 +469,24 @@ fn judge(case: &Case, plans: &[Plan], variants: &[Variant], results: &[ModuleRes
 #[test]
 fn the_tables_cover_every_fault_once() {
     let listed: Vec<Fault> =
-        CASES.iter().chain(MS_CASES).map(|c| c.fault).chain(NOT_CAUGHT.iter().map(|(f, _)| *f)).collect();
+        CASES.iter().chain(MS_CASES).chain(CIBA_CASES).map(|c| c.fault).chain(NOT_CAUGHT.iter().map(|(f, _)| *f)).collect();
     for fault in Fault::ALL {
         let n = listed.iter().filter(|f| **f == fault).count();
-        assert_eq!(n, 1, "{} ({}) must be listed exactly once in CASES, MS_CASES or NOT_CAUGHT", fault.name(), fault.requirement());
+        assert_eq!(n, 1, "{} ({}) must be listed exactly once in CASES, MS_CASES, CIBA_CASES or NOT_CAUGHT", fault.name(), fault.requirement());
     }
     assert!(CASES.len() >= 20, "at least 20 faults must be caught, {} are", CASES.len());
     // The Message Signing table holds exactly the faults of Message Signing requirements.
+    let ciba = |f: Fault| f.requirement().starts_with("CIBA-") || f.requirement().starts_with("FCIBA-");
     for case in CASES {
         assert!(!case.fault.requirement().starts_with("MS-"), "{} belongs in MS_CASES", case.fault.name());
+        assert!(!ciba(case.fault), "{} belongs in CIBA_CASES", case.fault.name());
+    }
+    // The CIBA table holds exactly the faults of CIBA requirements.
+    for case in CIBA_CASES {
+        assert!(ciba(case.fault), "{} belongs in CASES or MS_CASES", case.fault.name());
+    }
+    for case in MS_CASES_IN_CIBA {
+        assert!(MS_CASES.iter().any(|c| c.fault == case.fault), "{} is a Message Signing fault of MS_CASES", case.fault.name());
     }
     for case in MS_CASES {
         assert!(case.fault.requirement().starts_with("MS-"), "{} belongs in CASES", case.fault.name());
@@ -450,6 +498,8 @@ fn the_tables_cover_every_fault_once() {
     check_table(&all, PLAN, CASES);
     check_table(&all, MS_PLAN, MS_CASES);
     check_table(&all, MS_PLAN, SP_CASES_IN_SIGNED_REQUESTS);
+    check_table(&all, CIBA_PLAN, CIBA_CASES);
+    check_table(&all, CIBA_PLAN, MS_CASES_IN_CIBA);
 }
 
 /// Every case of `cases` names modules of `plan` that apply to its variants.
@@ -479,6 +529,11 @@ async fn every_fault_is_caught_by_its_modules_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_message_signing_fault_is_caught_by_its_modules_and_nothing_else() {
     check_faults(MS_PLAN, MS_CASES.iter().chain(SP_CASES_IN_SIGNED_REQUESTS).collect(), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_ciba_fault_is_caught_by_its_modules_and_nothing_else() {
+    check_faults(CIBA_PLAN, CIBA_CASES.iter().chain(MS_CASES_IN_CIBA).collect(), &[]).await;
 }
 
 /// Runs `plan` against a sandbox with each fault of `cases` and a control sandbox without,

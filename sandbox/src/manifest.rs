@@ -75,6 +75,11 @@ pub struct ManifestCiba {
     /// `{"decision": "approve"|"deny"}` decides one; `Authorization: Bearer {device_api_token}`.
     pub device_requests_url: String,
     pub device_api_token: Option<String>,
+    /// A certificate and key (PEM, valid for `localhost`, issued by the sandbox CA) that a
+    /// client under test may serve its ping notification endpoint with: the server trusts
+    /// the CA.
+    pub notification_endpoint_cert_file: PathBuf,
+    pub notification_endpoint_key_file: PathBuf,
 }
 
 /// How to register and manage clients in a workspace (RFC 7591 / RFC 7592, FDX).
@@ -245,11 +250,11 @@ fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
         clients,
         introspection_client: ws.clients.values().find(|c| c.resource_server).map(|c| describe_client(c, ca)),
         registration: describe_registration(ws, ca),
-        ciba: describe_ciba(ws),
+        ciba: describe_ciba(ws, ca),
     }
 }
 
-fn describe_ciba(ws: &Workspace) -> Option<ManifestCiba> {
+fn describe_ciba(ws: &Workspace, ca: &CaDir) -> Option<ManifestCiba> {
     let settings = &ws.settings.ciba;
     if !settings.enabled {
         return None;
@@ -267,6 +272,8 @@ fn describe_ciba(ws: &Workspace) -> Option<ManifestCiba> {
         pending_user: ws.users.keys().find(|u| !ruled.contains(&u.as_str())).cloned(),
         device_requests_url: ws.endpoint(Listener::Tls, "ciba/device/requests"),
         device_api_token: settings.device_api_tokens.first().cloned(),
+        notification_endpoint_cert_file: ca.server_cert(),
+        notification_endpoint_key_file: ca.server_key(),
     })
 }
 

@@ -94,6 +94,8 @@ fn ciba(ws: &mut WorkspaceConfig) {
     ws.ciba.enabled = true;
     ws.ciba.interval = 1;
     ws.ciba.device_api_tokens = vec![fapilab_jose::random_token(24)];
+    // Clients under test run their ping endpoints on this machine.
+    ws.ciba.notification_endpoint_prefixes = vec!["https://localhost:".into(), "https://127.0.0.1:".into()];
     ws.ciba.device_rules = vec![
         DeviceRule { login_hint: Some(CIBA_DENIED_USER.into()), decision: DeviceDecision::Deny, after_ms: 200 },
         DeviceRule { login_hint: Some(DEFAULT_USER.into()), decision: DeviceDecision::Approve, after_ms: CIBA_APPROVE_AFTER_MS },

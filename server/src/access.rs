@@ -27,17 +27,31 @@ fn client_in_good_standing(ws: &Workspace, client_id: &str) -> bool {
     ws.client(client_id).is_some_and(|c| crate::registry::ensure_active(&c).is_ok())
 }
 
-/// The record of an access token of this workspace, active or not: stored, or read from the
-/// verified JWT itself.
+/// Where the revocation of a self-contained JWT access token is recorded: by its `jti` from
+/// the verified claims, never by the token text — an ECDSA signature has a second valid
+/// encoding (s and n − s), so the same token can be spelled twice (REV-06).
+pub fn revocation_key(ws: &Workspace, jti: &str) -> String {
+    crate::store::records::plain_key(&ws.key, &format!("revoked-jti|{jti}"))
+}
+
+/// The record of an access token of this workspace, active or not: stored (opaque tokens), or
+/// read from the verified JWT itself, marked revoked when its `jti` was revoked.
 pub fn access_token_record(state: &AppState, ws: &Workspace, token: &str) -> Option<AccessTokenRecord> {
-    match state.records.get::<AccessTokenRecord>(Kind::AccessToken, &secret_key(&ws.key, token)) {
-        Ok(Some(stored)) => Some(stored),
-        Ok(None) => self_contained(ws, token),
+    let lookup = |key: &str| match state.records.get::<AccessTokenRecord>(Kind::AccessToken, key) {
+        Ok(found) => Some(found),
         Err(e) => {
             tracing::error!(error = %e, "access token lookup failed");
             None
         }
+    };
+    if let Some(stored) = lookup(&secret_key(&ws.key, token))? {
+        return Some(stored);
     }
+    let mut record = self_contained(ws, token)?;
+    if lookup(&revocation_key(ws, &record.jti))?.is_some() {
+        record.revoked = true;
+    }
+    Some(record)
 }
 
 /// One of our JWT access tokens, verified with the workspace's key. The subject is filled in

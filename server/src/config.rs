@@ -336,11 +336,23 @@ pub struct CibaConfig {
     pub device_rules: Vec<DeviceRule>,
     /// Bearer tokens of the device API (`{issuer}/ciba/device/...`), at least 16 characters.
     pub device_api_tokens: Vec<String>,
+    /// A registered ping client's notification endpoint must start with one of these https
+    /// prefixes; empty: registered clients poll (the server never POSTs to a URL a registrant
+    /// chose freely). Configured clients are the operator's own and are not restricted.
+    pub notification_endpoint_prefixes: Vec<String>,
 }
 
 impl Default for CibaConfig {
     fn default() -> Self {
-        CibaConfig { enabled: false, default_expiry: 120, max_expiry: 600, interval: 5, device_rules: Vec::new(), device_api_tokens: Vec::new() }
+        CibaConfig {
+            enabled: false,
+            default_expiry: 120,
+            max_expiry: 600,
+            interval: 5,
+            device_rules: Vec::new(),
+            device_api_tokens: Vec::new(),
+            notification_endpoint_prefixes: Vec::new(),
+        }
     }
 }
 
@@ -612,6 +624,11 @@ impl WorkspaceConfig {
             }
             if ciba.interval == 0 {
                 return Err(invalid(format!("{ckey}.interval"), "must be at least 1 second"));
+            }
+            for (pi, prefix) in ciba.notification_endpoint_prefixes.iter().enumerate() {
+                if !prefix.starts_with("https://") || prefix.len() <= "https://".len() {
+                    return Err(invalid(format!("{ckey}.notification_endpoint_prefixes[{pi}]"), "must be an https URL prefix"));
+                }
             }
             for (ti, token) in ciba.device_api_tokens.iter().enumerate() {
                 if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) {

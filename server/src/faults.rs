@@ -116,11 +116,27 @@ pub enum Fault {
     JarmErrorPlain,
     /// MS-JIR-01: introspection answers plain JSON even when a signed response is asked for.
     SignedIntrospection,
+    /// FCIBA-08: unsigned backchannel authentication requests are accepted (form parameters).
+    CibaSignedRequest,
+    /// FCIBA-03: a backchannel request without `binding_message` is accepted.
+    CibaBindingMessageRequired,
+    /// CIBA-01: several hints are accepted (the first one is used).
+    CibaSingleHint,
+    /// CIBA-01: a backchannel request whose scope lacks `openid` is accepted.
+    CibaOpenidScope,
+    /// CIBA-06: polling faster than the interval is answered like any poll (no `slow_down`).
+    CibaSlowDown,
+    /// CIBA-06: an expired authentication request is still answered (pending, then tokens).
+    CibaExpiry,
+    /// CIBA-06: another client's `auth_req_id` is redeemed.
+    CibaClientBinding,
+    /// CIBA-06: a redeemed `auth_req_id` issues tokens again.
+    CibaSingleUse,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 47] = [
+    pub const ALL: [Fault; 55] = [
         Fault::PkceCheck,
         Fault::PkcePlainAllowed,
         Fault::ParPkceRequired,
@@ -168,6 +184,14 @@ impl Fault {
         Fault::JarmExp,
         Fault::JarmErrorPlain,
         Fault::SignedIntrospection,
+        Fault::CibaSignedRequest,
+        Fault::CibaBindingMessageRequired,
+        Fault::CibaSingleHint,
+        Fault::CibaOpenidScope,
+        Fault::CibaSlowDown,
+        Fault::CibaExpiry,
+        Fault::CibaClientBinding,
+        Fault::CibaSingleUse,
     ];
 
     /// The configuration name (`faults = ["pkce_check"]`).
@@ -221,6 +245,10 @@ impl Fault {
             Fault::JarmRequired => "MS-JARM-01",
             Fault::JarmIss | Fault::JarmAud | Fault::JarmExp | Fault::JarmErrorPlain => "MS-JARM-03",
             Fault::SignedIntrospection => "MS-JIR-01",
+            Fault::CibaSignedRequest => "FCIBA-08",
+            Fault::CibaBindingMessageRequired => "FCIBA-03",
+            Fault::CibaSingleHint | Fault::CibaOpenidScope => "CIBA-01",
+            Fault::CibaSlowDown | Fault::CibaExpiry | Fault::CibaClientBinding | Fault::CibaSingleUse => "CIBA-06",
         }
     }
 }

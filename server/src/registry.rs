@@ -169,6 +169,7 @@ pub fn rules(ws: &Workspace) -> MetadataRules<'_> {
         id_token_algorithm: ws.signing_key.algorithm(),
         jwks_uri_prefixes: &ws.settings.registration.jwks_uri_prefixes,
         ciba: ws.settings.ciba.enabled,
+        notification_endpoint_prefixes: &ws.settings.ciba.notification_endpoint_prefixes,
     }
 }
 
@@ -198,6 +199,8 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
         fdx_status,
         token_endpoint_auth_signing_alg: m.token_endpoint_auth_signing_alg,
         backchannel_client_notification_endpoint: m.backchannel_client_notification_endpoint.clone(),
+        request_object_signing_alg: m.request_object_signing_alg,
+        backchannel_request_signing_alg: m.backchannel_request_signing_alg,
     })
 }
 
@@ -235,12 +238,18 @@ pub async fn refresh_remote_keys(state: &crate::state::AppState, ws: &Workspace)
             }
         };
         let _writing = ws.registry.lock_for_write();
+        // Only if the client still publishes its keys there: a PUT may have moved it meanwhile.
+        let still_there = |r: &RegisteredClientRecord| r.metadata.get("jwks_uri").and_then(Value::as_str) == Some(uri.as_str());
         let updated = state.records.modify::<RegisteredClientRecord>(Kind::RegisteredClient, &key, |r| {
-            let changed = r.fetched_jwks.as_ref() != Some(&keys);
-            r.fetched_jwks = Some(keys.clone());
+            let changed = still_there(r) && r.fetched_jwks.as_ref() != Some(&keys);
+            if changed {
+                r.fetched_jwks = Some(keys.clone());
+            }
             changed
         });
-        if let Ok(Some(mut record)) = updated {
+        if let Ok(Some(mut record)) = updated
+            && still_there(&record)
+        {
             record.fetched_jwks = Some(keys);
             match client_from_record(ws, &record) {
                 Ok(client) => ws.registry.insert(Arc::new(client)),

@@ -47,6 +47,9 @@ pub struct Client {
     pub token_endpoint_auth_signing_alg: Option<Algorithm>,
     /// CIBA §10.2: ping notifications go here; `None`: the client polls.
     pub backchannel_client_notification_endpoint: Option<String>,
+    /// MS-AS-06 / CIBA-02: the registered algorithm of the client's signed requests, if any.
+    pub request_object_signing_alg: Option<Algorithm>,
+    pub backchannel_request_signing_alg: Option<Algorithm>,
 }
 
 impl Client {
@@ -306,6 +309,8 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         fdx_status: None,
         token_endpoint_auth_signing_alg: None,
         backchannel_client_notification_endpoint: cfg.backchannel_client_notification_endpoint.clone(),
+        request_object_signing_alg: None,
+        backchannel_request_signing_alg: None,
     })
 }
 

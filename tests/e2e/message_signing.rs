@@ -185,25 +185,31 @@ async fn ms_as_01_to_09_request_objects_are_required_and_checked() {
     let other = env.tpp("pkjwt-dpop-2");
     let forged = par_form(&env, &tpp, &[("request", &sign_request(&other, &good))]).await;
     forged.assert_error(400, &["invalid_request_object"], "MS-AS-06: signed by another client's key");
-    let mut as_array = good.clone();
+    let fresh = |claims: &Map<String, Value>| {
+        let mut c = claims.clone();
+        c.insert("jti".into(), json!(fapilab_jose::random_token(12)));
+        c
+    };
+    let mut as_array = fresh(&good);
     as_array.insert("aud".into(), json!([env.issuer, "https://other.example"]));
     push_signed(&env, &tpp, &as_array).await.assert_status(201, "MS-AS-02: aud array containing the issuer");
-    let untyped = fapilab_jose::jws::sign(&tpp.signing_key, Map::new(), &Value::Object(good.clone())).expect("sign");
+    let untyped = fapilab_jose::jws::sign(&tpp.signing_key, Map::new(), &Value::Object(fresh(&good))).expect("sign");
     par_form(&env, &tpp, &[("request", &untyped)]).await.assert_status(201, "MS-AS-05: typ absent");
+    par_form(&env, &tpp, &[("request", &untyped)]).await.assert_error(400, &["invalid_request_object"], "MS-AS-10: the same request object again");
     let request = sign_request(&tpp, &good);
     par_form(&env, &tpp, &[("request", &request), ("request_uri", "urn:ietf:params:oauth:request_uri:x")])
         .await
         .assert_error(400, &["invalid_request"], "MS-AS-09: request with request_uri");
-    let mut query_mode = good.clone();
+    let mut query_mode = fresh(&good);
     query_mode.insert("response_mode".into(), json!("query"));
     push_signed(&env, &tpp, &query_mode).await.assert_error(400, &["invalid_request"], "MS-JARM-01: plain query response mode");
-    let mut no_mode = good.clone();
+    let mut no_mode = fresh(&good);
     no_mode.remove("response_mode");
     push_signed(&env, &tpp, &no_mode).await.assert_error(400, &["invalid_request"], "MS-JARM-01: no response mode");
 
     // MS-AS-08: a redirect_uri outside the object is ignored; the object's one is answered.
     let outside = DEFAULT_REDIRECT_URIS[1];
-    let par = par_form(&env, &tpp, &[("request", &sign_request(&tpp, &good)), ("redirect_uri", outside)]).await;
+    let par = par_form(&env, &tpp, &[("request", &sign_request(&tpp, &fresh(&good))), ("redirect_uri", outside)]).await;
     par.assert_status(201, "PAR with an outside redirect_uri");
     let answer = consent(&env, &tpp, par.json["request_uri"].as_str().expect("request_uri"), true).await;
     let location = answer.header("location").expect("location");

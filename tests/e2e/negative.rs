@@ -1704,4 +1704,30 @@ async fn jat_03_self_contained_access_tokens_are_verified_and_revocable() {
 
     env.revoke(&tpp, &token, Some("access_token")).await.assert_status(200, "revocation");
     assert_eq!(env.introspect(&bank, &token).await.json["active"], false, "REV-06: revoked");
+    // The same signature in its other ECDSA encoding (s -> n - s) is still the revoked token.
+    let respelled = format!("{}.{}.{}", parts[0], parts[1], fapilab_jose::b64::encode(&other_ecdsa_encoding(&fapilab_jose::b64::decode(parts[2]).expect("signature"))));
+    assert_ne!(respelled, token);
+    assert_eq!(env.introspect(&bank, &respelled).await.json["active"], false, "REV-06: revocation follows the jti, not the token text");
+}
+
+/// The P-256 signature `r || s` as `r || (n - s)`, which verifies just as well.
+fn other_ecdsa_encoding(signature: &[u8]) -> Vec<u8> {
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e,
+        0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+    ];
+    let (r, s) = signature.split_at(32);
+    let mut out = r.to_vec();
+    let mut negated = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = N[i] as i16 - s[i] as i16 - borrow;
+        borrow = if d < 0 { 1 } else { 0 };
+        if d < 0 {
+            d += 256;
+        }
+        negated[i] = d as u8;
+    }
+    out.extend_from_slice(&negated);
+    out
 }

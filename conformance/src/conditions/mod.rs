@@ -9,6 +9,7 @@
 //! client status (`shared/spec/oauth-building-blocks.md` §5, `shared/spec/fdx.md`).
 
 pub mod authorize;
+pub mod ciba;
 pub mod discovery;
 pub mod errors;
 pub mod id_token;

@@ -4,16 +4,21 @@
 //! proofs (with the changes the negative tests need) and the `use_dpop_nonce` retry.
 
 pub mod authorize;
+pub mod backchannel_authorize;
 pub mod call_resource;
 pub mod check_headers;
 pub mod check_tls;
+pub mod ciba_token;
 pub mod client_credentials;
 pub mod delete_registration;
+pub mod device_decide;
 pub mod discover;
 pub mod http_method;
 pub mod introspect;
 pub mod jwks;
 pub mod par;
+pub mod ping_listener;
+pub mod ping_notification;
 pub mod read_registration;
 pub mod refresh;
 pub mod register;

@@ -5,7 +5,9 @@
 //! flow steps use its `client_id` with the target client's keys and certificate).
 //!
 //! Params: `grant_types = [...]` (default authorization_code and refresh_token),
-//! `fdx_metadata = true` (add the FDX metadata, FDX-DCR-02). The mutations break one rule of
+//! `fdx_metadata = true` (add the FDX metadata, FDX-DCR-02), `ciba_delivery_mode = "poll" |
+//! "ping"` (a CIBA client, CIBA-MD-02: for ping with the module's `ping_listener` endpoint,
+//! and `response_types` [] without the authorization code grant). The mutations break one rule of
 //! the metadata or of the initial access token each.
 
 use serde_json::{Map, Value, json};
@@ -16,7 +18,7 @@ use crate::conditions::registration::{self as judge, BearerRefusal};
 use crate::context::{ModuleContext, Registered};
 use crate::model::Severity;
 use crate::mutations::Mutations;
-use crate::registration::{MetadataOptions, client_metadata, endpoint_for, flow_scopes, need_registration, send_with_bearer};
+use crate::registration::{MetadataOptions, client_metadata, endpoint_for, flow_scopes, need_registration, public_keys, send_with_bearer};
 use crate::scenario::Expect;
 use crate::target::TargetClient;
 
@@ -62,6 +64,30 @@ fn metadata(ctx: &ModuleContext, step: &StepRun<'_>, client: &TargetClient) -> R
     let name = format!("fapilab conformance {} client {}", ctx.variant, step.index);
     let scope = flow_scopes(&ctx.target);
     let mut md = client_metadata(&scope, client, &MetadataOptions { grant_types: &grant_types, fdx, client_name: &name })?;
+    match step.param_str("ciba_delivery_mode") {
+        None => {}
+        Some(mode @ ("poll" | "ping")) => {
+            // CIBA-MD-02: the delivery mode, and for ping the module's notification endpoint.
+            md.insert("backchannel_token_delivery_mode".into(), json!(mode));
+            if mode == "ping" {
+                let url = ctx.ping.as_ref().map(|p| p.url.clone()).ok_or("ciba_delivery_mode = \"ping\" needs a `ping_listener` step first")?;
+                md.insert("backchannel_client_notification_endpoint".into(), json!(url));
+            }
+            if !grant_types.iter().any(|g| g == "authorization_code") {
+                md.insert("response_types".into(), json!([]));
+            }
+            // CIBA-02: the server verifies the signed authentication requests with the client's
+            // registered keys, which an mTLS client registers too.
+            let mut keys = md.get("jwks").and_then(|j| j.get("keys")).and_then(Value::as_array).cloned().unwrap_or_default();
+            for k in public_keys(client) {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            md.insert("jwks".into(), json!({"keys": keys}));
+        }
+        Some(other) => return Err(format!("ciba_delivery_mode = {other:?}: expected poll or ping")),
+    }
     if m.has("http_redirect_uri") {
         md.insert("redirect_uris".into(), json!([http_redirect(&client.redirect_uri)]));
     }

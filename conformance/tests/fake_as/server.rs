@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fapilab_conformance::target::{FieldValue, FormScript, Login, Registration, Target, TargetClient, User};
+use fapilab_conformance::target::{Ciba, FieldValue, FormScript, Login, Registration, Target, TargetClient, User};
 use fapilab_conformance::variant::{ClientAuth, Sender};
 use fapilab_jose::{Algorithm, SigningKey};
 use serde_json::{Map, Value, json};
@@ -106,6 +106,8 @@ pub struct Craft {
     /// Introspection answers plain JSON even when a signed response is asked for.
     introspection_plain: bool,
     token: Option<ResponseTemplate>,
+    /// Answers every CIBA authentication request (default: a valid acknowledgement).
+    backchannel: Option<ResponseTemplate>,
     registration: Option<RegistrationTweak>,
     management: Option<ResponseTemplate>,
 }
@@ -159,6 +161,11 @@ impl Craft {
     /// Answers every token request with this.
     pub fn token(r: ResponseTemplate) -> Craft {
         Craft { token: Some(r), ..Craft::default() }
+    }
+
+    /// Answers every CIBA authentication request with this.
+    pub fn backchannel(r: ResponseTemplate) -> Craft {
+        Craft { backchannel: Some(r), ..Craft::default() }
     }
 
     /// Changes the (otherwise correct) answer to every registration.
@@ -346,6 +353,7 @@ pub fn good_discovery(issuer: &str) -> Map<String, Value> {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
         "jwks_uri": format!("{issuer}/jwks"),
         "registration_endpoint": format!("{issuer}/register"),
         "introspection_endpoint": format!("{issuer}/introspect"),
@@ -518,6 +526,13 @@ impl Fake {
                 .mount(&mock)
                 .await;
         }
+
+        // CIBA authentication requests: acknowledged without looking (the CIBA cases craft
+        // what they judge).
+        let backchannel = craft.backchannel.clone().unwrap_or_else(|| {
+            ResponseTemplate::new(200).set_body_json(json!({"auth_req_id": fapilab_jose::random_token(32), "expires_in": 120, "interval": 1}))
+        });
+        Mock::given(method("POST")).and(path("/bc-authorize")).respond_with(backchannel).mount(&mock).await;
 
         // Token endpoint.
         let token = Mock::given(method("POST")).and(path("/token"));
@@ -712,6 +727,7 @@ impl Fake {
                 second_redirect_uri: None,
                 ..client(1)
             }),
+            ciba: Some(Ciba { approved_user: Some(USERNAME.into()), ..Ciba::default() }),
             issuer,
         }
     }

@@ -16,13 +16,14 @@ use serde_json::{Value, json};
 
 use crate::client_auth;
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
+use crate::faults::{Fault, FaultSet};
 use crate::grants::ciba::GRANT_TYPE;
 use crate::http::{FormParams, OAuthForm, Peer, Ws};
 use crate::protocol::request_object::{self, RequestKind, RequestObjectContext};
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use crate::store::Kind;
 use crate::store::records::{BackchannelRequest, BackchannelStatus, PingNotification, secret_key};
-use crate::workspace::{User, Workspace};
+use crate::workspace::{Client, User, Workspace};
 
 /// CIBA §7.1: binding messages are short, shown on the authentication device.
 const MAX_BINDING_MESSAGE: usize = 64;
@@ -38,31 +39,28 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::unauthorized_client(format!("client {} is not registered for CIBA [CIBA-03]", client.client_id)));
     }
-    let Some(jwt) = form.get("request") else {
-        return Err(OAuthError::invalid_request("authentication requests must be signed: send the parameters in a request JWT [FCIBA-08, CIBA-02]"));
+    let params = match form.get("request") {
+        None if state.faults.active(Fault::CibaSignedRequest) => form.clone(),
+        None => {
+            return Err(OAuthError::invalid_request("authentication requests must be signed: send the parameters in a request JWT [FCIBA-08, CIBA-02]"));
+        }
+        Some(jwt) => signed_parameters(&state, &ws, &client, jwt)?,
     };
-    let ctx = RequestObjectContext {
-        kind: RequestKind::Backchannel,
-        issuer: &ws.issuer,
-        client_id: &client.client_id,
-        client_keys: &client.jwks,
-        policy: &ws.policy,
-        now: fapilab_jose::now(),
-    };
-    let claims = request_object::verify(jwt, &ctx, &state.faults).map_err(|v| OAuthError::invalid_request(v.to_string()))?;
-    let params = FormParams::from_pairs(request_object::parameters(&claims));
+    let faults = &state.faults;
 
     let scope = params.get("scope").ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "scope is required [CIBA-01]"))?;
-    if !scope.split_whitespace().any(|s| s == "openid") {
+    if !scope.split_whitespace().any(|s| s == "openid") && !faults.active(Fault::CibaOpenidScope) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope must include openid [CIBA-01]"));
     }
     if let Some(s) = scope.split_whitespace().find(|s| !client.scopes.iter().any(|c| c == s)) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {s:?} is not allowed for client {} [RFC6749-3.3]", client.client_id)));
     }
-    let user = user_of(&ws, &params)?;
-    let binding_message = params
-        .get("binding_message")
-        .ok_or_else(|| OAuthError::invalid_request("binding_message is required: it ties the request to what the user sees on the device [FCIBA-03]"))?;
+    let user = user_of(&ws, &client.client_id, &params, faults)?;
+    let binding_message = match params.get("binding_message") {
+        None if faults.active(Fault::CibaBindingMessageRequired) => "",
+        None => return Err(OAuthError::invalid_request("binding_message is required: it ties the request to what the user sees on the device [FCIBA-03]")),
+        Some(m) => m,
+    };
     if binding_message.chars().count() > MAX_BINDING_MESSAGE || binding_message.chars().any(char::is_control) {
         return Err(OAuthError::new(
             ErrorCode::InvalidBindingMessage,
@@ -134,10 +132,28 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
     Ok(response)
 }
 
+/// FCIBA-08: the parameters of a signed request — only those, never the form's.
+fn signed_parameters(state: &AppState, ws: &Workspace, client: &Client, jwt: &str) -> OAuthResult<FormParams> {
+    let ctx = RequestObjectContext {
+        kind: RequestKind::Backchannel,
+        issuer: &ws.issuer,
+        client_id: &client.client_id,
+        client_keys: &client.jwks,
+        registered_alg: client.backchannel_request_signing_alg,
+        policy: &ws.policy,
+        now: fapilab_jose::now(),
+    };
+    let claims = request_object::verify(jwt, &ctx, &state.faults).map_err(|v| OAuthError::invalid_request(v.to_string()))?;
+    crate::protocol::replay::refuse_reused_request(state, ws, &client.client_id, &claims, ctx.now)
+        .map_err(|why| OAuthError::invalid_request(format!("{why} [CIBA-02, MS-AS-10]")))?;
+    Ok(FormParams::from_pairs(request_object::parameters(&claims)))
+}
+
 /// CIBA-01: exactly one hint names the user.
-fn user_of<'a>(ws: &'a Arc<Workspace>, params: &FormParams) -> OAuthResult<&'a User> {
+fn user_of<'a>(ws: &'a Arc<Workspace>, client_id: &str, params: &FormParams, faults: &FaultSet) -> OAuthResult<&'a User> {
     let hints: Vec<&str> = ["login_hint", "id_token_hint", "login_hint_token"].into_iter().filter(|h| params.contains(h)).collect();
-    if hints.len() != 1 {
+    let several_allowed = hints.len() > 1 && faults.active(Fault::CibaSingleHint);
+    if hints.len() != 1 && !several_allowed {
         return Err(OAuthError::invalid_request(format!(
             "exactly one of login_hint, id_token_hint and login_hint_token is required; got {} [CIBA-01]",
             hints.len()
@@ -153,6 +169,15 @@ fn user_of<'a>(ws: &'a Arc<Workspace>, params: &FormParams) -> OAuthResult<&'a U
             let claims = jws.claims().map_err(|_| OAuthError::invalid_request("id_token_hint has no claims [CIBA-01]"))?;
             if claims.get("iss").and_then(Value::as_str) != Some(ws.issuer.as_str()) {
                 return Err(OAuthError::invalid_request("id_token_hint was not issued by this workspace [CIBA-01]"));
+            }
+            // An ID token issued to this client — not an access token, not another client's.
+            let addressed = match claims.get("aud") {
+                Some(Value::String(aud)) => aud == client_id,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+                _ => false,
+            };
+            if jws.typ().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) || !addressed {
+                return Err(OAuthError::invalid_request("id_token_hint must be an ID token issued to this client [CIBA-01]"));
             }
             let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unknown)?;
             ws.users.values().find(|u| u.subject == subject).ok_or_else(unknown)

@@ -13,7 +13,7 @@ use crate::http::{FormParams, OAuthForm, Peer, Ws};
 use crate::profiles::{RequestObjects, SenderConstraint};
 use crate::protocol::pkce;
 use crate::protocol::request_object::{self, RequestKind, RequestObjectContext};
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use crate::store::Kind;
 use crate::store::records::{AuthorizationParams, PushedRequest, plain_key};
 use crate::workspace::{Client, Workspace};
@@ -38,7 +38,7 @@ pub async fn push(
     let authenticated = client_auth::authenticate(&state, &ws, &form, &headers, &peer, "par")?;
     let client = authenticated.client;
     crate::registry::ensure_active(&client)?;
-    let pushed_form = pushed_parameters(&ws, &client, &form, &state.faults)?;
+    let pushed_form = pushed_parameters(&state, &ws, &client, &form)?;
     let mut params = validate(&ws, &client, &pushed_form, &state.faults)?;
 
     // DP-C-01 / FAPI2-SP-AS-13: a DPoP header at PAR binds the code like dpop_jkt does.
@@ -82,7 +82,8 @@ pub async fn push(
 
 /// Where the authorization parameters come from: the form, or — where the profile requires
 /// signed requests — only the verified request object (MS-AS-01, MS-AS-08).
-fn pushed_parameters(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSet) -> OAuthResult<FormParams> {
+fn pushed_parameters(state: &AppState, ws: &Workspace, client: &Client, form: &FormParams) -> OAuthResult<FormParams> {
+    let faults = &state.faults;
     match ws.policy.request_objects {
         RequestObjects::NotAccepted => Ok(form.clone()),
         RequestObjects::RequiredInPar => {
@@ -102,10 +103,13 @@ fn pushed_parameters(ws: &Workspace, client: &Client, form: &FormParams, faults:
                 issuer: &ws.issuer,
                 client_id: &client.client_id,
                 client_keys: &client.jwks,
+                registered_alg: client.request_object_signing_alg,
                 policy: &ws.policy,
                 now: fapilab_jose::now(),
             };
             let claims = request_object::verify(jwt, &ctx, faults).map_err(|v| OAuthError::new(ErrorCode::InvalidRequestObject, v.to_string()))?;
+            crate::protocol::replay::refuse_reused_request(state, ws, &client.client_id, &claims, ctx.now)
+                .map_err(|why| OAuthError::new(ErrorCode::InvalidRequestObject, format!("{why} [MS-AS-10]")))?;
             let mut pairs = request_object::parameters(&claims);
             if faults.active(Fault::RequestObjectOutsideParams) {
                 let outside: Vec<(String, String)> = form

@@ -252,9 +252,19 @@ pub async fn read(State(state): State<SharedState>, Ws(ws): Ws, ClientIdSegment(
     let (manager, mut record) = manager(&state, &ws, &peer, &method, &client_id, &headers)?;
     let token = match manager {
         Manager::Client => {
+            // Rotate on the current record, read under the writer lock: a DELETE, PUT or
+            // status change since `manager` read it must not be written over.
             let _writing = ws.registry.lock_for_write();
+            let key = registry::record_key(&ws, &client_id);
+            let presented = bearer(&headers).map(|(_, t)| t).unwrap_or_default();
+            record = state
+                .records
+                .get::<RegisteredClientRecord>(Kind::RegisteredClient, &key)
+                .map_err(OAuthError::server)?
+                .filter(|current| current.token_matches(presented, fapilab_jose::now()) == TokenCheck::Valid)
+                .ok_or_else(|| unauthorized("the registration changed or was deleted meanwhile; its registration access token is no longer valid [DCM-03]"))?;
             let token = rotate(&ws, &mut record);
-            state.records.put(Kind::RegisteredClient, &registry::record_key(&ws, &client_id), None, &record).map_err(OAuthError::server)?;
+            state.records.put(Kind::RegisteredClient, &key, None, &record).map_err(OAuthError::server)?;
             Some(token)
         }
         Manager::Administrator => None,

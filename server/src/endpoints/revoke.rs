@@ -41,10 +41,11 @@ pub async fn revoke(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, he
         if at.client_id != caller.client_id {
             return Err(not_yours());
         }
-        // A stored, revoked record marks the token (a JWT access token had none until now);
-        // it lives as long as the token would have.
+        // An opaque token's record is marked; a JWT access token (which has no record) gets a
+        // revocation marker under its jti. Either lives as long as the token would have.
         at.revoked = true;
-        state.records.put(Kind::AccessToken, &key, Some(at.expires_at), &at).map_err(OAuthError::server)?;
+        let stored_key = if ws.access_tokens_are_jwt() { crate::access::revocation_key(&ws, &at.jti) } else { key };
+        state.records.put(Kind::AccessToken, &stored_key, Some(at.expires_at), &at).map_err(OAuthError::server)?;
         tracing::info!(client_id = %caller.client_id, "access token revoked");
     }
     Ok(StatusCode::OK.into_response())

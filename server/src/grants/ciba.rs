@@ -4,6 +4,7 @@
 //! grows by 5 s), `expired_token`, `access_denied`, and tokens exactly once.
 
 use crate::error::{ErrorCode, OAuthError, OAuthResult};
+use crate::faults::Fault;
 use crate::http::FormParams;
 use crate::issuance::{self, Issue, IssuedTokens, RefreshToken};
 use crate::state::AppState;
@@ -37,21 +38,21 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     let found = state
         .records
         .modify::<BackchannelRequest>(Kind::BackchannelRequest, &secret_key(&ws.key, auth_req_id), |r| {
-            if r.client_id != client.client_id {
+            if r.client_id != client.client_id && !state.faults.active(Fault::CibaClientBinding) {
                 poll = Some(Poll::NotThisClients);
                 return false;
             }
-            if r.status == BackchannelStatus::Redeemed {
+            if r.status == BackchannelStatus::Redeemed && !state.faults.active(Fault::CibaSingleUse) {
                 poll = Some(Poll::Spent);
                 return false;
             }
-            if r.expires_at <= now {
+            if r.expires_at <= now && !state.faults.active(Fault::CibaExpiry) {
                 poll = Some(Poll::Expired);
                 return false;
             }
             match r.status.clone() {
                 BackchannelStatus::Pending => {
-                    let too_soon = r.last_poll.is_some_and(|last| now - last < r.interval);
+                    let too_soon = r.last_poll.is_some_and(|last| now - last < r.interval) && !state.faults.active(Fault::CibaSlowDown);
                     r.last_poll = Some(now);
                     if too_soon {
                         r.interval += 5;
@@ -70,7 +71,11 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
                     r.status = BackchannelStatus::Redeemed;
                     true
                 }
-                BackchannelStatus::Redeemed => false,
+                // Only under the test-only fault `ciba_single_use`: tokens again.
+                BackchannelStatus::Redeemed => {
+                    poll = Some(Poll::Approved { request: Box::new(r.clone()), auth_time: now });
+                    false
+                }
             }
         })
         .map_err(OAuthError::server)?;

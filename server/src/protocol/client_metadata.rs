@@ -37,6 +37,8 @@ pub struct MetadataRules<'a> {
     pub jwks_uri_prefixes: &'a [String],
     /// The workspace offers CIBA: its grant and backchannel metadata may be registered.
     pub ciba: bool,
+    /// Accepted ping notification endpoint prefixes (none: registered clients poll).
+    pub notification_endpoint_prefixes: &'a [String],
 }
 
 /// The values the server enforces for a registered client.
@@ -58,6 +60,10 @@ pub struct ClientMetadata {
     pub client_name: Option<String>,
     /// CIBA-MD-02: a ping client's notification endpoint (`None`: poll, or no CIBA).
     pub backchannel_client_notification_endpoint: Option<String>,
+    /// MS-AS-06 / CIBA-02: the one algorithm the client signs its request objects and its
+    /// backchannel requests with, when it registered one.
+    pub request_object_signing_alg: Option<Algorithm>,
+    pub backchannel_request_signing_alg: Option<Algorithm>,
     /// What the registration echoes (DCR-02).
     pub document: Map<String, Value>,
 }
@@ -202,6 +208,10 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         (Some(_), Some(_)) => return Err(MetadataViolation::member("jwks", "register jwks or jwks_uri, not both [RFC7591-2, DCR-03]")),
         (None, Some(_)) => {
             let uri = https_url(body, "jwks_uri")?.unwrap_or_default();
+            let path = uri.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+            if path.split('/').any(|segment| segment == "." || segment == ".." || segment.contains("%2e")) {
+                return Err(MetadataViolation::member("jwks_uri", "must not contain dot segments [DCR-04]"));
+            }
             if !rules.jwks_uri_prefixes.iter().any(|p| uri.starts_with(p.as_str())) {
                 let allowed = if rules.jwks_uri_prefixes.is_empty() { "none: register jwks by value".to_owned() } else { rules.jwks_uri_prefixes.join(", ") };
                 return Err(MetadataViolation::member("jwks_uri", format!("{uri:?} is not under an accepted key location ({allowed}) [DCR-04]")));
@@ -321,14 +331,45 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         }
         doc.insert("id_token_signed_response_alg".into(), json!(name));
     }
-    if let Some(name) = string(body, "request_object_signing_alg")? {
-        if !name.parse::<Algorithm>().is_ok_and(|a| policy.accepts_algorithm(a)) {
-            return Err(MetadataViolation::member(
-                "request_object_signing_alg",
-                format!("{name:?} is not allowed; use {} [DCR-06, FAPI2-SP-CR-02]", policy.algorithm_names().join(", ")),
-            ));
+    let request_object_signing_alg = match string(body, "request_object_signing_alg")? {
+        None => None,
+        Some(name) => {
+            let alg = name.parse::<Algorithm>().ok().filter(|a| policy.accepts_algorithm(*a)).ok_or_else(|| {
+                MetadataViolation::member(
+                    "request_object_signing_alg",
+                    format!("{name:?} is not allowed; use {} [DCR-06, FAPI2-SP-CR-02]", policy.algorithm_names().join(", ")),
+                )
+            })?;
+            doc.insert("request_object_signing_alg".into(), json!(name));
+            Some(alg)
         }
-        doc.insert("request_object_signing_alg".into(), json!(name));
+    };
+    // MS-JARM-04 / RFC 9701 / DCR-06: responses are signed with the workspace's algorithm and
+    // never encrypted here; asking for anything else must not be ignored silently.
+    for member in ["authorization_signed_response_alg", "introspection_signed_response_alg"] {
+        if let Some(name) = string(body, member)? {
+            if name != rules.id_token_algorithm.as_str() {
+                return Err(MetadataViolation::member(
+                    member,
+                    format!("{name:?} is not offered; this server signs with {} [MS-JARM-04, DCR-06]", rules.id_token_algorithm.as_str()),
+                ));
+            }
+            doc.insert(member.into(), json!(name));
+        }
+    }
+    for member in [
+        "id_token_encrypted_response_alg",
+        "id_token_encrypted_response_enc",
+        "authorization_encrypted_response_alg",
+        "authorization_encrypted_response_enc",
+        "introspection_encrypted_response_alg",
+        "introspection_encrypted_response_enc",
+        "userinfo_encrypted_response_alg",
+        "userinfo_encrypted_response_enc",
+    ] {
+        if body.get(member).is_some_and(|v| !v.is_null()) {
+            return Err(MetadataViolation::member(member, "encrypted responses are not offered by this server [DCR-06, MS-JARM-05]"));
+        }
     }
     let par = boolean(body, "require_pushed_authorization_requests")?.unwrap_or(false) || policy.require_pushed_authorization_requests;
     doc.insert("require_pushed_authorization_requests".into(), json!(par));
@@ -341,7 +382,8 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         }
     }
 
-    let backchannel_client_notification_endpoint = if wants_ciba { ciba_members(body, policy, &mut doc)? } else { None };
+    let (backchannel_client_notification_endpoint, backchannel_request_signing_alg) =
+        if wants_ciba { ciba_members(body, rules, &mut doc)? } else { (None, None) };
 
     let client_name = string(body, "client_name")?.map(str::to_owned);
     for member in ["client_name", "software_id", "software_version"] {
@@ -375,19 +417,36 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         token_endpoint_auth_signing_alg,
         client_name,
         backchannel_client_notification_endpoint,
+        request_object_signing_alg,
+        backchannel_request_signing_alg,
         document: doc,
     })
 }
 
 /// CIBA-MD-02 / FCIBA-04: poll or ping (never push); ping needs an https notification endpoint.
-fn ciba_members(body: &Map<String, Value>, policy: &Policy, doc: &mut Map<String, Value>) -> Checked<Option<String>> {
+fn ciba_members(body: &Map<String, Value>, rules: &MetadataRules<'_>, doc: &mut Map<String, Value>) -> Checked<(Option<String>, Option<Algorithm>)> {
+    let policy = rules.policy;
     let mode = string(body, "backchannel_token_delivery_mode")?
         .ok_or_else(|| MetadataViolation::member("backchannel_token_delivery_mode", "is required with the CIBA grant: poll or ping [CIBA-MD-02]"))?;
     let endpoint = match mode {
         "poll" => None,
-        "ping" => Some(https_url(body, "backchannel_client_notification_endpoint")?.ok_or_else(|| {
-            MetadataViolation::member("backchannel_client_notification_endpoint", "is required for ping delivery [CIBA-MD-02]")
-        })?),
+        "ping" => {
+            let endpoint = https_url(body, "backchannel_client_notification_endpoint")?.ok_or_else(|| {
+                MetadataViolation::member("backchannel_client_notification_endpoint", "is required for ping delivery [CIBA-MD-02]")
+            })?;
+            if !rules.notification_endpoint_prefixes.iter().any(|p| endpoint.starts_with(p.as_str())) {
+                let allowed = if rules.notification_endpoint_prefixes.is_empty() {
+                    "none: registered clients use poll".to_owned()
+                } else {
+                    rules.notification_endpoint_prefixes.join(", ")
+                };
+                return Err(MetadataViolation::member(
+                    "backchannel_client_notification_endpoint",
+                    format!("{endpoint:?} is not under an accepted location ({allowed}) [CIBA-MD-02]"),
+                ));
+            }
+            Some(endpoint)
+        }
         "push" => return Err(MetadataViolation::member("backchannel_token_delivery_mode", "push is not allowed by FAPI-CIBA; use poll or ping [FCIBA-04]")),
         other => return Err(MetadataViolation::member("backchannel_token_delivery_mode", format!("{other:?} is not poll or ping [CIBA-MD-02]"))),
     };
@@ -395,19 +454,23 @@ fn ciba_members(body: &Map<String, Value>, policy: &Policy, doc: &mut Map<String
     if let Some(e) = &endpoint {
         doc.insert("backchannel_client_notification_endpoint".into(), json!(e));
     }
-    if let Some(alg) = string(body, "backchannel_authentication_request_signing_alg")? {
-        if !alg.parse::<Algorithm>().is_ok_and(|a| policy.accepts_algorithm(a)) {
-            return Err(MetadataViolation::member(
-                "backchannel_authentication_request_signing_alg",
-                format!("{alg:?} is not allowed; use {} [FCIBA-09]", policy.algorithm_names().join(", ")),
-            ));
+    let signing_alg = match string(body, "backchannel_authentication_request_signing_alg")? {
+        None => None,
+        Some(name) => {
+            let alg = name.parse::<Algorithm>().ok().filter(|a| policy.accepts_algorithm(*a)).ok_or_else(|| {
+                MetadataViolation::member(
+                    "backchannel_authentication_request_signing_alg",
+                    format!("{name:?} is not allowed; use {} [FCIBA-09]", policy.algorithm_names().join(", ")),
+                )
+            })?;
+            doc.insert("backchannel_authentication_request_signing_alg".into(), json!(name));
+            Some(alg)
         }
-        doc.insert("backchannel_authentication_request_signing_alg".into(), json!(alg));
-    }
+    };
     if boolean(body, "backchannel_user_code_parameter")? == Some(true) {
         return Err(MetadataViolation::member("backchannel_user_code_parameter", "user codes are not supported [CIBA-MD-01]"));
     }
-    Ok(endpoint)
+    Ok((endpoint, signing_alg))
 }
 
 /// A JWKS (by value, or fetched from a `jwks_uri`): parseable, with at least one signing key, and no private key material
@@ -523,6 +586,7 @@ mod tests {
         let policy = profile.policy();
         let scopes = vec!["openid".to_string(), "accounts".to_string()];
         let prefixes = vec!["https://directory.example/keys/".to_string()];
+        let ping = vec!["https://tpp.example/".to_string()];
         let rules = MetadataRules {
             policy: &policy,
             scopes: &scopes,
@@ -530,6 +594,7 @@ mod tests {
             id_token_algorithm: Algorithm::Es256,
             jwks_uri_prefixes: &prefixes,
             ciba: true,
+            notification_endpoint_prefixes: &ping,
         };
         validate(body, &rules)
     }
@@ -575,6 +640,10 @@ mod tests {
         assert!(e.to_string().contains("FAPI2-SP-AS-04"), "{e}");
         let e = refused(|b| { b.insert("tls_client_certificate_bound_access_tokens".into(), json!(true)); });
         assert!(e.to_string().contains("choose one"), "{e}");
+        let e = refused(|b| { b.insert("authorization_signed_response_alg".into(), json!("RS256")); });
+        assert!(e.to_string().contains("MS-JARM-04"), "{e}");
+        let e = refused(|b| { b.insert("id_token_encrypted_response_alg".into(), json!("RSA-OAEP")); });
+        assert!(e.to_string().starts_with("id_token_encrypted_response_alg"), "{e}");
         let e = refused(|b| { b.insert("scope".into(), json!("accounts dcr_manage")); });
         assert!(e.to_string().contains("reserved"), "{e}");
         let e = refused(|b| { b.insert("response_types".into(), json!(["code id_token"])); });
@@ -604,6 +673,8 @@ mod tests {
         assert!(check(&body).expect_err("push").to_string().contains("FCIBA-04"));
         body.insert("backchannel_token_delivery_mode".into(), json!("ping"));
         assert!(check(&body).expect_err("no endpoint").to_string().starts_with("backchannel_client_notification_endpoint"));
+        body.insert("backchannel_client_notification_endpoint".into(), json!("https://internal.example/ciba"));
+        assert!(check(&body).expect_err("outside the prefixes").to_string().contains("accepted location"));
         body.insert("backchannel_client_notification_endpoint".into(), json!("https://tpp.example/ciba"));
         let ping = check(&body).expect("ping");
         assert_eq!(ping.backchannel_client_notification_endpoint.as_deref(), Some("https://tpp.example/ciba"));
@@ -619,7 +690,13 @@ mod tests {
         let m = check(&body).expect("under the prefix");
         assert_eq!(m.jwks_uri.as_deref(), Some("https://directory.example/keys/tpp.jwks"));
         assert!(m.jwks.is_none());
-        for outside in ["https://evil.example/keys/tpp.jwks", "http://directory.example/keys/tpp.jwks", "https://directory.example/other"] {
+        for outside in [
+            "https://evil.example/keys/tpp.jwks",
+            "http://directory.example/keys/tpp.jwks",
+            "https://directory.example/other",
+            "https://directory.example/keys/../admin/x",
+            "https://directory.example/keys/%2E%2E/admin/x",
+        ] {
             body.insert("jwks_uri".into(), json!(outside));
             let e = check(&body).expect_err(outside);
             assert!(e.to_string().starts_with("jwks_uri"), "{e}");

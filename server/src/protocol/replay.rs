@@ -79,6 +79,24 @@ impl ReplayCache {
     }
 }
 
+/// MS-AS-10 / CIBA-02: a signed request's `jti` is accepted once while the request is valid.
+/// Uses the client-assertion cache, under keys of their own. `Err` says why (client-safe).
+pub fn refuse_reused_request(
+    state: &crate::state::AppState,
+    ws: &crate::workspace::Workspace,
+    client_id: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> Result<(), &'static str> {
+    let Some(jti) = claims.get("jti").and_then(serde_json::Value::as_str) else { return Ok(()) };
+    let until = claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(now + 3600);
+    match state.assertion_replay.check_and_insert(format!("{}|request|{client_id}|{jti}", ws.key), until, now) {
+        ReplayVerdict::Fresh => Ok(()),
+        ReplayVerdict::Replayed => Err("this signed request (its jti) was already used"),
+        ReplayVerdict::Full => Err("the server is at capacity; retry in a moment"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,3 +131,4 @@ mod tests {
         assert!(c.len() <= 10 * (10 + SWEEP_INTERVAL as usize + 1), "{} entries", c.len());
     }
 }
+

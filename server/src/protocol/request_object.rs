@@ -34,6 +34,8 @@ pub struct RequestObjectContext<'a> {
     /// The authenticated client.
     pub client_id: &'a str,
     pub client_keys: &'a Jwks,
+    /// The algorithm the client registered for these requests; `None`: any the policy allows.
+    pub registered_alg: Option<fapilab_jose::Algorithm>,
     pub policy: &'a Policy,
     pub now: i64,
 }
@@ -62,7 +64,7 @@ impl std::fmt::Display for RequestObjectViolation {
         use RequestObjectViolation::*;
         match self {
             Malformed(why) => write!(f, "the request object is not a well-formed JWS: {why} [MS-AS-06, RFC9101-6.1]"),
-            Algorithm(alg) => write!(f, "request object alg {alg} is not allowed; use PS256, ES256 or EdDSA [MS-AS-06, FAPI2-SP-CR-02]"),
+            Algorithm(alg) => write!(f, "request object alg {alg} is not allowed; use PS256, ES256 or EdDSA, or the algorithm the client registered [MS-AS-06, FAPI2-SP-CR-02]"),
             Type(typ) => write!(f, "request object typ {typ:?} is not oauth-authz-req+jwt [MS-AS-05, RFC9101-4]"),
             Signature => f.write_str("the request object's signature does not verify with the client's registered keys [MS-AS-06]"),
             MissingClaim(c) => write!(f, "the request object lacks the {c} claim [MS-AS-02, MS-AS-03, MS-AS-04, MS-AS-07, FCIBA-08]"),
@@ -84,16 +86,17 @@ pub fn verify(jwt: &str, ctx: &RequestObjectContext<'_>, faults: &FaultSet) -> R
     let jws = CompactJws::parse(jwt).map_err(|e| V::Malformed(e.to_string()))?;
     let alg_name = jws.header().get("alg").and_then(Value::as_str).unwrap_or("(missing)").to_owned();
     let alg = jws.algorithm().map_err(|_| V::Algorithm(alg_name.clone()))?;
-    if !ctx.policy.accepts_algorithm(alg) {
+    if !ctx.policy.accepts_algorithm(alg) || ctx.registered_alg.is_some_and(|registered| registered != alg) {
         return Err(V::Algorithm(alg_name));
     }
     // MS-AS-05: oauth-authz-req+jwt is what the spec names; its absence (RFC 9101 makes it
     // RECOMMENDED) and the generic JWT are accepted; any other type is another kind of JWT.
-    if let Some(typ) = jws.typ()
-        && !typ.eq_ignore_ascii_case("oauth-authz-req+jwt")
-        && !typ.eq_ignore_ascii_case("JWT")
-    {
-        return Err(V::Type(typ.to_owned()));
+    // RFC 7515 §4.1.9: a `typ` without "/" stands for "application/" + it.
+    if let Some(typ) = jws.typ() {
+        let short = if typ.len() > 12 && typ[..12].eq_ignore_ascii_case("application/") { &typ[12..] } else { typ };
+        if !short.eq_ignore_ascii_case("oauth-authz-req+jwt") && !short.eq_ignore_ascii_case("JWT") {
+            return Err(V::Type(typ.to_owned()));
+        }
     }
     if !faults.active(Fault::RequestObjectSignature) {
         jws.verify_with_jwks(ctx.client_keys).map_err(|_| V::Signature)?;
@@ -218,7 +221,7 @@ mod tests {
 
     fn check_signed(jwt: &str, jwks: &Jwks) -> Result<Map<String, Value>, RequestObjectViolation> {
         let policy = ProfileId::Fapi2MessageSigning.policy();
-        let ctx = RequestObjectContext { kind: RequestKind::Authorization, issuer: ISSUER, client_id: "c1", client_keys: jwks, policy: &policy, now: NOW };
+        let ctx = RequestObjectContext { kind: RequestKind::Authorization, issuer: ISSUER, client_id: "c1", client_keys: jwks, registered_alg: None, policy: &policy, now: NOW };
         verify(jwt, &ctx, &FaultSet::none())
     }
 
@@ -262,6 +265,7 @@ mod tests {
     fn ms_as_05_and_06_type_algorithm_and_signature() {
         let (key, jwks) = client();
         assert!(check_signed(&sign(&key, None, &good()), &jwks).is_ok(), "typ absent");
+        assert!(check_signed(&sign(&key, Some("application/oauth-authz-req+jwt"), &good()), &jwks).is_ok(), "RFC 7515 full media type");
         assert!(matches!(check_signed(&sign(&key, Some("dpop+jwt"), &good()), &jwks), Err(RequestObjectViolation::Type(_))));
         let (other, _) = client();
         assert_eq!(check_signed(&sign(&other, None, &good()), &jwks).err(), Some(RequestObjectViolation::Signature));
@@ -273,7 +277,7 @@ mod tests {
     fn fciba_08_backchannel_requests_need_iss_iat_and_jti_but_no_client_id() {
         let (key, jwks) = client();
         let policy = ProfileId::Fapi2SecurityProfile.policy();
-        let ctx = RequestObjectContext { kind: RequestKind::Backchannel, issuer: ISSUER, client_id: "c1", client_keys: &jwks, policy: &policy, now: NOW };
+        let ctx = RequestObjectContext { kind: RequestKind::Backchannel, issuer: ISSUER, client_id: "c1", client_keys: &jwks, registered_alg: None, policy: &policy, now: NOW };
         let mut claims = json!({ "iss": "c1", "aud": ISSUER, "nbf": NOW, "exp": NOW + 300, "iat": NOW, "jti": "j", "scope": "openid", "login_hint": "alice" });
         assert!(verify(&sign(&key, None, &claims), &ctx, &FaultSet::none()).is_ok());
         for missing in ["iss", "iat", "jti"] {
@@ -283,6 +287,16 @@ mod tests {
         }
         claims["iss"] = json!("c2");
         assert_eq!(verify(&sign(&key, None, &claims), &ctx, &FaultSet::none()).err(), Some(RequestObjectViolation::IssuerMismatch));
+    }
+
+    #[test]
+    fn ms_as_06_a_registered_algorithm_is_the_only_one() {
+        let (key, jwks) = client();
+        let policy = ProfileId::Fapi2MessageSigning.policy();
+        let ctx = |alg| RequestObjectContext { kind: RequestKind::Authorization, issuer: ISSUER, client_id: "c1", client_keys: &jwks, registered_alg: Some(alg), policy: &policy, now: NOW };
+        let signed = sign(&key, None, &good());
+        assert!(verify(&signed, &ctx(Algorithm::Es256), &FaultSet::none()).is_ok());
+        assert!(matches!(verify(&signed, &ctx(Algorithm::Ps256), &FaultSet::none()), Err(RequestObjectViolation::Algorithm(_))));
     }
 
     proptest! {
