@@ -199,6 +199,7 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
         fdx_status,
         token_endpoint_auth_signing_alg: m.token_endpoint_auth_signing_alg,
         backchannel_client_notification_endpoint: m.backchannel_client_notification_endpoint.clone(),
+        response_modes: m.response_modes.clone(),
         request_object_signing_alg: m.request_object_signing_alg,
         backchannel_request_signing_alg: m.backchannel_request_signing_alg,
     })

@@ -47,6 +47,8 @@ pub struct Client {
     pub token_endpoint_auth_signing_alg: Option<Algorithm>,
     /// CIBA §10.2: ping notifications go here; `None`: the client polls.
     pub backchannel_client_notification_endpoint: Option<String>,
+    /// MS-MD-01: the response modes the client registered; `None`: any the workspace offers.
+    pub response_modes: Option<Vec<String>>,
     /// MS-AS-06 / CIBA-02: the registered algorithm of the client's signed requests, if any.
     pub request_object_signing_alg: Option<Algorithm>,
     pub backchannel_request_signing_alg: Option<Algorithm>,
@@ -309,6 +311,7 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         fdx_status: None,
         token_endpoint_auth_signing_alg: None,
         backchannel_client_notification_endpoint: cfg.backchannel_client_notification_endpoint.clone(),
+        response_modes: None,
         request_object_signing_alg: None,
         backchannel_request_signing_alg: None,
     })

@@ -245,3 +245,31 @@ async fn ms_jir_01_to_03_introspection_is_signed_on_request() {
     let plain = env.post_form(&bank, &url, &form, HeaderMap::new()).await;
     assert_eq!(plain.json["active"], true, "MS-JIR-03: plain JSON without the Accept header: {plain}");
 }
+
+/// MS-MD-01: a client registered with `response_modes` uses only those.
+#[tokio::test]
+async fn ms_md_01_registered_response_modes_are_enforced() {
+    const IAT: &str = "initial-access-token-for-ms";
+    let env = TestEnv::start(|ws| {
+        ws.profile = ProfileId::Fapi2MessageSigning;
+        ws.registration.enabled = true;
+        ws.registration.initial_access_tokens = vec![IAT.into()];
+    })
+    .await;
+    let bundle = fapilab_certs::CaDir::new(&env.info.ca_dir).load_tpp("pkjwt-dpop-1").expect("tpp");
+    let body = json!({
+        "redirect_uris": DEFAULT_REDIRECT_URIS,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": bundle.public_jwks(),
+        "dpop_bound_access_tokens": true,
+        "scope": "openid accounts",
+        "response_modes": ["jwt"],
+    });
+    let registered = Resp::read(env.http.post(env.tls_url("register")).bearer_auth(IAT).json(&body).send().await.expect("POST")).await;
+    registered.assert_status(201, "registration with response_modes");
+    assert_eq!(registered.json["response_modes"], json!(["jwt"]));
+    let tpp = env.tpp("pkjwt-dpop-1").renamed(registered.json["client_id"].as_str().expect("client_id"));
+    let req = AuthRequest::new("openid accounts");
+    push_signed(&env, &tpp, &request_claims(&env, &tpp, &req, "fragment.jwt")).await.assert_error(400, &["invalid_request"], "MS-MD-01: an unregistered mode");
+    push_signed(&env, &tpp, &request_claims(&env, &tpp, &req, "jwt")).await.assert_status(201, "the registered mode");
+}

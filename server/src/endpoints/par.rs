@@ -169,6 +169,16 @@ fn validate(ws: &Workspace, client: &Client, form: &FormParams, faults: &FaultSe
             )));
         }
     };
+    // MS-MD-01: a client that registered its response modes uses only those.
+    let effective_mode = response_mode.as_deref().unwrap_or("query");
+    if let Some(registered) = &client.response_modes
+        && !registered.iter().any(|m| m == effective_mode)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "response_mode {effective_mode:?} is not one the client registered ({}) [MS-MD-01]",
+            registered.join(", ")
+        )));
+    }
     let redirect_uri = match (form.get("redirect_uri"), client.redirect_uris.first()) {
         (None, Some(first)) if faults.active(Fault::RedirectUriRequired) => first.as_str(),
         _ => form.require("redirect_uri", "FAPI2-SP-AZ-06")?,

@@ -60,6 +60,8 @@ pub struct ClientMetadata {
     pub client_name: Option<String>,
     /// CIBA-MD-02: a ping client's notification endpoint (`None`: poll, or no CIBA).
     pub backchannel_client_notification_endpoint: Option<String>,
+    /// MS-MD-01: the response modes the client may use; `None`: any the workspace offers.
+    pub response_modes: Option<Vec<String>>,
     /// MS-AS-06 / CIBA-02: the one algorithm the client signs its request objects and its
     /// backchannel requests with, when it registered one.
     pub request_object_signing_alg: Option<Algorithm>,
@@ -191,6 +193,17 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         ));
     }
     doc.insert("response_types".into(), json!(response_types));
+
+    let response_modes = strings(body, "response_modes")?;
+    if let Some(modes) = &response_modes {
+        if let Some(bad) = modes.iter().find(|m| !policy.response_modes.contains(&m.as_str())) {
+            return Err(MetadataViolation::member(
+                "response_modes",
+                format!("{bad:?} is not offered; this workspace answers with {} [MS-MD-01]", policy.response_modes.join(", ")),
+            ));
+        }
+        doc.insert("response_modes".into(), json!(modes));
+    }
 
     let redirect_uris = strings(body, "redirect_uris")?.unwrap_or_default();
     if wants_code && redirect_uris.is_empty() {
@@ -417,6 +430,7 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         token_endpoint_auth_signing_alg,
         client_name,
         backchannel_client_notification_endpoint,
+        response_modes,
         request_object_signing_alg,
         backchannel_request_signing_alg,
         document: doc,
@@ -660,6 +674,17 @@ mod tests {
         };
         assert_eq!(none.token_endpoint_auth_signing_alg, None);
         assert!(!none.document.contains_key("token_endpoint_auth_signing_alg"));
+    }
+
+    #[test]
+    fn ms_md_01_response_modes_within_the_workspace_offer() {
+        let mut body = good();
+        body.insert("response_modes".into(), json!(["jwt"]));
+        let ms = check_with(ProfileId::Fapi2MessageSigning, &body).expect("jwt is offered");
+        assert_eq!(ms.response_modes, Some(vec!["jwt".to_string()]));
+        assert_eq!(ms.document["response_modes"], json!(["jwt"]));
+        let e = check(&body).expect_err("the Security Profile answers in the query only");
+        assert!(e.to_string().contains("MS-MD-01"), "{e}");
     }
 
     #[test]
