@@ -56,6 +56,19 @@ pub fn sha256_b64url(data: &[u8]) -> String {
     b64::encode(&sha256(data))
 }
 
+/// An ID token's `c_hash`, `s_hash` or `at_hash` (OIDC Core §3.3.2.11): the base64url of
+/// the left-most half of the hash of the ASCII value, with the hash of the JWS `alg` of the
+/// ID token — SHA-256 for ES256 and PS256, SHA-512 for EdDSA over Ed25519.
+pub fn id_token_hash(alg: Algorithm, value: &str) -> String {
+    let algorithm = match alg {
+        Algorithm::Es256 | Algorithm::Ps256 => &digest::SHA256,
+        Algorithm::EdDsa => &digest::SHA512,
+    };
+    let digest = digest::digest(algorithm, value.as_bytes());
+    let bytes = digest.as_ref();
+    b64::encode(&bytes[..bytes.len() / 2])
+}
+
 /// `bytes` bytes from the aws-lc-rs CSPRNG, base64url-encoded; for codes,
 /// tokens, nonces and `jti` values. 32 bytes give 256 bits of entropy.
 ///
@@ -97,6 +110,14 @@ mod tests {
             sha256_b64url(b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn id_token_hashes_match_the_oidc_core_examples() {
+        // OIDC Core Appendix A.4 (code id_token) and A.5 (at_hash), SHA-256 family.
+        assert_eq!(id_token_hash(Algorithm::Es256, "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"), "LDktKdoQak3Pk0cnXxCltA");
+        assert_eq!(id_token_hash(Algorithm::Ps256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(b64::decode(&id_token_hash(Algorithm::EdDsa, "x")).unwrap().len(), 32, "half of SHA-512");
     }
 
     #[test]

@@ -66,8 +66,10 @@ pub struct Sandbox {
 
 /// The sandbox's workspaces: `fapi2` (FAPI 2.0 Security Profile) and `fdx` (FDX offline
 /// approval: new registrations start `Pending`), both open to dynamic registration with an
-/// initial access token generated at start (and published in the manifest), and `fapi2-ms`
-/// (FAPI 2.0 Message Signing: signed request objects, JARM).
+/// initial access token generated at start (and published in the manifest), `fapi2-ms`
+/// (FAPI 2.0 Message Signing: signed request objects, JARM), `fapi1-adv` (FAPI 1.0 Advanced:
+/// signed request objects by value or pushed, hybrid or JARM responses, mTLS-bound tokens) and
+/// `fapi1-base` (FAPI 1.0 Baseline).
 fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
     let registration = |ws: &mut WorkspaceConfig| {
         ws.registration.enabled = true;
@@ -80,7 +82,9 @@ fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
     registration(&mut fdx);
     fdx.fdx.initial_status = FdxStatus::Pending;
     let message_signing = WorkspaceConfig { id: "fapi2-ms".into(), profile: ProfileId::Fapi2MessageSigning, ..WorkspaceConfig::default() };
-    let mut workspaces = vec![fapi2, fdx, message_signing];
+    let fapi1_advanced = WorkspaceConfig { id: "fapi1-adv".into(), profile: ProfileId::Fapi1Advanced, ..WorkspaceConfig::default() };
+    let fapi1_baseline = WorkspaceConfig { id: "fapi1-base".into(), profile: ProfileId::Fapi1Baseline, ..WorkspaceConfig::default() };
+    let mut workspaces = vec![fapi2, fdx, message_signing, fapi1_advanced, fapi1_baseline];
     for ws in &mut workspaces {
         ciba(ws);
     }

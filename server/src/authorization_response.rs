@@ -1,21 +1,23 @@
 //! Finishing an authorization request: consuming the pushed request (FAPI2-SP-AZ-15) and
 //! answering the client at its validated redirect URI by 303 (AZ-10, AZ-11) with a code or an
-//! error, `state`, and always `iss` (FAPI2-SP-AZ-07, RFC 9207) — or, in a JARM response mode,
-//! all of them inside one signed JWT (MS-JARM-03) delivered in the query, the fragment or a
-//! form post (MS-JARM-06). Used by the consent form and by `prompt=none` at the authorization
-//! endpoint.
+//! error, `state`, and always `iss` (FAPI2-SP-AZ-07, RFC 9207) — in the query; in the fragment
+//! for the hybrid `code id_token`, with the ID token as detached signature (A-IDT-04, A-IDT-05);
+//! or, in a JARM response mode, all of them inside one signed (optionally encrypted) JWT
+//! (MS-JARM-03, A-JARM-01) delivered in the query, the fragment or a form post (MS-JARM-06).
+//! Used by the consent form and by `prompt=none` at the authorization endpoint.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, OAuthResult};
 use crate::faults::Fault;
+use crate::issuance::{self, IdTokenClaims};
 use crate::pages;
 use crate::state::AppState;
 use crate::store::Kind;
 use crate::store::records::{AuthorizationCode, Consent, PushedRequest, Session, plain_key, secret_key};
-use crate::workspace::Workspace;
+use crate::workspace::{Client, Workspace};
 
 pub enum Outcome<'a> {
     Approved(&'a Session),
@@ -52,11 +54,20 @@ pub fn has_consent(state: &AppState, ws: &Workspace, subject: &str, pushed: &Pus
 }
 
 pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome: Outcome<'_>) -> Response {
+    let Some(client) = ws.client(&pushed.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the client of this request no longer exists");
+    };
     let mut params: Vec<(&str, String)> = Vec::new();
     match outcome {
         Outcome::Approved(session) => match issue_code(state, ws, pushed, session) {
             Ok(code) => {
                 tracing::info!(client_id = %pushed.client_id, "authorization approved");
+                if returns_id_token(&pushed.params.response_type) {
+                    match detached_id_token(state, ws, &client, pushed, session, &code) {
+                        Ok(id_token) => params.push(("id_token", id_token)),
+                        Err(e) => return e.into_response(),
+                    }
+                }
                 params.push(("code", code));
             }
             Err(e) => return e.into_response(),
@@ -72,22 +83,69 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
     }
     let with_iss = !state.faults.active(Fault::IssParameter);
     let is_error = params.iter().any(|(k, _)| *k == "error");
+    let redirect_uri = &pushed.params.redirect_uri;
     match pushed.params.response_mode.as_deref() {
-        Some(_) if is_error && state.faults.active(Fault::JarmErrorPlain) => redirect(ws, &pushed.params.redirect_uri, &params, with_iss),
-        Some(mode) => match jarm_response(state, ws, pushed, &params) {
-            Ok(jwt) => deliver_jwt(&pushed.params.redirect_uri, mode, &jwt),
+        // OIDC §3.3.2.5 / A-AS-22: a hybrid response (and its errors) in the fragment.
+        Some("fragment") => see_other(&format!("{redirect_uri}#{}", encode(ws, &params, with_iss))),
+        Some(_) if is_error && state.faults.active(Fault::JarmErrorPlain) => redirect(ws, redirect_uri, &params, with_iss),
+        Some(mode) => match jarm_response(state, ws, &client, pushed, &params) {
+            Ok(jwt) => deliver_jwt(redirect_uri, mode, &jwt),
             Err(e) => e.into_response(),
         },
-        None => redirect(ws, &pushed.params.redirect_uri, &params, with_iss),
+        None => redirect(ws, redirect_uri, &params, with_iss),
     }
+}
+
+fn returns_id_token(response_type: &str) -> bool {
+    response_type.split(' ').any(|t| t == "id_token")
+}
+
+/// A-IDT-04, A-IDT-05 (OIDC §3.3.2.11): the ID token of a hybrid response is a detached
+/// signature over the response — `c_hash` of the code, `s_hash` of the state, the request's
+/// `nonce` — for the client only.
+fn detached_id_token(state: &AppState, ws: &Workspace, client: &Client, pushed: &PushedRequest, session: &Session, code: &str) -> OAuthResult<String> {
+    let faults = &state.faults;
+    let alg = ws.signing_key.algorithm();
+    let mut hashes = Vec::new();
+    if !faults.active(Fault::HybridCHash) {
+        hashes.push(("c_hash", fapilab_jose::id_token_hash(alg, code)));
+    }
+    if let Some(s) = &pushed.params.state
+        && !faults.active(Fault::HybridSHash)
+    {
+        hashes.push(("s_hash", fapilab_jose::id_token_hash(alg, s)));
+    }
+    let acr = granted_acr(ws, pushed, session);
+    let audience = if faults.active(Fault::FrontChannelIdTokenAudience) { ws.issuer.as_str() } else { client.client_id.as_str() };
+    let claims = IdTokenClaims {
+        subject: &session.subject,
+        audience,
+        auth_time: Some(session.auth_time),
+        acr: acr.as_deref(),
+        nonce: pushed.params.nonce.as_deref().filter(|_| !faults.active(Fault::HybridIdTokenNonce)),
+        hashes,
+    };
+    issuance::id_token(ws, client, &claims)
+}
+
+fn encode(ws: &Workspace, params: &[(&str, String)], with_iss: bool) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        out.append_pair(k, v);
+    }
+    if with_iss {
+        out.append_pair("iss", &ws.issuer);
+    }
+    out.finish()
 }
 
 /// JARM response lifetime (MS-JARM-03 recommends at most 10 minutes).
 const JARM_LIFETIME: i64 = 300;
 
 /// MS-JARM-03: the response parameters, `iss`, `aud` = the client and `exp`, signed with the
-/// workspace key (MS-JARM-04).
-fn jarm_response(state: &AppState, ws: &Workspace, pushed: &PushedRequest, params: &[(&str, String)]) -> Result<String, OAuthError> {
+/// workspace key (MS-JARM-04) and, when the client registered it, encrypted to the client
+/// (JARM §2.2, MS-JARM-05).
+fn jarm_response(state: &AppState, ws: &Workspace, client: &Client, pushed: &PushedRequest, params: &[(&str, String)]) -> Result<String, OAuthError> {
     let now = fapilab_jose::now();
     let mut claims = serde_json::Map::new();
     if !state.faults.active(Fault::JarmIss) {
@@ -102,7 +160,11 @@ fn jarm_response(state: &AppState, ws: &Workspace, pushed: &PushedRequest, param
     for (k, v) in params {
         claims.insert((*k).to_owned(), json!(v));
     }
-    fapilab_jose::jws::sign(&ws.signing_key, serde_json::Map::new(), &serde_json::Value::Object(claims)).map_err(OAuthError::server)
+    let signed = fapilab_jose::jws::sign(&ws.signing_key, serde_json::Map::new(), &serde_json::Value::Object(claims)).map_err(OAuthError::server)?;
+    match &client.authorization_encryption {
+        Some(encryption) => encryption.seal(&signed).map_err(OAuthError::server),
+        None => Ok(signed),
+    }
 }
 
 /// MS-JARM-06: `jwt` means `query.jwt` for `response_type=code`.
@@ -136,12 +198,7 @@ fn see_other(target: &str) -> Response {
 fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Result<String, OAuthError> {
     let now = fapilab_jose::now();
     let code = fapilab_jose::random_token(32);
-    let acr = pushed
-        .params
-        .essential_acr
-        .as_ref()
-        .and_then(|wanted| wanted.iter().find(|w| ws.settings.acr_values.contains(w)).cloned())
-        .or_else(|| Some(session.acr.clone()).filter(|a| !a.is_empty()));
+    let acr = granted_acr(ws, pushed, session);
     let record = AuthorizationCode {
         client_id: pushed.client_id.clone(),
         params: pushed.params.clone(),
@@ -160,14 +217,17 @@ fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session:
     Ok(code)
 }
 
+/// OIDC §5.5.1.1: an essential `acr` the workspace supports, else the session's.
+fn granted_acr(ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Option<String> {
+    pushed
+        .params
+        .essential_acr
+        .as_ref()
+        .and_then(|wanted| wanted.iter().find(|w| ws.settings.acr_values.contains(w)).cloned())
+        .or_else(|| Some(session.acr.clone()).filter(|a| !a.is_empty()))
+}
+
 fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)], with_iss: bool) -> Response {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        query.append_pair(k, v);
-    }
-    if with_iss {
-        query.append_pair("iss", &ws.issuer);
-    }
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    see_other(&format!("{redirect_uri}{separator}{}", query.finish()))
+    see_other(&format!("{redirect_uri}{separator}{}", encode(ws, params, with_iss)))
 }

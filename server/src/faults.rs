@@ -132,11 +132,34 @@ pub enum Fault {
     CibaClientBinding,
     /// CIBA-06: a redeemed `auth_req_id` issues tokens again.
     CibaSingleUse,
+    /// A-IDT-05: the front-channel ID token of a hybrid response has no `c_hash`.
+    HybridCHash,
+    /// A-IDT-05: the front-channel ID token has no `s_hash` although `state` was sent.
+    HybridSHash,
+    /// A-IDT-05: the front-channel ID token has no `nonce`.
+    HybridIdTokenNonce,
+    /// B-NS-01 / OIDC §3.3.2.11: an OpenID request without `nonce` is accepted.
+    NonceRequired,
+    /// A-AS-22: `code id_token` with `response_mode=query` is answered in the query.
+    HybridQueryEncoding,
+    /// A-AS-01: a front-channel authorization request without request object is accepted.
+    AuthorizeRequestObjectRequired,
+    /// A-AS-10: at the authorization endpoint, parameters outside the request object override
+    /// those inside.
+    AuthorizeOutsideParams,
+    /// A-AS-23: `scope`, `nonce` or `redirect_uri` missing inside the request object is taken
+    /// from outside it.
+    RequestObjectRequiredMembers,
+    /// FAPI 1 (OIDC §9, RFC 9126 §2): a client assertion addressed to the token or PAR
+    /// endpoint is refused, as FAPI 2.0 would.
+    AssertionEndpointAudience,
+    /// A-IDT-05: the front-channel ID token's `aud` is the issuer instead of the client.
+    FrontChannelIdTokenAudience,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 55] = [
+    pub const ALL: [Fault; 65] = [
         Fault::PkceCheck,
         Fault::PkcePlainAllowed,
         Fault::ParPkceRequired,
@@ -192,6 +215,16 @@ impl Fault {
         Fault::CibaExpiry,
         Fault::CibaClientBinding,
         Fault::CibaSingleUse,
+        Fault::HybridCHash,
+        Fault::HybridSHash,
+        Fault::HybridIdTokenNonce,
+        Fault::NonceRequired,
+        Fault::HybridQueryEncoding,
+        Fault::AuthorizeRequestObjectRequired,
+        Fault::AuthorizeOutsideParams,
+        Fault::RequestObjectRequiredMembers,
+        Fault::AssertionEndpointAudience,
+        Fault::FrontChannelIdTokenAudience,
     ];
 
     /// The configuration name (`faults = ["pkce_check"]`).
@@ -249,6 +282,13 @@ impl Fault {
             Fault::CibaBindingMessageRequired => "FCIBA-03",
             Fault::CibaSingleHint | Fault::CibaOpenidScope => "CIBA-01",
             Fault::CibaSlowDown | Fault::CibaExpiry | Fault::CibaClientBinding | Fault::CibaSingleUse => "CIBA-06",
+            Fault::HybridCHash | Fault::HybridSHash | Fault::HybridIdTokenNonce | Fault::FrontChannelIdTokenAudience => "A-IDT-05",
+            Fault::NonceRequired => "B-NS-01",
+            Fault::HybridQueryEncoding => "A-AS-22",
+            Fault::AuthorizeRequestObjectRequired => "A-AS-01",
+            Fault::AuthorizeOutsideParams => "A-AS-10",
+            Fault::RequestObjectRequiredMembers => "A-AS-23",
+            Fault::AssertionEndpointAudience => "RFC9126-2",
         }
     }
 }

@@ -125,28 +125,63 @@ pub fn issue(ws: &Workspace, issue: Issue<'_>) -> OAuthResult<IssuedTokens> {
     }
 
     if let (Some(nonce), Some(subject)) = (issue.id_token_nonce, subject.as_ref()) {
-        let mut claims = json!({
-            "iss": ws.issuer,
-            "sub": subject,
-            "aud": issue.client.client_id,
-            "azp": issue.client.client_id,
-            "iat": now,
-            "exp": now + ID_TOKEN_LIFETIME,
-        });
-        if let Some(t) = issue.grant.auth_time {
-            claims["auth_time"] = json!(t);
-        }
-        if let Some(acr) = &issue.grant.acr {
-            claims["acr"] = json!(acr);
-            claims["amr"] = json!(["pwd"]);
-        }
-        if let Some(n) = nonce {
-            claims["nonce"] = json!(n);
-        }
-        let mut header = Map::new();
-        header.insert("typ".into(), json!("JWT"));
-        let id_token = fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?;
-        body["id_token"] = json!(id_token);
+        let claims = IdTokenClaims {
+            subject,
+            audience: &issue.client.client_id,
+            auth_time: issue.grant.auth_time,
+            acr: issue.grant.acr.as_deref(),
+            nonce,
+            // OIDC §3.3.2.11 makes at_hash optional at the token endpoint; it ties this ID
+            // token to the access token it travels with.
+            hashes: vec![("at_hash", fapilab_jose::id_token_hash(ws.signing_key.algorithm(), &access_token))],
+        };
+        body["id_token"] = json!(id_token(ws, issue.client, &claims)?);
     }
     Ok(IssuedTokens { body, writes })
+}
+
+/// What one ID token says about its authentication (OIDC Core §2).
+pub struct IdTokenClaims<'a> {
+    pub subject: &'a str,
+    /// The client (A-IDT-05); only a test-only fault makes it anything else.
+    pub audience: &'a str,
+    pub auth_time: Option<i64>,
+    pub acr: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    /// `c_hash`, `s_hash`, `at_hash` (OIDC §3.3.2.11), already computed.
+    pub hashes: Vec<(&'static str, String)>,
+}
+
+/// An ID token signed by the workspace (A-IDT-02, A-IDT-07) and, when the client registered
+/// encryption, encrypted to it (A-IDT-03).
+pub fn id_token(ws: &Workspace, client: &Client, c: &IdTokenClaims<'_>) -> OAuthResult<String> {
+    let now = fapilab_jose::now();
+    let mut claims = json!({
+        "iss": ws.issuer,
+        "sub": c.subject,
+        "aud": c.audience,
+        "azp": client.client_id,
+        "iat": now,
+        "exp": now + ID_TOKEN_LIFETIME,
+    });
+    if let Some(t) = c.auth_time {
+        claims["auth_time"] = json!(t);
+    }
+    if let Some(acr) = c.acr {
+        claims["acr"] = json!(acr);
+        claims["amr"] = json!(["pwd"]);
+    }
+    if let Some(n) = c.nonce {
+        claims["nonce"] = json!(n);
+    }
+    for (name, value) in &c.hashes {
+        claims[*name] = json!(value);
+    }
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    let signed = fapilab_jose::jws::sign(&ws.signing_key, header, &claims).map_err(OAuthError::server)?;
+    match &client.id_token_encryption {
+        Some(encryption) => encryption.seal(&signed).map_err(OAuthError::server),
+        None => Ok(signed),
+    }
 }

@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod authorization_request;
 pub mod authorization_response;
 pub mod ciba;
 pub mod client_auth;

@@ -176,10 +176,21 @@ pub fn rules(ws: &Workspace) -> MetadataRules<'_> {
 /// The runtime client of validated metadata; `fetched_jwks` holds the keys of its
 /// `jwks_uri`, when it registered one.
 pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Option<FdxStatus>, fetched_jwks: Option<&Value>) -> Result<Client, String> {
-    let jwks = match m.jwks.as_ref().or(fetched_jwks) {
+    let key_set = m.jwks.as_ref().or(fetched_jwks);
+    let jwks = match key_set {
         Some(v) => fapilab_jose::Jwks::from_value(v).map_err(|e| format!("jwks: {e}"))?,
         None => fapilab_jose::Jwks::default(),
     };
+    // A-IDT-03: the encryption key is picked once, from the same keys as the signature keys.
+    let encryption = |registered: Option<crate::protocol::client_metadata::Encryption>, what: &str| match (registered, key_set) {
+        (None, _) => Ok(None),
+        (Some(e), Some(set)) => crate::workspace::ResponseEncryption::from_jwks(set, e.alg, e.enc)
+            .map(Some)
+            .map_err(|err| format!("{what}: no usable encryption key for {}: {err}", e.alg.as_str())),
+        (Some(_), None) => Err(format!("{what}: encryption needs the client's keys (jwks or jwks_uri)")),
+    };
+    let id_token_encryption = encryption(m.id_token_encryption, "id_token_encrypted_response_alg")?;
+    let authorization_encryption = encryption(m.authorization_encryption, "authorization_encrypted_response_alg")?;
     let self_signed_certificates = jwks.keys().iter().flat_map(|k| k.x5c_der().into_iter().take(1)).collect();
     Ok(Client {
         client_id: client_id.to_owned(),
@@ -202,6 +213,8 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
         response_modes: m.response_modes.clone(),
         request_object_signing_alg: m.request_object_signing_alg,
         backchannel_request_signing_alg: m.backchannel_request_signing_alg,
+        id_token_encryption,
+        authorization_encryption,
     })
 }
 

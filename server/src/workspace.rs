@@ -52,6 +52,38 @@ pub struct Client {
     /// MS-AS-06 / CIBA-02: the registered algorithm of the client's signed requests, if any.
     pub request_object_signing_alg: Option<Algorithm>,
     pub backchannel_request_signing_alg: Option<Algorithm>,
+    /// A-IDT-03: ID tokens are encrypted to the client, when it registered encryption.
+    pub id_token_encryption: Option<ResponseEncryption>,
+    /// JARM §3 (MS-JARM-05): JARM responses are encrypted to the client, when it registered so.
+    pub authorization_encryption: Option<ResponseEncryption>,
+}
+
+/// The encryption a client registered for one kind of response: the JWT the workspace signed
+/// is the plaintext of a JWE to the client's key (a nested JWT, RFC 7519 §5.2, A-IDT-03).
+#[derive(Debug, Clone)]
+pub struct ResponseEncryption {
+    pub key: fapilab_jose::jwe::EncryptionKey,
+    pub alg: fapilab_jose::jwe::KeyManagementAlgorithm,
+    pub enc: fapilab_jose::jwe::ContentEncryptionAlgorithm,
+}
+
+impl ResponseEncryption {
+    /// Picks the client's encryption key for `alg` from its JWK set.
+    pub fn from_jwks(
+        jwks: &Value,
+        alg: fapilab_jose::jwe::KeyManagementAlgorithm,
+        enc: fapilab_jose::jwe::ContentEncryptionAlgorithm,
+    ) -> Result<ResponseEncryption, fapilab_jose::JweError> {
+        Ok(ResponseEncryption { key: fapilab_jose::jwe::EncryptionKey::from_jwks(jwks, alg, None)?, alg, enc })
+    }
+
+    /// The signed JWT, encrypted: header `cty: JWT` marks the nested JWT (RFC 7519 §5.2) and
+    /// `kid` names the client's key (OIDF `ValidateEncryptedIdTokenHasKid`).
+    pub fn seal(&self, signed_jwt: &str) -> Result<String, fapilab_jose::JweError> {
+        let mut header = serde_json::Map::new();
+        header.insert("cty".into(), json!("JWT"));
+        fapilab_jose::jwe::encrypt(signed_jwt.as_bytes(), &self.key, self.alg, self.enc, header)
+    }
 }
 
 impl Client {
@@ -146,7 +178,7 @@ impl Workspace {
         };
 
         let client_configs = if settings.clients.is_empty() && settings.default_clients {
-            default_clients()
+            default_clients(&policy)
         } else {
             settings.clients.clone()
         };
@@ -314,6 +346,8 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         response_modes: None,
         request_object_signing_alg: None,
         backchannel_request_signing_alg: None,
+        id_token_encryption: None,
+        authorization_encryption: None,
     })
 }
 
@@ -325,10 +359,10 @@ pub const DEFAULT_REDIRECT_URIS: [&str; 2] =
 /// `update_client_status`.
 pub const ADMIN_CLIENT_ID: &str = "admin";
 
-/// Two clients for every client authentication × sender constraint (a certification run needs
+/// Two clients for every client authentication × sender constraint the profile allows (a run needs
 /// two), the administrative client, and the bank's resource-server client used for
 /// introspection.
-pub fn default_clients() -> Vec<ClientConfig> {
+pub fn default_clients(policy: &Policy) -> Vec<ClientConfig> {
     let mut clients = Vec::new();
     let methods = [
         (ClientAuthMethod::PrivateKeyJwt, "pkjwt"),
@@ -336,7 +370,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
         (ClientAuthMethod::SelfSignedTlsClientAuth, "selfsigned"),
     ];
     for (method, short) in methods {
-        for constraint in [SenderConstraint::Dpop, SenderConstraint::Mtls] {
+        for &constraint in [SenderConstraint::Dpop, SenderConstraint::Mtls].iter().filter(|c| policy.sender_constraints.contains(c)) {
             for n in 1..=2 {
                 let id = format!("{short}-{}-{n}", constraint.as_str());
                 clients.push(ClientConfig {
@@ -366,7 +400,8 @@ pub fn default_clients() -> Vec<ClientConfig> {
         client_id: ADMIN_CLIENT_ID.into(),
         client_name: Some("fapilab workspace administrator".into()),
         token_endpoint_auth_method: ClientAuthMethod::PrivateKeyJwt,
-        sender_constraint: Some(SenderConstraint::Dpop),
+        // DPoP where the profile allows it (no certificate needed), else mTLS (A-AS-06).
+        sender_constraint: policy.sender_constraints.iter().copied().find(|c| *c == SenderConstraint::Dpop).or(policy.sender_constraints.first().copied()),
         tpp: Some(ADMIN_CLIENT_ID.into()),
         jwks_file: None,
         tls_client_auth_subject_dn: None,

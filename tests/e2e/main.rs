@@ -12,3 +12,4 @@ mod certify_remote;
 mod registration;
 mod message_signing;
 mod ciba;
+mod fapi1;

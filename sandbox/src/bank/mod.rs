@@ -161,6 +161,8 @@ pub fn bank_app(state: Arc<BankState>) -> Router {
         .route("/accounts/{id}", get(routes::account))
         .route("/accounts/{id}/balances", get(routes::balances))
         .route("/accounts/{id}/transactions", get(routes::transactions))
+        // Runs after the token check (route layers added later wrap earlier ones).
+        .route_layer(middleware::from_fn(headers::check_fapi_request_headers))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             token_check::require_access,

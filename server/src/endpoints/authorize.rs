@@ -1,19 +1,22 @@
-//! The authorization endpoint (FAPI2-SP-AZ-03, AZ-15, AZ-16, PAR-10, PAR-11).
+//! The authorization endpoint (FAPI2-SP-AZ-03, AZ-15, AZ-16, PAR-10, PAR-11, A-AS-01).
 //!
-//! Only `client_id` and `request_uri` are read; every other front-channel parameter is
-//! ignored, because the pushed request is the authorization request. Problems before the
+//! With a `request_uri`, only it and `client_id` are read; every other front-channel
+//! parameter is ignored, because the pushed request is the authorization request. Where the
+//! profile does not require PAR (FAPI 1.0), a request may instead arrive by value — plain
+//! parameters or a signed `request` object, as the policy allows. Problems before the
 //! redirect URI is known to be valid are shown as an error page, never redirected (OA-03,
 //! FAPI2-SP-AS-07). The `request_uri` is consumed when consent completes, so loading this page
 //! twice (link pre-fetchers) still works (AZ-15).
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use std::collections::HashMap;
 
+use crate::authorization_request::{self, Channel};
 use crate::endpoints::par::REQUEST_URI_PREFIX;
+use crate::error::OAuthError;
 use crate::faults::Fault;
-use crate::http::{OAuthForm, Ws};
+use crate::http::{FormParams, OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
 use crate::state::{AppState, SharedState};
@@ -26,9 +29,13 @@ pub async fn authorize(
     State(state): State<SharedState>,
     Ws(ws): Ws,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    match load_pushed_request(&state, &ws, &query) {
+    let query = match FormParams::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description),
+    };
+    match load_request(&state, &ws, &query) {
         Ok((handle, pushed)) => show_login_or_consent(&state, &ws, &headers, &handle, &pushed),
         Err(page) => page,
     }
@@ -36,19 +43,54 @@ pub async fn authorize(
 
 /// OIDC Core §3.1.2.1: the authorization endpoint also takes its parameters as a form POST.
 pub async fn authorize_form(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
-    let query: HashMap<String, String> = form.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    match load_pushed_request(&state, &ws, &query) {
+    match load_request(&state, &ws, &form) {
         Ok((handle, pushed)) => show_login_or_consent(&state, &ws, &headers, &handle, &pushed),
         Err(page) => page,
     }
 }
 
+/// The authorization request the front channel names (`request_uri`, a pushed request) or
+/// carries (where the profile does not require PAR: parameters or a request object by value).
+fn load_request(state: &AppState, ws: &Workspace, query: &FormParams) -> Result<(String, PushedRequest), Response> {
+    if query.contains("request_uri") || ws.policy.require_pushed_authorization_requests {
+        load_pushed_request(state, ws, query)
+    } else {
+        front_channel_request(state, ws, query)
+    }
+}
+
+/// OIDC §3.1.2.1 / §6.1, A-AS-01: a request sent by value is checked exactly like a pushed
+/// one, then stored the same way, so consent and the response have one path. Every refusal is
+/// an error page: the redirect URI of a refused request is not trusted (OA-03), and FAPI 1.0
+/// allows an error page for each of them.
+fn front_channel_request(state: &AppState, ws: &Workspace, query: &FormParams) -> Result<(String, PushedRequest), Response> {
+    let refuse = |e: OAuthError| pages::error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description);
+    let Some(client_id) = query.get("client_id") else {
+        return Err(refuse(OAuthError::invalid_request("client_id is required [RFC6749-4.1.1, A-AS-19]")));
+    };
+    let Some(client) = ws.client(client_id) else {
+        return Err(refuse(OAuthError::invalid_request("client_id does not name a client of this workspace [RFC6749-4.1.2.1]")));
+    };
+    crate::registry::ensure_active(&client).map_err(refuse)?;
+    if query.contains("request") && query.contains("request_uri") {
+        return Err(refuse(OAuthError::invalid_request("request and request_uri must not be sent together [RFC9101-5]")));
+    }
+    let form = authorization_request::parameters(state, ws, &client, query, Channel::FrontChannel).map_err(refuse)?;
+    let params = authorization_request::validate(ws, &client, &form, Channel::FrontChannel, &state.faults).map_err(refuse)?;
+    let now = fapilab_jose::now();
+    let lifetime = ws.settings.request_uri_lifetime as i64;
+    let handle = fapilab_jose::random_token(32);
+    let request = PushedRequest { client_id: client.client_id.clone(), params, expires_at: now + lifetime, used: false };
+    if let Err(e) = state.records.put(Kind::PushedRequest, &plain_key(&ws.key, &handle), Some(now + lifetime + 60), &request) {
+        tracing::error!(error = %e, "could not store a front-channel authorization request");
+        return Err(pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly"));
+    }
+    tracing::info!(client_id = %client.client_id, "authorization request received by value");
+    Ok((handle, request))
+}
+
 /// The pushed request named by the front channel, if it is usable by this client.
-pub fn load_pushed_request(
-    state: &AppState,
-    ws: &Workspace,
-    query: &HashMap<String, String>,
-) -> Result<(String, PushedRequest), Response> {
+pub fn load_pushed_request(state: &AppState, ws: &Workspace, query: &FormParams) -> Result<(String, PushedRequest), Response> {
     let refuse = |code: &str, description: &str| pages::error(StatusCode::BAD_REQUEST, code, description);
     let Some(request_uri) = query.get("request_uri") else {
         return Err(refuse(
@@ -59,6 +101,9 @@ pub fn load_pushed_request(
     let Some(client_id) = query.get("client_id") else {
         return Err(refuse("invalid_request", "client_id is required [PAR-10]"));
     };
+    if query.contains("request") {
+        return Err(refuse("invalid_request", "request and request_uri must not be sent together [RFC9101-5]"));
+    }
     let Some(handle) = request_uri.strip_prefix(REQUEST_URI_PREFIX).filter(|h| !h.is_empty() && h.len() <= 64) else {
         return Err(refuse("invalid_request_uri", "request_uri was not issued by this server [PAR-10]"));
     };
@@ -70,7 +115,7 @@ pub fn load_pushed_request(
             return Err(pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly"));
         }
     };
-    if pushed.client_id != *client_id && !state.faults.active(Fault::RequestUriClientBinding) {
+    if pushed.client_id != client_id && !state.faults.active(Fault::RequestUriClientBinding) {
         return Err(refuse(
             "invalid_request_uri",
             "request_uri was pushed by another client than client_id [FAPI2-SP-AZ-16, PAR-10]",

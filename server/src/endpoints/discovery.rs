@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use crate::http::Ws;
-use crate::profiles::RequestObjects;
+use crate::profiles::SenderConstraint;
 use crate::workspace::{Listener, Workspace};
 
 pub async fn openid_configuration(Ws(ws): Ws) -> impl IntoResponse {
@@ -46,9 +46,8 @@ pub fn document(ws: &Workspace) -> Value {
             "revocation_endpoint": mtls("revoke"),
             "userinfo_endpoint": mtls("userinfo"),
         },
-        "require_pushed_authorization_requests": p.require_pushed_authorization_requests,
-        "response_types_supported": p.response_types,
-        "response_modes_supported": p.response_modes,
+        "response_types_supported": p.response_types(),
+        "response_modes_supported": p.response_modes(),
         "grant_types_supported": grant_types,
         "code_challenge_methods_supported": p.pkce_methods,
         "token_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
@@ -57,7 +56,6 @@ pub fn document(ws: &Workspace) -> Value {
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": p.client_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
-        "dpop_signing_alg_values_supported": algs,
         "tls_client_certificate_bound_access_tokens": true,
         "authorization_response_iss_parameter_supported": true,
         "id_token_signing_alg_values_supported": signing,
@@ -69,6 +67,16 @@ pub fn document(ws: &Workspace) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": true,
     });
+    // PAR-02: advertised when required; FAPI 1.0 Advanced plans that send requests by value
+    // expect the member absent rather than false.
+    if p.require_pushed_authorization_requests {
+        doc["require_pushed_authorization_requests"] = json!(true);
+    }
+    // DP-MD-01: only where clients may register DPoP-bound tokens (FAPI 1.0 Advanced is
+    // mTLS only, A-AS-06).
+    if p.sender_constraints.contains(&SenderConstraint::Dpop) {
+        doc["dpop_signing_alg_values_supported"] = json!(algs);
+    }
     // CIBA-MD-01, FCIBA-04: poll and ping, never push; requests are signed (FCIBA-08).
     if ws.settings.ciba.enabled {
         doc["backchannel_authentication_endpoint"] = json!(tls("bc-authorize"));
@@ -79,15 +87,25 @@ pub fn document(ws: &Workspace) -> Value {
     }
     // RFC 9701 §6: every workspace signs introspection responses on request.
     doc["introspection_signing_alg_values_supported"] = json!(signing);
-    // MS-AS-11, MS-JARM-07: what Message Signing workspaces require and sign.
-    if p.request_objects == RequestObjects::RequiredInPar {
+    // MS-AS-11, A-AS-01, A-AS-20: where request objects are read, required, and their algorithms.
+    if p.request_objects.accepted() {
         doc["request_parameter_supported"] = json!(true);
-        doc["require_signed_request_object"] = json!(true);
         doc["request_object_signing_alg_values_supported"] = json!(algs);
     }
-    if p.response_modes.iter().any(|m| m.ends_with("jwt")) {
-        doc["authorization_signing_alg_values_supported"] = json!(signing);
+    if p.request_objects.required() {
+        doc["require_signed_request_object"] = json!(true);
     }
+    // MS-JARM-07, A-JARM-01: JARM signing, and the encryption a client may register
+    // (A-IDT-03, A-ALG-02: never RSA1_5).
+    let encryption_algs: Vec<&str> = p.encryption.algorithms.iter().map(|a| a.as_str()).collect();
+    let encryption_encs: Vec<&str> = p.encryption.encodings.iter().map(|e| e.as_str()).collect();
+    if p.offers_jarm() {
+        doc["authorization_signing_alg_values_supported"] = json!(signing);
+        doc["authorization_encryption_alg_values_supported"] = json!(encryption_algs);
+        doc["authorization_encryption_enc_values_supported"] = json!(encryption_encs);
+    }
+    doc["id_token_encryption_alg_values_supported"] = json!(encryption_algs);
+    doc["id_token_encryption_enc_values_supported"] = json!(encryption_encs);
     // DCR-01 / RFC 8414 §2: advertised only where the workspace offers registration.
     if ws.registration_enabled() {
         doc["registration_endpoint"] = json!(tls("register"));

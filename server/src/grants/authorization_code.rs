@@ -1,6 +1,6 @@
-//! `grant_type=authorization_code` (RFC 6749 §4.1.3) under FAPI 2.0: single-use codes that
-//! live ≤ 60 s and are bound to the client, the redirect URI, the PKCE verifier and the DPoP
-//! key (FAPI2-SP-AS-12, AS-13, AZ-05, AZ-09, OA-04, DP-C-02).
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3): single-use codes that live no longer
+//! than the profile allows and are bound to the client, the redirect URI, the PKCE verifier
+//! and the DPoP key (FAPI2-SP-AS-12, AS-13, AZ-05, AZ-09, OA-04, DP-C-02, B-AS-13).
 
 
 use crate::error::{OAuthError, OAuthResult};
@@ -48,9 +48,16 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         if form.get("code_verifier") != Some(record.params.code_challenge.as_str()) {
             return Err(OAuthError::invalid_grant("code_verifier does not match the plain code_challenge"));
         }
-    } else if !state.faults.active(Fault::PkceCheck)
-        && (!state.faults.active(Fault::ParPkceRequired) || !record.params.code_challenge.is_empty())
-    {
+    } else if record.params.code_challenge.is_empty() {
+        // A-AS-18: a FAPI 1.0 request sent by value may come without PKCE (only a test-only
+        // fault lets one through elsewhere). A verifier for a code without a challenge is a
+        // PKCE downgrade attempt (RFC 9700 §4.8.2).
+        if form.contains("code_verifier") {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier was sent but the authorization request had no code_challenge [RFC9700-4.8.2]",
+            ));
+        }
+    } else if !state.faults.active(Fault::PkceCheck) {
         pkce::verify(form.get("code_verifier"), &record.params.code_challenge).map_err(|f| OAuthError::invalid_grant(f.to_string()))?;
     }
     if let Some(bound) = &record.params.dpop_jkt

@@ -5,7 +5,7 @@
 //!
 //! Requirement ids refer to `shared/spec/fapi2-message-signing.md`.
 
-use super::{Policy, ProfileId, RequestObjects, fapi2_security};
+use super::{JARM_MODES, Policy, ProfileId, RequestObjects, ResponseRule, fapi2_security};
 
 pub fn policy() -> Policy {
     Policy {
@@ -13,8 +13,7 @@ pub fn policy() -> Policy {
         // MS-AS-01
         request_objects: RequestObjects::RequiredInPar,
         // MS-JARM-01, MS-JARM-06: JARM only, named by the client
-        response_modes: &["jwt", "query.jwt", "fragment.jwt", "form_post.jwt"],
-        response_mode_required: true,
+        responses: &[ResponseRule { response_type: "code", response_modes: &JARM_MODES, default_mode: None }],
         ..fapi2_security::policy()
     }
 }

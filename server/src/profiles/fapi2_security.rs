@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fapilab_jose::Algorithm;
 
-use super::{AssertionAudience, ClientAuthMethod, Policy, ProfileId, RequestObjects, SenderConstraint};
+use super::{AssertionAudience, ClientAuthMethod, FAPI_ENCRYPTION, PkceRule, Policy, ProfileId, RequestObjects, ResponseRule, SenderConstraint};
 
 pub fn policy() -> Policy {
     Policy {
@@ -14,13 +14,15 @@ pub fn policy() -> Policy {
         // FAPI2-SP-AZ-02 / AZ-03
         require_pushed_authorization_requests: true,
         // FAPI2-SP-AZ-01
-        response_types: &["code"],
-        response_modes: &["query"],
-        response_mode_required: false,
+        responses: &[ResponseRule { response_type: "code", response_modes: &["query"], default_mode: Some("query") }],
         request_objects: RequestObjects::NotAccepted,
         // FAPI2-SP-AZ-05
-        require_pkce: true,
+        pkce: PkceRule::Always,
         pkce_methods: &["S256"],
+        // FAPI 2.0 protects the code with PKCE; nonce and state stay optional (AZ-14).
+        nonce_required_with_openid: false,
+        state_required_without_openid: false,
+        encryption: FAPI_ENCRYPTION,
         // FAPI2-SP-AS-06
         client_auth_methods: &[
             ClientAuthMethod::PrivateKeyJwt,

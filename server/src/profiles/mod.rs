@@ -6,6 +6,8 @@
 //! policy of the workspace they serve; no handler asks which profile it is running. Adding a
 //! profile is adding a file here that returns a `Policy`.
 
+pub mod fapi1_advanced;
+pub mod fapi1_baseline;
 pub mod fapi2_message_signing;
 pub mod fapi2_security;
 pub mod fdx;
@@ -13,6 +15,7 @@ pub mod fdx;
 use std::time::Duration;
 
 use fapilab_jose::Algorithm;
+use fapilab_jose::jwe::{ContentEncryptionAlgorithm, KeyManagementAlgorithm};
 use serde::{Deserialize, Serialize};
 
 /// The profiles a workspace can run.
@@ -28,6 +31,14 @@ pub enum ProfileId {
     /// PAR, signed authorization responses (JARM) and signed introspection responses.
     #[serde(rename = "fapi2-message-signing")]
     Fapi2MessageSigning,
+    /// FAPI 1.0 Part 1 (Baseline): front-channel or pushed requests, PKCE always, signed
+    /// request objects optional, hybrid or JARM responses optional.
+    #[serde(rename = "fapi1-baseline")]
+    Fapi1Baseline,
+    /// FAPI 1.0 Part 2 (Advanced): signed request objects by value or pushed, hybrid
+    /// `code id_token` or `code` with JARM, mTLS-bound tokens.
+    #[serde(rename = "fapi1-advanced")]
+    Fapi1Advanced,
 }
 
 impl ProfileId {
@@ -36,6 +47,8 @@ impl ProfileId {
             ProfileId::Fapi2SecurityProfile => "fapi2-security-profile",
             ProfileId::Fdx => "fdx",
             ProfileId::Fapi2MessageSigning => "fapi2-message-signing",
+            ProfileId::Fapi1Baseline => "fapi1-baseline",
+            ProfileId::Fapi1Advanced => "fapi1-advanced",
         }
     }
 
@@ -44,6 +57,8 @@ impl ProfileId {
             ProfileId::Fapi2SecurityProfile => fapi2_security::policy(),
             ProfileId::Fdx => fdx::policy(),
             ProfileId::Fapi2MessageSigning => fapi2_message_signing::policy(),
+            ProfileId::Fapi1Baseline => fapi1_baseline::policy(),
+            ProfileId::Fapi1Advanced => fapi1_advanced::policy(),
         }
     }
 }
@@ -97,14 +112,82 @@ pub enum AssertionAudience {
     IssuerOrEndpoint,
 }
 
-/// Whether authorization requests come as signed request objects (RFC 9101).
+/// Whether authorization requests come as signed request objects (RFC 9101), and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestObjects {
     /// Form parameters only; a `request` parameter is refused.
     NotAccepted,
     /// MS-AS-01: a signed request object inside PAR, and nothing else.
     RequiredInPar,
+    /// FAPI 1.0 Baseline: a signed request object by value (at the authorization endpoint or
+    /// in PAR) is accepted; plain parameters are too.
+    Accepted,
+    /// A-AS-01: every request is a signed request object, by value at the authorization
+    /// endpoint or pushed.
+    Required,
 }
+
+impl RequestObjects {
+    /// Whether a `request` parameter is read at all.
+    pub fn accepted(self) -> bool {
+        self != RequestObjects::NotAccepted
+    }
+    /// Whether a request without one is refused.
+    pub fn required(self) -> bool {
+        matches!(self, RequestObjects::RequiredInPar | RequestObjects::Required)
+    }
+    /// Whether the authorization endpoint itself takes one (`request` by value, OIDC §6.1).
+    pub fn by_value_at_authorization_endpoint(self) -> bool {
+        matches!(self, RequestObjects::Accepted | RequestObjects::Required)
+    }
+}
+
+/// When PKCE is required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkceRule {
+    /// FAPI2-SP-AZ-05, B-AS-07: every authorization request.
+    Always,
+    /// A-AS-18: pushed requests; a front-channel request object may carry it and is then
+    /// checked the same way.
+    WithPar,
+}
+
+/// A response type, the response modes it may be delivered in and the default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseRule {
+    pub response_type: &'static str,
+    /// Modes ending in `jwt` are JARM (MS-JARM-06, A-JARM-01).
+    pub response_modes: &'static [&'static str],
+    /// The mode of a request that names none; `None`: the request must name one
+    /// (MS-JARM-01, A-AS-02: `code` only together with a JARM mode).
+    pub default_mode: Option<&'static str>,
+}
+
+impl ResponseRule {
+    /// Whether this response type returns an ID token from the authorization endpoint
+    /// (OIDC §3.3: hybrid), which also makes `nonce` mandatory (OIDC §3.3.2.11).
+    pub fn returns_id_token(&self) -> bool {
+        self.response_type.split(' ').any(|t| t == "id_token")
+    }
+}
+
+/// The JARM response modes (JARM §2.3, MS-JARM-06); `jwt` is `query.jwt` for `code`.
+pub const JARM_MODES: [&str; 4] = ["jwt", "query.jwt", "fragment.jwt", "form_post.jwt"];
+
+/// Encryption of ID tokens and JARM responses a client may register (A-IDT-03, JARM §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptionRules {
+    /// A-ALG-02: key management algorithms; never `RSA1_5`.
+    pub algorithms: &'static [KeyManagementAlgorithm],
+    pub encodings: &'static [ContentEncryptionAlgorithm],
+}
+
+/// What every FAPI profile offers for encrypted responses: RSA-OAEP(-256) with A256GCM or
+/// A128CBC-HS256 (A-IDT-03, A-ALG-02).
+pub const FAPI_ENCRYPTION: EncryptionRules = EncryptionRules {
+    algorithms: &[KeyManagementAlgorithm::RsaOaep256, KeyManagementAlgorithm::RsaOaep],
+    encodings: &[ContentEncryptionAlgorithm::A256Gcm, ContentEncryptionAlgorithm::A128CbcHs256],
+};
 
 /// What a profile adds to dynamic client registration (RFC 7591) beyond the common metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,17 +204,19 @@ pub struct Policy {
     pub profile: ProfileId,
     /// AZ-03 / PAR-01: authorization requests must arrive through PAR.
     pub require_pushed_authorization_requests: bool,
-    /// AZ-01: the response types a client may ask for.
-    pub response_types: &'static [&'static str],
-    /// The response modes a client may ask for; those ending in `jwt` are JARM (MS-JARM-06).
-    pub response_modes: &'static [&'static str],
-    /// MS-JARM-01: the client must name a response mode (no plain default).
-    pub response_mode_required: bool,
-    /// MS-AS-01: signed request objects.
+    /// AZ-01 / A-AS-02: the response types a client may ask for, each with its modes.
+    pub responses: &'static [ResponseRule],
+    /// MS-AS-01 / A-AS-01: signed request objects.
     pub request_objects: RequestObjects,
-    /// AZ-05: PKCE is required and these are the accepted methods.
-    pub require_pkce: bool,
+    /// AZ-05 / B-AS-07 / A-AS-18: when PKCE is required, and the accepted methods.
+    pub pkce: PkceRule,
     pub pkce_methods: &'static [&'static str],
+    /// B-NS-01: an OpenID request must carry `nonce` (FAPI 2.0 relies on PKCE instead).
+    pub nonce_required_with_openid: bool,
+    /// B-NS-02: a request without `openid` must carry `state`.
+    pub state_required_without_openid: bool,
+    /// A-IDT-03: the encryption a client may register for ID tokens and JARM responses.
+    pub encryption: EncryptionRules,
     /// AS-06 / AS-03: the only client authentication methods.
     pub client_auth_methods: &'static [ClientAuthMethod],
     /// CR-02: algorithms accepted on client assertions, DPoP proofs and request objects.
@@ -174,5 +259,24 @@ impl Policy {
     }
     pub fn algorithm_names(&self) -> Vec<&'static str> {
         self.accepted_algorithms.iter().map(|a| a.as_str()).collect()
+    }
+    pub fn response_rule(&self, response_type: &str) -> Option<&'static ResponseRule> {
+        self.responses.iter().find(|r| r.response_type == response_type)
+    }
+    pub fn response_types(&self) -> Vec<&'static str> {
+        self.responses.iter().map(|r| r.response_type).collect()
+    }
+    /// Every response mode of any response type, in policy order, once.
+    pub fn response_modes(&self) -> Vec<&'static str> {
+        let mut modes: Vec<&'static str> = Vec::new();
+        for mode in self.responses.iter().flat_map(|r| r.response_modes.iter()) {
+            if !modes.contains(mode) {
+                modes.push(mode);
+            }
+        }
+        modes
+    }
+    pub fn offers_jarm(&self) -> bool {
+        self.response_modes().iter().any(|m| m.ends_with("jwt"))
     }
 }

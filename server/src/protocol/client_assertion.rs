@@ -143,7 +143,9 @@ pub fn verify_with_faults(
         return Err(AssertionViolation::IssuerNotClient);
     }
     if !faults.active(Fault::AssertionAudIsIssuer) {
-        check_audience(claims.get("aud"), policy, ctx)?;
+        // Test-only fault: the FAPI 2.0 rule where the profile asks for the FAPI 1 one.
+        let rule = if faults.active(Fault::AssertionEndpointAudience) { AssertionAudience::IssuerStringOnly } else { policy.assertion_audience };
+        check_audience(claims.get("aud"), rule, ctx)?;
     }
     let jti = string_claim(&claims, "jti")?;
     let exp = number_claim(&claims, "exp")?.ok_or(AssertionViolation::MissingClaim("exp"))?;
@@ -182,9 +184,9 @@ pub fn verify_with_faults(
     Ok(VerifiedAssertion { client_id: client_id.to_owned(), jti: jti.to_owned(), exp })
 }
 
-fn check_audience(aud: Option<&Value>, policy: &Policy, ctx: &AssertionContext<'_>) -> Result<(), AssertionViolation> {
+fn check_audience(aud: Option<&Value>, rule: AssertionAudience, ctx: &AssertionContext<'_>) -> Result<(), AssertionViolation> {
     let aud = aud.ok_or(AssertionViolation::MissingClaim("aud"))?;
-    match policy.assertion_audience {
+    match rule {
         AssertionAudience::IssuerStringOnly => match aud {
             Value::String(s) if s == ctx.issuer => Ok(()),
             Value::String(s) => Err(AssertionViolation::AudienceNotIssuer(s.clone())),

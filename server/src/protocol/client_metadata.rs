@@ -8,6 +8,7 @@
 //! and the requirement. Unknown members are ignored and not echoed (DCR-04); server-managed
 //! members (`client_id`, `registration_access_token`, …) are the caller's business.
 
+use fapilab_jose::jwe::{ContentEncryptionAlgorithm, KeyManagementAlgorithm};
 use fapilab_jose::{Algorithm, Jwks};
 use serde_json::{Map, Value, json};
 
@@ -66,8 +67,19 @@ pub struct ClientMetadata {
     /// backchannel requests with, when it registered one.
     pub request_object_signing_alg: Option<Algorithm>,
     pub backchannel_request_signing_alg: Option<Algorithm>,
+    /// A-IDT-03: encryption of ID tokens, when registered.
+    pub id_token_encryption: Option<Encryption>,
+    /// JARM §3: encryption of JARM responses, when registered.
+    pub authorization_encryption: Option<Encryption>,
     /// What the registration echoes (DCR-02).
     pub document: Map<String, Value>,
+}
+
+/// A registered `*_encrypted_response_alg` / `_enc` pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encryption {
+    pub alg: KeyManagementAlgorithm,
+    pub enc: ContentEncryptionAlgorithm,
 }
 
 /// Why metadata was refused: the member and what is wrong with it. On the wire
@@ -176,17 +188,18 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
     }
     doc.insert("grant_types".into(), json!(grants));
 
-    // RFC 7591 §2.1: `code` ⇔ `authorization_code`.
+    // RFC 7591 §2.1: `code` ⇔ `authorization_code` (the hybrid `code id_token` also returns a
+    // code; its ID token needs no grant of its own here, as no token leaves the front channel).
     let response_types = strings(body, "response_types")?.unwrap_or_else(|| if wants_code { vec!["code".into()] } else { Vec::new() });
     for r in &response_types {
-        if !policy.response_types.contains(&r.as_str()) {
+        if !policy.response_types().contains(&r.as_str()) {
             return Err(MetadataViolation::member(
                 "response_types",
-                format!("{r:?} is not allowed; this profile allows {} [FAPI2-SP-AZ-01, DCR-04]", policy.response_types.join(", ")),
+                format!("{r:?} is not allowed; this profile allows {} [FAPI2-SP-AZ-01, DCR-04]", policy.response_types().join(", ")),
             ));
         }
     }
-    if wants_code != response_types.iter().any(|r| r == "code") {
+    if wants_code != response_types.iter().any(|r| r.split(' ').any(|t| t == "code")) {
         return Err(MetadataViolation::member(
             "response_types",
             "response_types must contain code exactly when grant_types contains authorization_code [RFC7591-2.1, DCR-04]",
@@ -196,10 +209,10 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
 
     let response_modes = strings(body, "response_modes")?;
     if let Some(modes) = &response_modes {
-        if let Some(bad) = modes.iter().find(|m| !policy.response_modes.contains(&m.as_str())) {
+        if let Some(bad) = modes.iter().find(|m| !policy.response_modes().contains(&m.as_str())) {
             return Err(MetadataViolation::member(
                 "response_modes",
-                format!("{bad:?} is not offered; this workspace answers with {} [MS-MD-01]", policy.response_modes.join(", ")),
+                format!("{bad:?} is not offered; this workspace answers with {} [MS-MD-01]", policy.response_modes().join(", ")),
             ));
         }
         doc.insert("response_modes".into(), json!(modes));
@@ -370,18 +383,20 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
             doc.insert(member.into(), json!(name));
         }
     }
+    // A-IDT-03, JARM §3: ID tokens and JARM responses may be encrypted to the client, with
+    // what the profile offers; the other responses are never encrypted here, and asking for
+    // that must not be ignored silently (DCR-06).
+    let jwks_value = jwks.as_ref().map(|(v, _)| v);
+    let id_token_encryption = encryption_members(body, "id_token", policy, jwks_value, &mut doc)?;
+    let authorization_encryption = encryption_members(body, "authorization", policy, jwks_value, &mut doc)?;
     for member in [
-        "id_token_encrypted_response_alg",
-        "id_token_encrypted_response_enc",
-        "authorization_encrypted_response_alg",
-        "authorization_encrypted_response_enc",
         "introspection_encrypted_response_alg",
         "introspection_encrypted_response_enc",
         "userinfo_encrypted_response_alg",
         "userinfo_encrypted_response_enc",
     ] {
         if body.get(member).is_some_and(|v| !v.is_null()) {
-            return Err(MetadataViolation::member(member, "encrypted responses are not offered by this server [DCR-06, MS-JARM-05]"));
+            return Err(MetadataViolation::member(member, "encrypted introspection and userinfo responses are not offered by this server [DCR-06]"));
         }
     }
     let par = boolean(body, "require_pushed_authorization_requests")?.unwrap_or(false) || policy.require_pushed_authorization_requests;
@@ -433,8 +448,58 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         response_modes,
         request_object_signing_alg,
         backchannel_request_signing_alg,
+        id_token_encryption,
+        authorization_encryption,
         document: doc,
     })
+}
+
+/// `{kind}_encrypted_response_alg` / `_enc` (OIDC Registration §2, JARM §3): `enc` needs
+/// `alg` and defaults to A128CBC-HS256; keys registered by value must hold an RSA encryption
+/// key for `alg` (keys at a `jwks_uri` are checked when fetched).
+fn encryption_members(
+    body: &Map<String, Value>,
+    kind: &str,
+    policy: &Policy,
+    jwks: Option<&Value>,
+    doc: &mut Map<String, Value>,
+) -> Result<Option<Encryption>, MetadataViolation> {
+    let alg_member = format!("{kind}_encrypted_response_alg");
+    let enc_member = format!("{kind}_encrypted_response_enc");
+    let offered_algs = || policy.encryption.algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ");
+    let offered_encs = || policy.encryption.encodings.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
+    let alg = match string(body, &alg_member)? {
+        None => {
+            if string(body, &enc_member)?.is_some() {
+                return Err(MetadataViolation::member(&enc_member, format!("{enc_member} needs {alg_member} [OIDC-REG-2]")));
+            }
+            return Ok(None);
+        }
+        Some(name) => name
+            .parse::<KeyManagementAlgorithm>()
+            .ok()
+            .filter(|a| policy.encryption.algorithms.contains(a))
+            .ok_or_else(|| MetadataViolation::member(&alg_member, format!("{name:?} is not offered; use {} (never RSA1_5) [A-ALG-02, DCR-06]", offered_algs())))?,
+    };
+    let enc = match string(body, &enc_member)? {
+        None => ContentEncryptionAlgorithm::A128CbcHs256,
+        Some(name) => name
+            .parse::<ContentEncryptionAlgorithm>()
+            .ok()
+            .filter(|e| policy.encryption.encodings.contains(e))
+            .ok_or_else(|| MetadataViolation::member(&enc_member, format!("{name:?} is not offered; use {} [A-IDT-03, DCR-06]", offered_encs())))?,
+    };
+    if !policy.encryption.encodings.contains(&enc) {
+        return Err(MetadataViolation::member(&enc_member, format!("the default A128CBC-HS256 is not offered; name one of {} [DCR-06]", offered_encs())));
+    }
+    if let Some(set) = jwks
+        && let Err(e) = fapilab_jose::jwe::EncryptionKey::from_jwks(set, alg, None)
+    {
+        return Err(MetadataViolation::member(&alg_member, format!("jwks holds no usable RSA encryption key (\"use\": \"enc\") for {}: {e} [A-IDT-03]", alg.as_str())));
+    }
+    doc.insert(alg_member, json!(alg.as_str()));
+    doc.insert(enc_member, json!(enc.as_str()));
+    Ok(Some(Encryption { alg, enc }))
 }
 
 /// CIBA-MD-02 / FCIBA-04: poll or ping (never push); ping needs an https notification endpoint.
