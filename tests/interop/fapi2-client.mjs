@@ -10,6 +10,11 @@
 // request object (JAR) pushed to PAR, and the authorization response is a JARM JWT
 // (response_mode=jwt) that openid-client verifies before the code is used.
 //
+// With "fapi1_advanced": true (FAPI 1.0 Advanced) the same JAR + PAR + JARM flow runs with
+// mTLS instead of DPoP: every back-channel call goes to the server's mtls_endpoint_aliases
+// with the client's transport certificate ("transport_cert_file", "transport_key_file"), and
+// the access token must come back bound to that certificate (A-AS-06).
+//
 // Usage: node fapi2-client.mjs <config.json>
 //
 // config.json:
@@ -22,7 +27,8 @@
 //     "password":          "...",
 //     "redirect_uri":      "https://client.fapilab.test/callback",
 //     "scope":             "openid accounts",
-//     "message_signing":   false
+//     "message_signing":   false,
+//     "fapi1_advanced":    false
 //   }
 //
 // The CA is trusted through NODE_EXTRA_CA_CERTS, which Node reads only at start-up: when it is
@@ -39,6 +45,7 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 import * as client from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 const REQUIRED_KEYS = [
   'issuer',
@@ -256,8 +263,37 @@ function openidClientVersion() {
   return JSON.parse(readFileSync(require.resolve('openid-client/package.json'), 'utf8')).version;
 }
 
+/// FAPI 1.0 Advanced: a fetch that presents the client's transport certificate, for the
+/// back-channel calls openid-client sends to the mTLS endpoint aliases (RFC 8705 §5).
+function mtlsFetch(config) {
+  for (const key of ['transport_cert_file', 'transport_key_file']) {
+    if (typeof config[key] !== 'string' || config[key] === '') fail(`config: "${key}" is required with fapi1_advanced`);
+  }
+  const agent = new Agent({
+    connect: {
+      ca: readFileSync(config.ca_file),
+      cert: readFileSync(config.transport_cert_file),
+      key: readFileSync(config.transport_key_file),
+    },
+  });
+  return (url, options) => undiciFetch(url, { ...options, dispatcher: agent });
+}
+
+/// The claims of a JWT, unverified (the access token is opaque to the client; this only
+/// reports its `cnf` so the test can compare it with the certificate).
+function jwtClaims(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) return null;
+  try {
+    return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
 async function run(config) {
   const signing = await loadSigningKey(config.private_jwks_file);
+  const fapi1 = config.fapi1_advanced === true;
 
   // private_key_jwt: FAPI 2.0 (Final) requires the assertion `aud` to be the issuer identifier
   // as a single string. openid-client's default is exactly that; the hook only observes (and
@@ -272,22 +308,29 @@ async function run(config) {
     },
   });
 
-  const messageSigning = config.message_signing === true;
+  // FAPI 1.0 Advanced with `code`: JAR and JARM, like Message Signing (A-AS-01, A-AS-02).
+  const messageSigning = config.message_signing === true || fapi1;
+  const clientMetadata = { redirect_uris: [config.redirect_uri], response_types: ['code'] };
+  if (fapi1) {
+    clientMetadata.use_mtls_endpoint_aliases = true;
+    clientMetadata.tls_client_certificate_bound_access_tokens = true;
+  }
   const configuration = await step('discovery', () =>
     client.discovery(
       new URL(config.issuer),
       config.client_id,
-      { redirect_uris: [config.redirect_uri], response_types: ['code'] },
+      clientMetadata,
       clientAuth,
       messageSigning ? { execute: [client.useJwtResponseMode] } : undefined,
     ),
   );
+  if (fapi1) configuration[client.customFetch] = mtlsFetch(config);
   const metadata = configuration.serverMetadata();
   if (metadata.issuer !== config.issuer) fail(`discovery: issuer ${metadata.issuer} is not ${config.issuer}`);
   if (!metadata.pushed_authorization_request_endpoint) fail('discovery: no pushed_authorization_request_endpoint');
 
-  const dpopKeys = await client.randomDPoPKeyPair('ES256');
-  const dpop = client.getDPoPHandle(configuration, dpopKeys);
+  // Sender constraint: DPoP under FAPI 2.0, the client certificate under FAPI 1.0 Advanced.
+  const dpop = fapi1 ? undefined : client.getDPoPHandle(configuration, await client.randomDPoPKeyPair('ES256'));
 
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
@@ -370,7 +413,8 @@ async function run(config) {
       { DPoP: dpop },
     ),
   );
-  if (String(tokens.token_type).toLowerCase() !== 'dpop') fail(`token_type is ${tokens.token_type}, expected DPoP`);
+  const expectedType = fapi1 ? 'bearer' : 'dpop';
+  if (String(tokens.token_type).toLowerCase() !== expectedType) fail(`token_type is ${tokens.token_type}, expected ${expectedType}`);
   const idClaims = tokens.claims();
   if (!idClaims?.sub) fail('the token response has no ID Token with a sub');
 
@@ -392,6 +436,7 @@ async function run(config) {
       scope: tokens.scope,
       expires_in: tokens.expires_in,
       has_refresh_token: Boolean(tokens.refresh_token),
+      cnf: jwtClaims(tokens.access_token)?.cnf ?? null,
     },
     id_token: { iss: idClaims.iss, sub: idClaims.sub, aud: idClaims.aud, acr: idClaims.acr },
     userinfo,
