@@ -518,3 +518,37 @@ async fn other_methods_and_paths_do_not_need_a_token() {
         (StatusCode::NOT_FOUND, Value::from("not_found"))
     );
 }
+
+#[tokio::test]
+async fn b_rs_13_customer_headers_are_accepted_when_valid_and_refused_when_malformed() {
+    let f = fixture();
+    let with = |name: &str, value: &str| {
+        let mut request = dpop_request(&f, "DPoP", "/accounts");
+        request.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+        request
+    };
+    // FAPI 1.0 Part 1 §6.2.1-13 / §6.2.2: the spec's own examples pass.
+    for (name, value) in [
+        ("x-fapi-customer-ip-address", "198.51.100.119"),
+        ("x-fapi-customer-ip-address", "2001:DB8::1893:25c8:1946"),
+        ("x-fapi-auth-date", "Tue, 11 Sep 2012 19:43:31 GMT"),
+    ] {
+        let (status, _, body, _) = send(&f, with(name, value)).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {value}: {body}");
+    }
+    for (name, value) in [
+        ("x-fapi-customer-ip-address", "198.51.100.300"),
+        ("x-fapi-customer-ip-address", "client.example"),
+        ("x-fapi-auth-date", "2012-09-11T19:43:31Z"),
+        ("x-fapi-auth-date", "Mon, 11 Sep 2012 19:43:31 GMT"),
+    ] {
+        let (status, _, body, response) = send(&f, with(name, value)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {value}");
+        assert_eq!(body["error"], "invalid_request");
+        assert!(body["error_description"].as_str().is_some_and(|d| d.contains(name)), "{body}");
+        assert!(response.headers().contains_key("x-fapi-interaction-id"), "refusals carry the interaction id too");
+    }
+}

@@ -280,3 +280,46 @@ impl Policy {
         self.response_modes().iter().any(|m| m.ends_with("jwt"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [ProfileId; 5] =
+        [ProfileId::Fapi2SecurityProfile, ProfileId::Fdx, ProfileId::Fapi2MessageSigning, ProfileId::Fapi1Baseline, ProfileId::Fapi1Advanced];
+
+    #[test]
+    fn every_profile_is_consistent() {
+        for profile in ALL {
+            let p = profile.policy();
+            assert_eq!(p.profile, profile);
+            for rule in p.responses {
+                if let Some(default) = rule.default_mode {
+                    assert!(rule.response_modes.contains(&default), "{profile:?} {}: default mode offered", rule.response_type);
+                }
+                // A-AS-22: an ID token never travels in the query.
+                assert!(!(rule.returns_id_token() && rule.response_modes.contains(&"query")), "{profile:?}");
+            }
+            // A-ALG-02: never RSA1_5 (the type cannot even name it); something is offered.
+            assert!(!p.encryption.algorithms.is_empty() && !p.encryption.encodings.is_empty());
+            assert!(!p.sender_constraints.is_empty() && !p.client_auth_methods.is_empty(), "{profile:?}");
+        }
+    }
+
+    #[test]
+    fn fapi1_advanced_differs_from_fapi2_where_the_specs_do() {
+        let fapi1 = ProfileId::Fapi1Advanced.policy();
+        let fapi2 = ProfileId::Fapi2SecurityProfile.policy();
+        assert_eq!(fapi1.assertion_audience, AssertionAudience::IssuerOrEndpoint);
+        assert_eq!(fapi2.assertion_audience, AssertionAudience::IssuerStringOnly);
+        assert_eq!(fapi1.sender_constraints, &[SenderConstraint::Mtls], "A-AS-06");
+        assert_eq!(fapi1.accepted_algorithms, &[Algorithm::Ps256, Algorithm::Es256], "A-ALG-01: no EdDSA");
+        assert_eq!(fapi1.pkce, PkceRule::WithPar, "A-AS-18");
+        assert_eq!(ProfileId::Fapi1Baseline.policy().pkce, PkceRule::Always, "B-AS-07");
+        assert!(fapi1.request_objects.required() && fapi1.request_objects.by_value_at_authorization_endpoint(), "A-AS-01");
+        assert!(!fapi1.require_pushed_authorization_requests && fapi2.require_pushed_authorization_requests);
+        assert_eq!(fapi1.response_types(), vec!["code id_token", "code"], "A-AS-02");
+        assert_eq!(fapi1.response_rule("code").and_then(|r| r.default_mode), None, "A-AS-02: code only with a named JARM mode");
+        assert_eq!(fapi2.response_modes(), vec!["query"]);
+    }
+}
