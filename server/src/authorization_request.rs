@@ -43,7 +43,7 @@ pub fn parameters(state: &AppState, ws: &Workspace, client: &Client, form: &Form
             Channel::Pushed => faults.active(Fault::RequestObjectRequired),
             Channel::FrontChannel => faults.active(Fault::AuthorizeRequestObjectRequired),
         };
-        if rule.required() && !allowed_plain {
+        if (rule.required() || client.require_signed_request_object) && !allowed_plain {
             return Err(OAuthError::invalid_request(
                 "this workspace takes authorization requests only as a signed request object in the request parameter [MS-AS-01, A-AS-01]",
             ));
@@ -71,8 +71,13 @@ pub fn parameters(state: &AppState, ws: &Workspace, client: &Client, form: &Form
         now: fapilab_jose::now(),
     };
     let claims = request_object::verify(jwt, &ctx, faults).map_err(|v| OAuthError::new(ErrorCode::InvalidRequestObject, v.to_string()))?;
-    crate::protocol::replay::refuse_reused_request(state, ws, &client.client_id, &claims, ctx.now)
-        .map_err(|why| OAuthError::new(ErrorCode::InvalidRequestObject, format!("{why} [MS-AS-10]")))?;
+    // MS-AS-10: a pushed request object is used once. One sent by value is part of a URL a
+    // browser may load again (reload, link pre-fetchers, AZ-15); each load is its own
+    // authorization and its code is single-use, so it is not burned on first sight.
+    if channel == Channel::Pushed {
+        crate::protocol::replay::refuse_reused_request(state, ws, &client.client_id, &claims, ctx.now)
+            .map_err(|why| OAuthError::new(ErrorCode::InvalidRequestObject, format!("{why} [MS-AS-10]")))?;
+    }
     let inside = request_object::parameters(&claims);
     let outside: Vec<(String, String)> =
         form.iter().filter(|(k, _)| !ENVELOPE.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -127,6 +132,18 @@ pub fn validate(ws: &Workspace, client: &Client, form: &FormParams, channel: Cha
     }
     let response_type = form.require("response_type", "RFC6749-4.1.1")?;
     let offered = policy.response_types().join("\", \"");
+    // OAuth 2.0 Multiple Response Types §3: the order of the values does not matter; from here
+    // on the request carries the profile's spelling.
+    let response_type = policy.response_rule(response_type).map_or(response_type, |r| r.response_type);
+    if let Some(registered) = &client.response_types
+        && !registered.iter().any(|r| same_response_type(r, response_type))
+    {
+        return Err(OAuthError::unauthorized_client(format!(
+            "response_type {response_type:?} is not one client {} registered ({}) [RFC7591-2]",
+            client.client_id,
+            registered.join(", ")
+        )));
+    }
     let rule = match policy.response_rule(response_type) {
         Some(rule) => rule,
         None if faults.active(Fault::ResponseTypeCodeOnly) => &policy.responses[0],
@@ -253,6 +270,15 @@ pub fn validate(ws: &Workspace, client: &Client, form: &FormParams, channel: Cha
         // Stored records predating response modes other than JARM read `None` as the query.
         response_mode: Some(response_mode.to_owned()).filter(|m| m != "query"),
     })
+}
+
+/// Whether two `response_type` values name the same set of types.
+pub fn same_response_type(a: &str, b: &str) -> bool {
+    let mut x: Vec<&str> = a.split(' ').collect();
+    let mut y: Vec<&str> = b.split(' ').collect();
+    x.sort_unstable();
+    y.sort_unstable();
+    x == y
 }
 
 /// FAPI2-SP-AZ-05, B-AS-07: PKCE on every request; A-AS-18: on pushed ones, and checked the

@@ -215,6 +215,9 @@ pub fn client_from_metadata(client_id: &str, m: &ClientMetadata, fdx_status: Opt
         backchannel_request_signing_alg: m.backchannel_request_signing_alg,
         id_token_encryption,
         authorization_encryption,
+        response_types: Some(m.response_types.clone()),
+        require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+        require_signed_request_object: m.require_signed_request_object,
     })
 }
 

@@ -56,6 +56,12 @@ pub struct Client {
     pub id_token_encryption: Option<ResponseEncryption>,
     /// JARM §3 (MS-JARM-05): JARM responses are encrypted to the client, when it registered so.
     pub authorization_encryption: Option<ResponseEncryption>,
+    /// RFC 7591 §2: the response types the client registered; `None`: any the profile offers.
+    pub response_types: Option<Vec<String>>,
+    /// RFC 9126 §6: the client registered that its requests always go through PAR.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: the client registered that its requests are always signed.
+    pub require_signed_request_object: bool,
 }
 
 /// The encryption a client registered for one kind of response: the JWT the workspace signed
@@ -348,6 +354,9 @@ fn build_client(cfg: &ClientConfig, ca: &fapilab_certs::CaDir, leaf_days: u32) -
         backchannel_request_signing_alg: None,
         id_token_encryption: None,
         authorization_encryption: None,
+        response_types: None,
+        require_pushed_authorization_requests: false,
+        require_signed_request_object: false,
     })
 }
 

@@ -428,3 +428,64 @@ async fn fapi1_discovery_documents() {
         insta::assert_json_snapshot!(format!("discovery_{name}"), redacted);
     }
 }
+
+#[tokio::test]
+async fn rfc9126_6_a_client_that_registered_par_only_is_held_to_it() {
+    let env = TestEnv::start(|ws| {
+        ws.profile = ProfileId::Fapi1Baseline;
+        ws.registration.enabled = true;
+        ws.registration.policy = RegistrationPolicy::Open;
+    })
+    .await;
+    let tpp = env.tpp("pkjwt-mtls-2");
+    let metadata = json!({
+        "redirect_uris": [DEFAULT_REDIRECT_URIS[0]],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "tls_client_certificate_bound_access_tokens": true,
+        "grant_types": ["authorization_code"],
+        "scope": "openid accounts",
+        "jwks": { "keys": [tpp.signing_key.public_jwk().to_value()] },
+        "require_pushed_authorization_requests": true,
+    });
+    let registered = Resp::read(env.http.post(env.tls_url("register")).json(&metadata).send().await.expect("register")).await;
+    registered.assert_status(201, "registration");
+    assert_eq!(registered.json["require_pushed_authorization_requests"], true);
+    let client_id = registered.json["client_id"].as_str().expect("client_id");
+    let pkce = pkce_pair();
+    let url = authorize_url(
+        &env,
+        &[
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("redirect_uri", DEFAULT_REDIRECT_URIS[0]),
+            ("scope", "accounts"),
+            ("state", "s"),
+            ("code_challenge", &pkce.challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    assert_error_page(&env, &url, &["invalid_request"], "RFC 9126 §6: a by-value request of a PAR-only client").await;
+    // The same plain request from a client that did not register it (Baseline allows it).
+    let url = url.replace(client_id, "pkjwt-mtls-1");
+    env.browser().get(&url).await.assert_status(200, "login page for a client without the flag");
+}
+
+#[tokio::test]
+async fn dcr_06_jarm_encryption_is_refused_where_no_jarm_response_exists() {
+    let env = TestEnv::start(|ws| {
+        ws.registration.enabled = true;
+        ws.registration.policy = RegistrationPolicy::Open;
+    })
+    .await;
+    let tpp = env.tpp("pkjwt-dpop-2");
+    let metadata = json!({
+        "redirect_uris": [DEFAULT_REDIRECT_URIS[0]],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "dpop_bound_access_tokens": true,
+        "grant_types": ["authorization_code"],
+        "jwks": { "keys": [tpp.signing_key.public_jwk().to_value()] },
+        "authorization_encrypted_response_alg": "RSA-OAEP-256",
+    });
+    let refused = Resp::read(env.http.post(env.tls_url("register")).json(&metadata).send().await.expect("register")).await;
+    refused.assert_error(400, &["invalid_client_metadata"], "FAPI 2.0 SP has no JARM to encrypt");
+}

@@ -72,6 +72,12 @@ fn front_channel_request(state: &AppState, ws: &Workspace, query: &FormParams) -
         return Err(refuse(OAuthError::invalid_request("client_id does not name a client of this workspace [RFC6749-4.1.2.1]")));
     };
     crate::registry::ensure_active(&client).map_err(refuse)?;
+    if client.require_pushed_authorization_requests {
+        return Err(refuse(OAuthError::invalid_request(format!(
+            "client {} registered require_pushed_authorization_requests: push the request to the PAR endpoint first [RFC9126-6]",
+            client.client_id
+        ))));
+    }
     if query.contains("request") && query.contains("request_uri") {
         return Err(refuse(OAuthError::invalid_request("request and request_uri must not be sent together [RFC9101-5]")));
     }

@@ -260,8 +260,10 @@ impl Policy {
     pub fn algorithm_names(&self) -> Vec<&'static str> {
         self.accepted_algorithms.iter().map(|a| a.as_str()).collect()
     }
+    /// The rule of a response type, its values in any order (OAuth 2.0 Multiple Response
+    /// Types §3).
     pub fn response_rule(&self, response_type: &str) -> Option<&'static ResponseRule> {
-        self.responses.iter().find(|r| r.response_type == response_type)
+        self.responses.iter().find(|r| crate::authorization_request::same_response_type(r.response_type, response_type))
     }
     pub fn response_types(&self) -> Vec<&'static str> {
         self.responses.iter().map(|r| r.response_type).collect()

@@ -71,6 +71,12 @@ pub struct ClientMetadata {
     pub id_token_encryption: Option<Encryption>,
     /// JARM §3: encryption of JARM responses, when registered.
     pub authorization_encryption: Option<Encryption>,
+    /// RFC 7591 §2: the response types the client may use.
+    pub response_types: Vec<String>,
+    /// RFC 9126 §6: every authorization request of the client goes through PAR.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: every authorization request of the client is a signed request object.
+    pub require_signed_request_object: bool,
     /// What the registration echoes (DCR-02).
     pub document: Map<String, Value>,
 }
@@ -192,7 +198,7 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
     // code; its ID token needs no grant of its own here, as no token leaves the front channel).
     let response_types = strings(body, "response_types")?.unwrap_or_else(|| if wants_code { vec!["code".into()] } else { Vec::new() });
     for r in &response_types {
-        if !policy.response_types().contains(&r.as_str()) {
+        if policy.response_rule(r).is_none() {
             return Err(MetadataViolation::member(
                 "response_types",
                 format!("{r:?} is not allowed; this profile allows {} [FAPI2-SP-AZ-01, DCR-04]", policy.response_types().join(", ")),
@@ -388,6 +394,13 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
     // that must not be ignored silently (DCR-06).
     let jwks_value = jwks.as_ref().map(|(v, _)| v);
     let id_token_encryption = encryption_members(body, "id_token", policy, jwks_value, &mut doc)?;
+    if !policy.offers_jarm() {
+        for member in ["authorization_encrypted_response_alg", "authorization_encrypted_response_enc"] {
+            if body.get(member).is_some_and(|v| !v.is_null()) {
+                return Err(MetadataViolation::member(member, "this workspace sends no JARM responses to encrypt [DCR-06, MS-JARM-05]"));
+            }
+        }
+    }
     let authorization_encryption = encryption_members(body, "authorization", policy, jwks_value, &mut doc)?;
     for member in [
         "introspection_encrypted_response_alg",
@@ -399,8 +412,15 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
             return Err(MetadataViolation::member(member, "encrypted introspection and userinfo responses are not offered by this server [DCR-06]"));
         }
     }
+    // RFC 9126 §6, RFC 9101 §10.5: a client may hold itself to PAR and to signed requests
+    // where the profile does not; both are enforced at the authorization endpoint.
     let par = boolean(body, "require_pushed_authorization_requests")?.unwrap_or(false) || policy.require_pushed_authorization_requests;
     doc.insert("require_pushed_authorization_requests".into(), json!(par));
+    let signed_requests = boolean(body, "require_signed_request_object")?.unwrap_or(false) || policy.request_objects.required();
+    if signed_requests && !policy.request_objects.accepted() {
+        return Err(MetadataViolation::member("require_signed_request_object", "this workspace does not read request objects [RFC9101-10.5]"));
+    }
+    doc.insert("require_signed_request_object".into(), json!(signed_requests));
     match string(body, "application_type")? {
         None | Some("web") => {
             doc.insert("application_type".into(), json!("web"));
@@ -450,6 +470,9 @@ pub fn validate(body: &Map<String, Value>, rules: &MetadataRules<'_>) -> Checked
         backchannel_request_signing_alg,
         id_token_encryption,
         authorization_encryption,
+        response_types,
+        require_pushed_authorization_requests: par,
+        require_signed_request_object: signed_requests,
         document: doc,
     })
 }

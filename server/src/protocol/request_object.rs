@@ -64,7 +64,7 @@ impl std::fmt::Display for RequestObjectViolation {
         use RequestObjectViolation::*;
         match self {
             Malformed(why) => write!(f, "the request object is not a well-formed JWS: {why} [MS-AS-06, RFC9101-6.1]"),
-            Algorithm(alg) => write!(f, "request object alg {alg} is not allowed; use PS256, ES256 or EdDSA, or the algorithm the client registered [MS-AS-06, FAPI2-SP-CR-02]"),
+            Algorithm(alg) => write!(f, "request object alg {alg} is not allowed; use one of request_object_signing_alg_values_supported, or the algorithm the client registered [MS-AS-06, A-AS-20, FAPI2-SP-CR-02]"),
             Type(typ) => write!(f, "request object typ {typ:?} is not oauth-authz-req+jwt [MS-AS-05, RFC9101-4]"),
             Signature => f.write_str("the request object's signature does not verify with the client's registered keys [MS-AS-06]"),
             MissingClaim(c) => write!(f, "the request object lacks the {c} claim [MS-AS-02, MS-AS-03, MS-AS-04, MS-AS-07, FCIBA-08]"),
@@ -93,7 +93,11 @@ pub fn verify(jwt: &str, ctx: &RequestObjectContext<'_>, faults: &FaultSet) -> R
     // RECOMMENDED) and the generic JWT are accepted; any other type is another kind of JWT.
     // RFC 7515 §4.1.9: a `typ` without "/" stands for "application/" + it.
     if let Some(typ) = jws.typ() {
-        let short = if typ.len() > 12 && typ[..12].eq_ignore_ascii_case("application/") { &typ[12..] } else { typ };
+        // `get`, not indexing: byte 12 of a hostile header may fall inside a character.
+        let short = match (typ.get(..12), typ.get(12..)) {
+            (Some(prefix), Some(rest)) if !rest.is_empty() && prefix.eq_ignore_ascii_case("application/") => rest,
+            _ => typ,
+        };
         if !short.eq_ignore_ascii_case("oauth-authz-req+jwt") && !short.eq_ignore_ascii_case("JWT") {
             return Err(V::Type(typ.to_owned()));
         }
@@ -297,6 +301,13 @@ mod tests {
         let signed = sign(&key, None, &good());
         assert!(verify(&signed, &ctx(Algorithm::Es256), &FaultSet::none()).is_ok());
         assert!(matches!(verify(&signed, &ctx(Algorithm::Ps256), &FaultSet::none()), Err(RequestObjectViolation::Algorithm(_))));
+    }
+
+    #[test]
+    fn a_typ_with_a_multibyte_character_at_byte_12_is_refused_not_a_panic() {
+        let (key, jwks) = client();
+        let jwt = sign(&key, Some("applicatio\u{20ac}x"), &good());
+        assert!(matches!(check_signed(&jwt, &jwks), Err(RequestObjectViolation::Type(_))));
     }
 
     proptest! {
