@@ -18,7 +18,8 @@ use crate::plan::{Plan, builtin_plans, plans_from_dir};
 use crate::runner::{DEFAULT_CONCURRENCY, module_matches, schedule};
 use crate::scenario::{Applies, Requires};
 use crate::target::{Target, Targets};
-use crate::variant::{ClientAuth, OpenId, Sender, Variant};
+use crate::scenario::Messages;
+use crate::variant::{ClientAuth, OpenId, RequestMethod, ResponseMode, Sender, Variant, VariantAxes, VariantFilter};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -31,7 +32,7 @@ pub struct CertifyOptions {
     pub target: PathBuf,
     /// Run only this plan (default: every plan).
     pub plan: Option<String>,
-    /// A [`Variant::filter`] (default: all eight).
+    /// A [`VariantFilter`] (default: every variant of each plan).
     pub variants: Option<String>,
     /// Run only modules with this name (`*` wildcards allowed).
     pub module: Option<String>,
@@ -99,6 +100,19 @@ pub async fn check_reachable(target: &Target) -> Result<(), String> {
     Ok(())
 }
 
+/// The variants of `plans` that `filter` matches (each plan's own axes), without repeats.
+pub fn plan_variants(plans: &[Plan], filter: &VariantFilter) -> Vec<Variant> {
+    let mut out: Vec<Variant> = Vec::new();
+    for plan in plans {
+        for v in filter.select(&plan.variants()) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 fn select_plans(all: Vec<Plan>, plan: Option<&str>, module: Option<&str>) -> Result<Vec<Plan>, String> {
     let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
     let mut plans: Vec<Plan> = match plan {
@@ -149,8 +163,8 @@ pub async fn certify(opts: CertifyOptions) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let variants = match Variant::filter(opts.variants.as_deref().unwrap_or("")) {
-        Ok(v) => v,
+    let variants = match VariantFilter::parse(opts.variants.as_deref().unwrap_or("")) {
+        Ok(filter) => plan_variants(&plans, &filter),
         Err(e) => {
             eprintln!("error: --variants: {e}");
             return EXIT_USAGE;
@@ -245,7 +259,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
 }
 
-fn applies_text(a: &Applies) -> String {
+fn applies_text(a: &Applies, plan: &Plan) -> String {
     fn axis<T: Copy>(name: &str, values: &Option<Vec<T>>, label: fn(T) -> &'static str) -> Option<String> {
         values.as_ref().map(|v| format!("{name}={}", v.iter().map(|x| label(*x)).collect::<Vec<_>>().join("|")))
     }
@@ -253,12 +267,30 @@ fn applies_text(a: &Applies) -> String {
         axis("client_auth", &a.client_auth, ClientAuth::as_str),
         axis("sender", &a.sender, Sender::as_str),
         axis("openid", &a.openid, OpenId::as_str),
+        axis("request_method", &a.request_method, RequestMethod::as_str),
+        axis("response_mode", &a.response_mode, ResponseMode::as_str),
     ]
     .into_iter()
     .flatten()
     .collect();
-    let count = Variant::all().iter().filter(|v| a.matches(v)).count();
+    let count = plan.variants().iter().filter(|v| a.matches(v, &plan.messages)).count();
     if parts.is_empty() { format!("all {count} variants") } else { format!("{} ({count} variants)", parts.join(", ")) }
+}
+
+/// The plan's settings for the listing: request method and response mode where its variants do
+/// not set them, and the security profile when it is not FAPI 2.0.
+fn plan_settings(plan: &Plan) -> String {
+    let mut parts = Vec::new();
+    if plan.axes.request_method.is_none() {
+        parts.push(format!("request method {}", plan.messages.request.as_str()));
+    }
+    if plan.axes.response_mode.is_none() {
+        parts.push(format!("response mode {}", plan.messages.response.as_str()));
+    }
+    if plan.messages.profile != crate::scenario::SecurityProfile::default() {
+        parts.push(format!("security profile {}", plan.messages.profile.as_str()));
+    }
+    parts.join(", ")
 }
 
 /// `[requires]` for the listing, e.g. `profile fdx; registration, fdx`; `None` when empty.
@@ -279,12 +311,9 @@ pub fn list(plans: &[Plan]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plans:");
     for plan in plans {
-        let runs: usize =
-            plan.modules.iter().map(|m| Variant::all().iter().filter(|v| m.applies.matches(v)).count()).sum();
-        let _ =
-            writeln!(out, "  {}  ({} modules, {runs} module runs over all variants)", plan.name, plan.modules.len());
+        let _ = writeln!(out, "  {}  ({} modules, {} module runs over all variants)", plan.name, plan.modules.len(), plan.runs());
     }
-    let _ = writeln!(out, "\nVariants:");
+    let _ = writeln!(out, "\nVariants (of a plan without [variants]):");
     for v in Variant::all() {
         let _ = writeln!(out, "  {v}");
     }
@@ -293,8 +322,11 @@ pub fn list(plans: &[Plan]) -> String {
         if let Some(title) = &plan.title {
             let _ = writeln!(out, "  {title}");
         }
-        if plan.messages != crate::scenario::Messages::default() {
-            let _ = writeln!(out, "  {}", plan.messages.label());
+        if plan.axes != VariantAxes::default() {
+            let _ = writeln!(out, "  variants: {} ({})", plan.axes.label(), plan.variants().len());
+        }
+        if plan.messages != Messages::default() {
+            let _ = writeln!(out, "  {}", plan_settings(plan));
         }
         if !plan.includes.is_empty() {
             let _ = writeln!(out, "  includes the modules of: {}", plan.includes.join(", "));
@@ -302,7 +334,7 @@ pub fn list(plans: &[Plan]) -> String {
         for m in &plan.modules {
             let _ = writeln!(out, "  {}  {}", m.module, m.title);
             let _ = writeln!(out, "      requirements: {}", m.requirements.join(", "));
-            let _ = writeln!(out, "      applies: {}", applies_text(&m.applies));
+            let _ = writeln!(out, "      applies: {}", applies_text(&m.applies, plan));
             if let Some(r) = requires_text(&m.requires) {
                 let _ = writeln!(out, "      requires: {r}");
             }
@@ -334,15 +366,32 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_400)), "2100-03-01T00:00:00Z");
     }
 
+    fn plan(axes: VariantAxes) -> Plan {
+        Plan { name: "p".into(), title: None, includes: Vec::new(), messages: Messages::default(), axes, modules: Vec::new() }
+    }
+
     #[test]
     fn describes_applicability() {
-        assert_eq!(applies_text(&Applies::default()), "all 8 variants");
+        let fapi2 = plan(VariantAxes::default());
+        assert_eq!(applies_text(&Applies::default(), &fapi2), "all 8 variants");
         let a = Applies {
             sender: Some(vec![Sender::Dpop]),
             openid: Some(vec![OpenId::OpenidConnect, OpenId::PlainOauth]),
             ..Applies::default()
         };
-        assert_eq!(applies_text(&a), "sender=dpop, openid=openid_connect|plain_oauth (4 variants)");
+        assert_eq!(applies_text(&a, &fapi2), "sender=dpop, openid=openid_connect|plain_oauth (4 variants)");
+        let fapi1 = plan(VariantAxes {
+            sender: vec![Sender::Mtls],
+            openid: vec![OpenId::OpenidConnect],
+            request_method: Some(vec![RequestMethod::ByValue, RequestMethod::Signed]),
+            response_mode: Some(vec![ResponseMode::Hybrid, ResponseMode::Jarm]),
+            ..VariantAxes::default()
+        });
+        assert_eq!(applies_text(&Applies::default(), &fapi1), "all 8 variants");
+        let a = Applies { request_method: Some(vec![RequestMethod::Signed]), ..Applies::default() };
+        assert_eq!(applies_text(&a, &fapi1), "request_method=signed (4 variants)");
+        let picked = plan_variants(&[fapi2, fapi1], &VariantFilter::parse("client_auth=mtls").expect("filter"));
+        assert_eq!(picked.len(), 8, "four of each plan");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::http::{Http, Via};
 use crate::model::Condition;
-use crate::scenario::{Messages, RequestMethod, ResponseMode};
+use crate::scenario::{Messages, RequestMethod, ResponseMode, SecurityProfile};
 use crate::target::{Target, TargetClient};
 use crate::variant::{Sender, Variant};
 
@@ -22,9 +22,18 @@ pub struct Flow {
     pub pushed_at: Instant,
     pub state: Option<String>,
     pub nonce: Option<String>,
-    pub code_verifier: String,
+    /// The PKCE verifier, when the request carried a challenge (always with PAR; by value only
+    /// with `pkce_by_value`, A-AS-18).
+    pub code_verifier: Option<String>,
     pub redirect_uri: Option<String>,
     pub scope: String,
+    /// The `response_type` requested (`code`, or `code id_token` for the hybrid flow).
+    pub response_type: String,
+    /// By value (A-AS-01): the signed request object for the `request` parameter of the
+    /// authorization URL; `None` when nothing is pushed and no object is sent.
+    pub request_object: Option<String>,
+    /// The mutations of the `par` step: what an `authorize` step expecting a refusal judges.
+    pub mutations: crate::mutations::Mutations,
     /// The thumbprint the code is bound to (PAR DPoP proof key or `dpop_jkt`), if any.
     pub dpop_jkt: Option<String>,
     /// Extra parameters for the authorization URL (`state_outside_par`, …).
@@ -118,6 +127,9 @@ pub struct ClientState {
     /// The last PAR was refused (a later `authorize` expecting a refusal accepts that).
     pub par_rejected: bool,
     pub code: Option<String>,
+    /// The claims of the ID token of the last hybrid authorization response (A-IDT-04), for
+    /// the token endpoint's ID token to agree with (OIDC Core 3.3.3.6).
+    pub front_id_token: Option<Map<String, Value>>,
     /// A code already redeemed (for `reuse_code`).
     pub redeemed_code: Option<String>,
     pub code_received_at: Option<Instant>,
@@ -162,6 +174,7 @@ impl ClientState {
             flow: None,
             par_rejected: false,
             code: None,
+            front_id_token: None,
             redeemed_code: None,
             code_received_at: None,
             tokens: None,
@@ -215,15 +228,31 @@ impl ModuleContext {
         self.variant.sender == Sender::Dpop
     }
 
-    /// The plan pushes signed request objects (MS-CL-01).
+    /// The module sends signed request objects: pushed (MS-CL-01) or by value (A-AS-01).
     pub fn signed_requests(&self) -> bool {
-        self.messages.request == RequestMethod::Signed
+        self.messages.request.signed()
     }
 
-    /// The plan asks for JARM responses (MS-JARM-CL-01).
+    /// The module sends its request object in the authorization URL, pushing nothing (A-AS-01).
+    pub fn by_value(&self) -> bool {
+        self.messages.request == RequestMethod::ByValue
+    }
+
+    /// The module asks for JARM responses (MS-JARM-CL-01, A-JARM-01).
     pub fn jarm(&self) -> bool {
         self.messages.response == ResponseMode::Jarm
     }
+
+    /// The module asks for `code id_token` responses in the fragment (A-AS-02, A-IDT-04).
+    pub fn hybrid(&self) -> bool {
+        self.messages.response == ResponseMode::Hybrid
+    }
+
+    /// The server is judged against FAPI 1.0 Advanced.
+    pub fn fapi1(&self) -> bool {
+        self.messages.profile == SecurityProfile::Fapi1Advanced
+    }
+
 
     /// The module's client `index`: the client a `register` step registered for it, else the
     /// target's client for this variant (a clone: the target is shared).

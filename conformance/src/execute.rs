@@ -107,7 +107,7 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
         result.verdict = Verdict::Skipped { reason };
         return result;
     }
-    let mut ctx = match ModuleContext::new(target, variant, scenario.messages) {
+    let mut ctx = match ModuleContext::new(target, variant, scenario.messages.for_variant(&variant)) {
         Ok(c) => c,
         Err(e) => {
             result.verdict = Verdict::Skipped { reason: format!("the harness could not start the module: {e}") };
@@ -174,6 +174,11 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
                 &format!("unknown step {other:?} (line {})", spec.line),
             ),
         }
+    }
+    // Shared conditions name the FAPI 2.0 rules; cite the module's own profile's instead.
+    let profile = ctx.messages.profile;
+    for c in &mut ctx.conditions {
+        c.requirements = profile.requirements(&c.requirements, &scenario.requirements);
     }
     result.verdict = match &ctx.skipped {
         Some(reason) => Verdict::Skipped { reason: reason.clone() },

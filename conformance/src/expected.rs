@@ -4,7 +4,7 @@
 //! ```toml
 //! [[expected]]
 //! plan = "fapi2-security-profile"
-//! variant = "client_auth=mtls,sender=dpop"   # a Variant::filter, or "*" (the default) for all
+//! variant = "client_auth=mtls,sender=dpop"   # a VariantFilter, or "*" (the default) for all
 //! module = "par-plain-pkce-rejected"
 //! condition = "par.status"
 //! reason = "PKCE plain is still accepted; fix tracked in BANK-123"
@@ -23,7 +23,7 @@ use toml::{Spanned, Table, Value};
 use crate::load::line_col;
 use crate::model::{ExpectedFailure, ModuleResult, Severity, Verdict};
 use crate::plan::Plan;
-use crate::variant::Variant;
+use crate::variant::VariantFilter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExpectedError {
@@ -46,7 +46,7 @@ pub struct ExpectedEntry {
     /// As written (`*` when absent).
     pub variant: String,
     /// The variants it matches.
-    pub variants: Vec<Variant>,
+    pub filter: VariantFilter,
     pub module: String,
     pub condition: String,
     pub reason: String,
@@ -57,7 +57,7 @@ pub struct ExpectedEntry {
 
 impl ExpectedEntry {
     fn matches(&self, r: &ModuleResult) -> bool {
-        self.plan == r.plan && self.module == r.module && self.variants.contains(&r.variant)
+        self.plan == r.plan && self.module == r.module && self.filter.matches(&r.variant)
     }
 }
 
@@ -151,16 +151,15 @@ impl ExpectedFailures {
             let reason = field("reason", true, "why this failure is expected (e.g. a ticket)")?.unwrap_or_default();
             let variant = field("variant", false, "a variant filter like \"sender=dpop\", or \"*\"")?
                 .unwrap_or_else(|| "*".to_string());
-            let variants = if variant == "*" {
-                Variant::all()
+            let filter = if variant == "*" {
+                VariantFilter::default()
             } else {
-                Variant::filter(&variant)
-                    .map_err(|e| err(key_span("variant"), format!("bad variant {variant:?}: {e}")))?
+                VariantFilter::parse(&variant).map_err(|e| err(key_span("variant"), format!("bad variant {variant:?}: {e}")))?
             };
             entries.push(ExpectedEntry {
                 plan,
                 variant,
-                variants,
+                filter,
                 module,
                 condition,
                 reason,
@@ -283,6 +282,8 @@ condition = "token.aud"
 reason = "BANK-2"
 "#;
 
+    use crate::variant::Variant;
+
     fn variant(spec: &str) -> Variant {
         Variant::filter(spec).expect("filter")[0]
     }
@@ -291,10 +292,10 @@ reason = "BANK-2"
     fn parses_entries() {
         let x = ExpectedFailures::parse("x.toml", FILE).expect("valid");
         assert_eq!(x.entries.len(), 2);
-        assert_eq!(x.entries[0].variants.len(), 4);
+        assert_eq!(x.entries[0].filter.select(&Variant::all()).len(), 4);
         assert_eq!(x.entries[0].line, 2);
         assert_eq!(x.entries[1].variant, "*");
-        assert_eq!(x.entries[1].variants.len(), 8);
+        assert_eq!(x.entries[1].filter.select(&Variant::all()).len(), 8);
         assert!(ExpectedFailures::parse("x.toml", "").expect("empty").entries.is_empty());
     }
 

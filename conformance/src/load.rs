@@ -13,9 +13,9 @@ use toml::de::{DeTable, DeValue};
 use toml::{Spanned, Table, Value};
 
 use crate::scenario::{
-    Applies, Expect, FORMAT_VERSION, Feature, Messages, RequestMethod, Requires, ResponseMode, Scenario, StepSpec,
+    Applies, Expect, FORMAT_VERSION, Feature, Messages, RequestMethod, Requires, ResponseMode, Scenario, SecurityProfile, StepSpec,
 };
-use crate::variant::{ClientAuth, OpenId, Sender};
+use crate::variant::{ClientAuth, OpenId, Sender, VariantAxes};
 
 /// Why a scenario file (or a plan folder) could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ pub fn builtin_catalog() -> Vec<StepDef<'static>> {
 /// Keys of a scenario file.
 const TOP_KEYS: &[&str] = &["format", "module", "title", "requirements", "applies", "requires", "steps"];
 /// Keys of `[applies]`.
-const APPLIES_KEYS: &[&str] = &["client_auth", "sender", "openid"];
+const APPLIES_KEYS: &[&str] = &["client_auth", "sender", "openid", "request_method", "response_mode"];
 /// Keys of `[requires]`.
 const REQUIRES_KEYS: &[&str] = &["profile", "features"];
 /// Keys every `[[steps]]` entry may have; any other key is a step parameter.
@@ -79,7 +79,8 @@ const STEP_KEYS: &[&str] = &["step", "client", "mutations", "expect", "errors"];
 const EXPECT_VALUES: &[&str] = &["success", "rejected", "either"];
 
 /// Keys of a `plan.toml`.
-const PLAN_KEYS: &[&str] = &["format", "title", "include", "request_method", "response_mode", "requires"];
+const PLAN_KEYS: &[&str] =
+    &["format", "title", "include", "request_method", "response_mode", "security_profile", "variants", "requires"];
 
 /// The name of a plan folder's settings file; every other `*.toml` in the folder is a module.
 pub const PLAN_FILE: &str = "plan.toml";
@@ -93,6 +94,8 @@ pub struct PlanFile {
     /// Plans whose own module files this plan runs too, each with the line that names it.
     pub include: Vec<(String, usize)>,
     pub messages: Messages,
+    /// `[variants]`: the plan's own variant axes (default: the eight FAPI 2.0 variants).
+    pub axes: VariantAxes,
     /// Applied to every module of the plan: the profile replaces the modules' own (an own
     /// module may only repeat it), the features are added to theirs.
     pub requires: Requires,
@@ -264,14 +267,98 @@ impl Cx<'_> {
         let messages = Messages {
             request: self.choice(spans, values, "request_method", &RequestMethod::ALL, RequestMethod::as_str)?.unwrap_or_default(),
             response: self.choice(spans, values, "response_mode", &ResponseMode::ALL, ResponseMode::as_str)?.unwrap_or_default(),
+            profile: self.choice(spans, values, "security_profile", &SecurityProfile::ALL, SecurityProfile::as_str)?.unwrap_or_default(),
         };
+        let axes = self.variant_axes(values, spans)?;
+        for (key, varied) in [("request_method", axes.request_method.is_some()), ("response_mode", axes.response_mode.is_some())] {
+            if varied && values.contains_key(key) {
+                return Err(self.err(
+                    Self::key_span(spans, key),
+                    format!("{key} is both a plan setting and a [variants] axis; expected one of them"),
+                ));
+            }
+        }
         Ok(PlanFile {
             path: self.file.to_string(),
             title: self.string(spans, values, "title", "a one-line title")?,
             include,
             messages,
+            axes,
             requires: self.requires(values, spans)?,
         })
+    }
+
+    /// `[variants]` of a `plan.toml`: each key lists the values of one axis; `client_auth`,
+    /// `sender` and `openid` default to all their values, `request_method` and `response_mode`
+    /// become axes only when listed.
+    fn variant_axes(&self, values: &Table, spans: &Spans<'_>) -> Result<VariantAxes, LoadError> {
+        let mut axes = VariantAxes::default();
+        let Some(value) = values.get("variants") else { return Ok(axes) };
+        let Value::Table(table) = value else {
+            return Err(self.err(
+                Self::key_span(spans, "variants"),
+                format!("`variants` is a {}; expected a table of axes ({})", value.type_str(), one_of(APPLIES_KEYS)),
+            ));
+        };
+        let Some(DeValue::Table(sub)) = spans.get("variants").map(Spanned::get_ref) else {
+            return Err(self.err(Self::key_span(spans, "variants"), "`variants` must be a table"));
+        };
+        for (key, _) in sub.iter() {
+            if !APPLIES_KEYS.contains(&key.get_ref().as_ref()) {
+                return Err(self.err(
+                    key.span(),
+                    format!("unknown key {:?} in [variants]; expected one of: {}", key.get_ref(), one_of(APPLIES_KEYS)),
+                ));
+            }
+        }
+        if let Some(v) = self.axis(table, sub, "variants", "client_auth", &ClientAuth::ALL, ClientAuth::as_str)? {
+            axes.client_auth = v;
+        }
+        if let Some(v) = self.axis(table, sub, "variants", "sender", &Sender::ALL, Sender::as_str)? {
+            axes.sender = v;
+        }
+        if let Some(v) = self.axis(table, sub, "variants", "openid", &OpenId::ALL, OpenId::as_str)? {
+            axes.openid = v;
+        }
+        axes.request_method = self.axis(table, sub, "variants", "request_method", &RequestMethod::ALL, RequestMethod::as_str)?;
+        axes.response_mode = self.axis(table, sub, "variants", "response_mode", &ResponseMode::ALL, ResponseMode::as_str)?;
+        Ok(axes)
+    }
+
+    /// One axis of `[applies]` or `[variants]` (`section`): a non-empty list of known values,
+    /// each once.
+    fn axis<T: Copy + PartialEq>(
+        &self,
+        table: &Table,
+        sub: &Spans<'_>,
+        section: &str,
+        key: &str,
+        all: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<Option<Vec<T>>, LoadError> {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        let Some(items) = self.strings(sub, table, key, &format!("{key} values ({})", one_of(&names)))? else {
+            return Ok(None);
+        };
+        if items.is_empty() {
+            let message = if section == "applies" {
+                format!("`applies.{key}` is empty, so the module would never run; expected some of: {}", one_of(&names))
+            } else {
+                format!("`{section}.{key}` is empty, so the plan would never run; expected some of: {}", one_of(&names))
+            };
+            return Err(self.err(Self::key_span(sub, key), message));
+        }
+        let mut out = Vec::new();
+        for (item, span) in items {
+            let Some(v) = all.iter().copied().find(|v| name(*v) == item) else {
+                return Err(self.err(span, format!("unknown {key} value {item:?} in [{section}]; expected one of: {}", one_of(&names))));
+            };
+            if out.contains(&v) {
+                return Err(self.err(span, format!("{key} value {item:?} listed twice in [{section}]")));
+            }
+            out.push(v);
+        }
+        Ok(Some(out))
     }
 
     fn scenario(
@@ -345,7 +432,7 @@ impl Cx<'_> {
         let Value::Table(table) = value else {
             return Err(self.err(
                 Self::key_span(spans, "applies"),
-                format!("`applies` is a {}; expected a table with client_auth, sender and/or openid", value.type_str()),
+                format!("`applies` is a {}; expected a table with some of: {}", value.type_str(), one_of(APPLIES_KEYS)),
             ));
         };
         let Some(DeValue::Table(sub)) = spans.get("applies").map(Spanned::get_ref) else {
@@ -359,42 +446,11 @@ impl Cx<'_> {
                 ));
             }
         }
-        fn axis<T: Copy>(
-            cx: &Cx<'_>,
-            table: &Table,
-            sub: &Spans<'_>,
-            key: &str,
-            all: &[T],
-            name: fn(T) -> &'static str,
-        ) -> Result<Option<Vec<T>>, LoadError> {
-            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
-            let Some(items) = cx.strings(sub, table, key, &format!("{key} values ({})", one_of(&names)))? else {
-                return Ok(None);
-            };
-            if items.is_empty() {
-                return Err(cx.err(
-                    Cx::key_span(sub, key),
-                    format!(
-                        "`applies.{key}` is empty, so the module would never run; expected some of: {}",
-                        one_of(&names)
-                    ),
-                ));
-            }
-            let mut out = Vec::new();
-            for (item, span) in items {
-                let Some(v) = all.iter().copied().find(|v| name(*v) == item) else {
-                    return Err(cx.err(
-                        span,
-                        format!("unknown {key} value {item:?} in [applies]; expected one of: {}", one_of(&names)),
-                    ));
-                };
-                out.push(v);
-            }
-            Ok(Some(out))
-        }
-        applies.client_auth = axis(self, table, sub, "client_auth", &ClientAuth::ALL, ClientAuth::as_str)?;
-        applies.sender = axis(self, table, sub, "sender", &Sender::ALL, Sender::as_str)?;
-        applies.openid = axis(self, table, sub, "openid", &OpenId::ALL, OpenId::as_str)?;
+        applies.client_auth = self.axis(table, sub, "applies", "client_auth", &ClientAuth::ALL, ClientAuth::as_str)?;
+        applies.sender = self.axis(table, sub, "applies", "sender", &Sender::ALL, Sender::as_str)?;
+        applies.openid = self.axis(table, sub, "applies", "openid", &OpenId::ALL, OpenId::as_str)?;
+        applies.request_method = self.axis(table, sub, "applies", "request_method", &RequestMethod::ALL, RequestMethod::as_str)?;
+        applies.response_mode = self.axis(table, sub, "applies", "response_mode", &ResponseMode::ALL, ResponseMode::as_str)?;
         Ok(applies)
     }
 

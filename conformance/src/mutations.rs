@@ -58,6 +58,26 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "nonce_64", steps: PAR, summary: "a 64-character nonce (FAPI2-SP-AZ-14)" },
     Mutation { name: "nonce_384", steps: PAR, summary: "a 384-character nonce (FAPI2-SP-AZ-14: may be refused)" },
     Mutation { name: "reverse_scope_order", steps: PAR, summary: "scope tokens in reverse order" },
+    Mutation {
+        name: "response_type_code",
+        steps: PAR,
+        summary: "response_type=code without response_mode=jwt: refused under FAPI 1.0 Advanced (A-AS-02)",
+    },
+    Mutation {
+        name: "pkce_by_value",
+        steps: PAR,
+        summary: "PKCE S256 in a by-value request, where FAPI 1.0 Advanced requires it only with PAR (A-AS-18): must not break it",
+    },
+    Mutation {
+        name: "scope_only_outside",
+        steps: PAR,
+        summary: "no scope in the request object, the scope only in the authorization URL (A-AS-10, A-AS-23)",
+    },
+    Mutation {
+        name: "redirect_uri_only_outside",
+        steps: PAR,
+        summary: "no redirect_uri in the request object, the redirect_uri only in the authorization URL (A-AS-10, A-AS-23)",
+    },
     Mutation { name: "state_outside_par", steps: PAR_OR_AUTHZ, summary: "a state added to the authorization URL only; at par it also pushes no state (PAR-11)" },
     Mutation { name: "nonce_outside_par", steps: PAR_OR_AUTHZ, summary: "a different nonce added to the authorization URL only (PAR-11)" },
     Mutation { name: "dpop_jkt_mismatch", steps: PAR, summary: "dpop_jkt of another key than the PAR DPoP proof's (DP-C-01)" },
@@ -75,6 +95,11 @@ pub const ALL: &[Mutation] = &[
         name: "request_object_aud_array",
         steps: PAR,
         summary: "request object aud = [issuer, another server]: must be accepted (MS-AS-02)",
+    },
+    Mutation {
+        name: "request_object_aud_par_url",
+        steps: PAR,
+        summary: "request object aud = the PAR endpoint URL, not the issuer (A-AS-15)",
     },
     Mutation { name: "request_object_no_nbf", steps: PAR, summary: "request object without nbf (MS-AS-03)" },
     Mutation {
@@ -137,14 +162,18 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "response_mode_query_jwt", steps: PAR, summary: "response_mode=query.jwt (MS-JARM-06, JARM 4.3.1)" },
     Mutation { name: "response_mode_fragment_jwt", steps: PAR, summary: "response_mode=fragment.jwt (MS-JARM-06, JARM 4.3.2)" },
     Mutation { name: "response_mode_form_post_jwt", steps: PAR, summary: "response_mode=form_post.jwt (MS-JARM-06, JARM 4.3.3)" },
-    Mutation { name: "response_mode_query", steps: PAR, summary: "response_mode=query: refused (MS-JARM-01)" },
+    Mutation {
+        name: "response_mode_query",
+        steps: PAR,
+        summary: "response_mode=query: refused under JARM (MS-JARM-01, A-AS-02); with code id_token refused or ignored (A-AS-22)",
+    },
     Mutation { name: "drop_response_mode", steps: PAR, summary: "no response_mode: refused (MS-JARM-01)" },
     // authorization request
     Mutation { name: "reorder_authorize_params", steps: PAR_OR_AUTHZ, summary: "request_uri before client_id in the authorization URL" },
     Mutation {
         name: "no_par",
         steps: AUTHZ,
-        summary: "a classic authorization URL with every parameter and no request_uri (FAPI2-SP-AZ-03)",
+        summary: "a classic authorization URL with every parameter and neither request_uri nor request (FAPI2-SP-AZ-03, A-AS-01)",
     },
     Mutation { name: "other_client_id", steps: AUTHZ, summary: "client 2's client_id with this client's request_uri (FAPI2-SP-AZ-16)" },
     // token request
@@ -170,6 +199,8 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "assertion_aud_par_url", steps: BACK, summary: "assertion aud = the PAR endpoint URL (FAPI2-SP-AS-08)" },
     Mutation { name: "assertion_aud_token_url", steps: BACK, summary: "assertion aud = the token endpoint URL (FAPI2-SP-AS-08)" },
     Mutation { name: "assertion_no_sub", steps: BACK, summary: "assertion without sub (PKJ-02)" },
+    Mutation { name: "assertion_iss_other", steps: BACK, summary: "assertion iss = another client_id, sub = this client (PKJ-02)" },
+    Mutation { name: "assertion_sub_other", steps: BACK, summary: "assertion sub = another client_id, iss = this client (PKJ-02)" },
     Mutation { name: "assertion_nbf_plus_8", steps: BACK, summary: "assertion iat and nbf 8 s ahead: must be accepted (FAPI2-SP-AS-14)" },
     Mutation { name: "assertion_iat_plus_61", steps: BACK, summary: "assertion iat, nbf and exp more than 60 s ahead (FAPI2-SP-AS-14)" },
     Mutation {
@@ -240,6 +271,12 @@ pub const ALL: &[Mutation] = &[
         name: "ipv6_customer_ip",
         steps: RESOURCE,
         summary: "an IPv6 x-fapi-customer-ip-address header: must be accepted (FAPI implementation advice)",
+    },
+    Mutation {
+        name: "fapi_headers",
+        steps: RESOURCE,
+        summary: "x-fapi-interaction-id (a UUID), x-fapi-auth-date (an HTTP-date) and an IPv4 x-fapi-customer-ip-address: \
+                  accepted, the interaction id echoed (B-RS-11, B-RS-13)",
     },
     Mutation { name: "accept_json_utf8", steps: RESOURCE, summary: "Accept: application/json; charset=utf-8: must be accepted" },
     Mutation { name: "accept_any", steps: RESOURCE, summary: "Accept: */*: must be accepted" },
@@ -370,6 +407,7 @@ pub const SIGNED_ONLY: &[&str] = &[
     "request_object_no_aud",
     "request_object_aud_other",
     "request_object_aud_array",
+    "request_object_aud_par_url",
     "request_object_no_nbf",
     "request_object_nbf_70_minutes_ago",
     "request_object_nbf_plus_8",
@@ -388,8 +426,11 @@ pub const SIGNED_ONLY: &[&str] = &[
 ];
 
 /// Mutations of the JARM `response_mode`: a plan loads them only with `response_mode = "jarm"`.
-pub const JARM_ONLY: &[&str] =
-    &["response_mode_query_jwt", "response_mode_fragment_jwt", "response_mode_form_post_jwt", "response_mode_query", "drop_response_mode"];
+pub const JARM_ONLY: &[&str] = &["response_mode_query_jwt", "response_mode_fragment_jwt", "response_mode_form_post_jwt", "drop_response_mode"];
+
+/// Mutations that set a `response_mode` where the plan asks for one of its own (JARM) or for
+/// a response that must never use the query (`code id_token`, A-AS-22).
+pub const JARM_OR_HYBRID: &[&str] = &["response_mode_query"];
 
 /// The mutation called `name`.
 pub fn find(name: &str) -> Option<&'static Mutation> {
@@ -452,7 +493,7 @@ mod tests {
         assert!(validate("par", "dpop_no_ath").unwrap_err().contains("applies to userinfo, call_resource"));
         assert!(validate("refresh", "use_client_2").is_ok() && validate("userinfo", "swap_certificate").is_ok());
         assert!(validate("token", "token_redirect_uri_mismatch").is_ok() && validate("par", "assertion_replay").is_ok());
-        for name in SIGNED_ONLY.iter().chain(JARM_ONLY) {
+        for name in SIGNED_ONLY.iter().chain(JARM_ONLY).chain(JARM_OR_HYBRID) {
             assert!(validate("par", name).is_ok(), "{name}");
         }
     }

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::load::{LoadError, PLAN_FILE, PlanFile, StepDef, builtin_catalog, parse_plan_file, parse_scenario_with};
-use crate::scenario::{Messages, RequestMethod, ResponseMode, Scenario};
+use crate::scenario::{Expect, Messages, RequestMethod, ResponseMode, Scenario};
+use crate::variant::{Variant, VariantAxes};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_scenarios.rs"));
@@ -31,9 +32,25 @@ pub struct Plan {
     pub title: Option<String>,
     /// The plans whose module files it runs too (`include` in its `plan.toml`).
     pub includes: Vec<String>,
-    /// How every module of the plan sends requests and receives responses.
+    /// How every module of the plan sends requests and receives responses (where its variants
+    /// do not say).
     pub messages: Messages,
+    /// Its variant axes (`[variants]` in its `plan.toml`; default: the eight FAPI 2.0 variants).
+    pub axes: VariantAxes,
     pub modules: Vec<Scenario>,
+}
+
+impl Plan {
+    /// Every variant of the plan.
+    pub fn variants(&self) -> Vec<Variant> {
+        self.axes.variants()
+    }
+
+    /// The module runs of the plan over all its variants.
+    pub fn runs(&self) -> usize {
+        let variants = self.variants();
+        self.modules.iter().map(|m| variants.iter().filter(|v| m.applies_to(v)).count()).sum()
+    }
 }
 
 /// One scenario file before parsing.
@@ -270,6 +287,17 @@ pub fn plans_from_sources(sources: &[Source], catalog: &[StepDef<'_>]) -> Result
                 }
             }
             errors.extend(mutations_without_effect(&scenario, name, &file));
+            if !file.axes.variants().iter().any(|v| scenario.applies_to(v)) {
+                errors.push(LoadError::Invalid {
+                    file: scenario.source.clone(),
+                    line: module_line,
+                    message: format!(
+                        "module {:?} applies to no variant of plan {name:?} ({}); expected an [applies] that matches one",
+                        scenario.module,
+                        file.axes.label()
+                    ),
+                });
+            }
             scenarios.push(scenario);
         }
         plans.push(Plan {
@@ -277,6 +305,7 @@ pub fn plans_from_sources(sources: &[Source], catalog: &[StepDef<'_>]) -> Result
             title: file.title.clone(),
             includes: file.include.iter().map(|(n, _)| n.clone()).collect(),
             messages: file.messages,
+            axes: file.axes.clone(),
             modules: scenarios,
         });
     }
@@ -286,31 +315,48 @@ pub fn plans_from_sources(sources: &[Source], catalog: &[StepDef<'_>]) -> Result
     }
 }
 
-/// A step mutation that only changes a signed request object or a JARM request in a plan
-/// that sends neither: the module would run the unchanged request and prove nothing.
+/// A step mutation that only changes a signed request object or a JARM request in a variant
+/// of the plan that sends neither: the module would run the unchanged request and prove
+/// nothing. And a `par` step that must be refused in a variant that sends its request by
+/// value: nothing is pushed there, so only the `authorize` step after it can see a refusal.
 fn mutations_without_effect(scenario: &Scenario, plan: &str, file: &PlanFile) -> Vec<LoadError> {
     let mut out = Vec::new();
+    let at = if file.path.is_empty() { format!("a {PLAN_FILE}") } else { file.path.clone() };
+    let runs: Vec<Messages> = file.axes.variants().iter().filter(|v| scenario.applies_to(v)).map(|v| scenario.messages.for_variant(v)).collect();
     for step in &scenario.steps {
         for m in &step.mutations {
-            let needs = if scenario.messages.request != RequestMethod::Signed && crate::mutations::SIGNED_ONLY.contains(&m.as_str()) {
-                Some("request_method = \"signed\"")
-            } else if scenario.messages.response != ResponseMode::Jarm && crate::mutations::JARM_ONLY.contains(&m.as_str()) {
-                Some("response_mode = \"jarm\"")
-            } else {
-                None
-            };
-            if let Some(needs) = needs {
-                let at = if file.path.is_empty() { format!("a {PLAN_FILE}") } else { file.path.clone() };
+            let needs = runs.iter().find_map(|messages| {
+                if !messages.request.signed() && crate::mutations::SIGNED_ONLY.contains(&m.as_str()) {
+                    Some(("request_method = \"signed\" or \"by_value\"", *messages))
+                } else if messages.response != ResponseMode::Jarm && crate::mutations::JARM_ONLY.contains(&m.as_str()) {
+                    Some(("response_mode = \"jarm\"", *messages))
+                } else if messages.response == ResponseMode::Plain && crate::mutations::JARM_OR_HYBRID.contains(&m.as_str()) {
+                    Some(("response_mode = \"jarm\" or \"hybrid\"", *messages))
+                } else {
+                    None
+                }
+            });
+            if let Some((needs, messages)) = needs {
                 out.push(LoadError::Invalid {
                     file: scenario.source.clone(),
                     line: step.line,
                     message: format!(
-                        "mutation {m:?} of step {:?} changes nothing in plan {plan:?} ({}); expected {needs} in {at}",
+                        "mutation {m:?} of step {:?} changes nothing in plan {plan:?} ({}); expected {needs} in {at}, or an [applies] that excludes it",
                         step.step,
-                        scenario.messages.label()
+                        messages.label()
                     ),
                 });
             }
+        }
+        if step.step == "par" && step.expect == Expect::Rejected && runs.iter().any(|m| m.request == RequestMethod::ByValue) {
+            out.push(LoadError::Invalid {
+                file: scenario.source.clone(),
+                line: step.line,
+                message: format!(
+                    "step \"par\" expects a refusal, but plan {plan:?} sends requests by value, where nothing is pushed; \
+                     expected expect = \"either\" and an `authorize` step that expects the refusal, or an [applies] without by_value"
+                ),
+            });
         }
     }
     out
@@ -442,12 +488,45 @@ mod tests {
             e.starts_with("scenarios/sp/1.toml:10: mutation \"request_object_no_aud\" of step \"par\" changes nothing in plan \"sp\""),
             "{e}"
         );
-        assert!(e.ends_with("expected request_method = \"signed\" in a plan.toml"), "{e}");
+        assert!(e.ends_with("expected request_method = \"signed\" or \"by_value\" in a plan.toml, or an [applies] that excludes it"), "{e}");
         let e = plans_from_sources(&[with_par(source("sp", "1.toml", "a"), "response_mode_query")], CATALOG).expect_err("plain").to_string();
         assert!(e.contains("expected response_mode = \"jarm\""), "{e}");
         // The same files are fine in a plan that signs and asks for JARM.
         let ok = [plan_file("sp", &MS.replace("include = [\"sp\"]\n", "")), with_par(source("sp", "1.toml", "a"), "response_mode_query")];
         plans_from_sources(&ok, CATALOG).expect("a signed JARM plan");
+    }
+
+    const FAPI1: &str = "format = 1\nsecurity_profile = \"fapi1-advanced\"\n\n[variants]\nsender = [\"mtls\"]\nopenid = [\"openid_connect\"]\nrequest_method = [\"by_value\", \"signed\"]\nresponse_mode = [\"hybrid\", \"jarm\"]\n";
+
+    #[test]
+    fn a_plan_declares_its_variant_axes() {
+        let mut pushed_only = source("f1", "2.toml", "pushed-only");
+        pushed_only.text = pushed_only.text.replace("[[steps]]", "[applies]\nrequest_method = [\"signed\"]\n\n[[steps]]");
+        let plans = plans_from_sources(&[plan_file("f1", FAPI1), source("f1", "1.toml", "everywhere"), pushed_only], CATALOG).expect("plans");
+        let f1 = &plans[0];
+        assert_eq!(f1.variants().len(), 8);
+        assert_eq!(f1.messages.profile, crate::scenario::SecurityProfile::Fapi1Advanced);
+        assert_eq!(f1.runs(), 8 + 4);
+        let by_value_hybrid = f1.variants()[0];
+        assert_eq!(by_value_hybrid.label(), "client_auth=private_key_jwt,sender=mtls,openid=openid_connect,request_method=by_value,response_mode=hybrid");
+        let m = f1.modules[0].messages.for_variant(&by_value_hybrid);
+        assert_eq!((m.request, m.response), (RequestMethod::ByValue, ResponseMode::Hybrid));
+        assert!(!f1.modules[1].applies_to(&by_value_hybrid));
+
+        let err = |sources: &[Source]| plans_from_sources(sources, CATALOG).expect_err("an error").to_string();
+        // A setting cannot also be an axis.
+        let e = err(&[plan_file("f1", &FAPI1.replace("[variants]", "request_method = \"signed\"\n[variants]")), source("f1", "1.toml", "a")]);
+        assert!(e.contains("request_method is both a plan setting and a [variants] axis"), "{e}");
+        // A JARM-only mutation needs an [applies] without the hybrid variants.
+        let e = err(&[plan_file("f1", FAPI1), with_par(source("f1", "1.toml", "a"), "request_object_no_aud")]);
+        assert!(e.contains("step \"par\" expects a refusal, but plan \"f1\" sends requests by value"), "{e}");
+        // A module that applies to none of the plan's variants.
+        let mut dpop = source("f1", "1.toml", "dpop");
+        dpop.text = dpop.text.replace("[[steps]]", "[applies]\nsender = [\"dpop\"]\n\n[[steps]]");
+        let e = err(&[plan_file("f1", FAPI1), dpop]);
+        assert!(e.contains("module \"dpop\" applies to no variant of plan \"f1\""), "{e}");
+        let e = err(&[plan_file("f1", &FAPI1.replace("\"hybrid\", ", "\"fragment\", ")), source("f1", "1.toml", "a")]);
+        assert!(e.contains("unknown response_mode value \"fragment\" in [variants]; expected one of: plain, jarm, hybrid"), "{e}");
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub fn module_matches(filter: &str, module: &str) -> bool {
     remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
-/// Every (module, variant) to run, in (plan, module file, variant) order.
+/// Every (module, variant) to run, in (plan, module file, variant) order: the variants of
+/// `variants` that are the plan's own ([`Plan::variants`]) and that the module applies to.
 pub fn schedule<'a>(
     plans: &'a [Plan],
     variants: &[Variant],
@@ -61,12 +62,13 @@ pub fn schedule<'a>(
 ) -> Vec<(&'a Scenario, Variant)> {
     let mut jobs = Vec::new();
     for plan in plans {
+        let own = plan.variants();
         for scenario in &plan.modules {
             if module_filter.is_some_and(|f| !module_matches(f, &scenario.module)) {
                 continue;
             }
             for v in variants {
-                if scenario.applies.matches(v) {
+                if own.contains(v) && scenario.applies_to(v) {
                     jobs.push((scenario, *v));
                 }
             }

@@ -12,6 +12,8 @@
 //! client_auth = ["private_key_jwt"]           # private_key_jwt | mtls
 //! sender = ["dpop"]                           # dpop | mtls
 //! openid = ["openid_connect"]                 # openid_connect | plain_oauth
+//! request_method = ["by_value"]               # unsigned | signed | by_value (the plan's, or its variant's)
+//! response_mode = ["hybrid"]                  # plain | jarm | hybrid (the plan's, or its variant's)
 //!
 //! [requires]                                  # optional: what the target must offer
 //! profile = "fdx"                             # sandbox.json: run against the workspace of this profile
@@ -34,6 +36,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::variant::{RequestMethod, ResponseMode};
 use crate::variant::{ClientAuth, OpenId, Sender, Variant};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -71,13 +74,24 @@ pub struct Applies {
     pub client_auth: Option<Vec<ClientAuth>>,
     pub sender: Option<Vec<Sender>>,
     pub openid: Option<Vec<OpenId>>,
+    /// Matched against the variant's request method, or the plan's when it does not vary it.
+    #[serde(default)]
+    pub request_method: Option<Vec<RequestMethod>>,
+    /// Matched against the variant's response mode, or the plan's when it does not vary it.
+    #[serde(default)]
+    pub response_mode: Option<Vec<ResponseMode>>,
 }
 
 impl Applies {
-    pub fn matches(&self, v: &Variant) -> bool {
+    /// Whether a module applies to `v` in a plan whose settings are `plan` (the request method
+    /// and response mode of a plan that does not vary them).
+    pub fn matches(&self, v: &Variant, plan: &Messages) -> bool {
+        let m = plan.for_variant(v);
         self.client_auth.as_ref().is_none_or(|a| a.contains(&v.client_auth))
             && self.sender.as_ref().is_none_or(|s| s.contains(&v.sender))
             && self.openid.as_ref().is_none_or(|o| o.contains(&v.openid))
+            && self.request_method.as_ref().is_none_or(|r| r.contains(&m.request))
+            && self.response_mode.as_ref().is_none_or(|r| r.contains(&m.response))
     }
 }
 
@@ -117,60 +131,112 @@ impl Feature {
     }
 }
 
-/// How a plan sends its authorization requests (the OIDF suite's `fapi_request_method`).
+/// Which security profile the harness judges the server against: where FAPI 1.0 Advanced and
+/// FAPI 2.0 differ (ID token and JARM algorithms, the `iss` authorization response parameter,
+/// client assertion audiences, request object rules), the conditions follow it and cite its
+/// requirement ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestMethod {
-    /// Plain form parameters at the PAR endpoint (FAPI 2.0 Security Profile).
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityProfile {
+    /// FAPI 2.0 (Security Profile and Message Signing): `shared/spec/fapi2-*.md`.
     #[default]
-    Unsigned,
-    /// Every authorization parameter in a request object signed by the client, pushed as
-    /// `request` (RFC 9101, RFC 9126 §3; MS-CL-01).
-    Signed,
+    Fapi2,
+    /// FAPI 1.0 Advanced: `shared/spec/fapi1.md`.
+    Fapi1Advanced,
 }
 
-impl RequestMethod {
-    pub const ALL: [RequestMethod; 2] = [RequestMethod::Unsigned, RequestMethod::Signed];
+impl SecurityProfile {
+    pub const ALL: [SecurityProfile; 2] = [SecurityProfile::Fapi2, SecurityProfile::Fapi1Advanced];
     pub fn as_str(self) -> &'static str {
         match self {
-            RequestMethod::Unsigned => "unsigned",
-            RequestMethod::Signed => "signed",
+            SecurityProfile::Fapi2 => "fapi2",
+            SecurityProfile::Fapi1Advanced => "fapi1-advanced",
         }
+    }
+
+    /// The requirement ids a condition cites under this profile. Steps and conditions are
+    /// shared between the plans and name the FAPI 2.0 rules; under FAPI 1.0 Advanced each
+    /// becomes the rule of `shared/spec/fapi1.md` that says the same, one without a FAPI 1.0
+    /// counterpart (DPoP, clock skew, `typ`, the `iss` parameter, …) is dropped, and the
+    /// building-block ids (`PKCE-`, `PAR-`, `OA-`, `PKJ-`, `MT-`, …) stay. A condition left with
+    /// no id cites `fallback` (the module's requirements).
+    pub fn requirements(self, ids: &[String], fallback: &[String]) -> Vec<String> {
+        if self == SecurityProfile::Fapi2 {
+            return ids.to_vec();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for id in ids {
+            let mapped: &[&str] = match id.as_str() {
+                "FAPI2-SP-AS-01" | "FAPI2-SP-CL-11" => &["B-AS-22"],
+                "FAPI2-SP-AZ-01" | "MS-JARM-01" => &["A-AS-02"],
+                "FAPI2-SP-AZ-02" => &["A-AS-11"],
+                "FAPI2-SP-AZ-03" | "MS-AS-01" => &["A-AS-01"],
+                "FAPI2-SP-AZ-04" | "FAPI2-SP-AS-03" | "FAPI2-SP-AS-06" => &["A-AS-14"],
+                "FAPI2-SP-AZ-05" => &["A-AS-18"],
+                "FAPI2-SP-AZ-06" => &["B-AS-09"],
+                "FAPI2-SP-AZ-09" => &["B-AS-13"],
+                "FAPI2-SP-AS-07" => &["B-AS-10"],
+                "FAPI2-SP-AS-04" | "FAPI2-SP-AS-05" => &["A-AS-05", "A-AS-06"],
+                "FAPI2-SP-CR-02" | "FAPI2-SP-CR-03" => &["A-ALG-01"],
+                "FAPI2-SP-CR-04" => &["B-AS-05"],
+                "FAPI2-SP-CR-05" => &["B-AS-06"],
+                "FAPI2-SP-CR-06" => &["B-AS-16"],
+                "FAPI2-SP-CR-07" => &["A-JWKS-01"],
+                "FAPI2-SP-NET-01" | "FAPI2-SP-NET-02" | "FAPI2-SP-NET-03" | "FAPI2-SP-NET-06" => &["A-TLS-01"],
+                "FAPI2-SP-NET-09" => &["B-TLS-01"],
+                "FAPI2-SP-RS-01" | "FAPI2-SP-RS-02" | "FAPI2-SP-RS-05" => &["A-RS-01"],
+                "FAPI2-SP-RS-03" => &["B-RS-04"],
+                "FAPI2-SP-AZ-16" => &["PAR-10"],
+                "MS-AS-02" => &["A-AS-15"],
+                "MS-AS-03" => &["A-AS-17"],
+                "MS-AS-04" => &["A-AS-13"],
+                "MS-AS-06" => &["A-AS-01", "A-AS-20"],
+                "MS-AS-07" => &["A-AS-19"],
+                "MS-AS-08" => &["A-AS-10"],
+                "MS-AS-09" => &["PAR-04"],
+                other if other.starts_with("FAPI2-") || other.starts_with("MS-") || other.starts_with("DP-") => &[],
+                other => {
+                    if !out.iter().any(|o| o == other) {
+                        out.push(other.to_owned());
+                    }
+                    &[]
+                }
+            };
+            for m in mapped {
+                if !out.iter().any(|o| o == m) {
+                    out.push((*m).to_owned());
+                }
+            }
+        }
+        if out.is_empty() { fallback.to_vec() } else { out }
     }
 }
 
-/// How a plan asks for authorization responses (the OIDF suite's `fapi_response_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    /// Plain query parameters (RFC 6749 §4.1.2, RFC 9207).
-    #[default]
-    Plain,
-    /// A JWT signed by the authorization server (JARM; `response_mode=jwt`, MS-JARM-CL-01).
-    Jarm,
-}
-
-impl ResponseMode {
-    pub const ALL: [ResponseMode; 2] = [ResponseMode::Plain, ResponseMode::Jarm];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResponseMode::Plain => "plain",
-            ResponseMode::Jarm => "jarm",
-        }
-    }
-}
-
-/// A plan's message settings, the same for every module of the plan.
+/// A plan's message settings, the same for every module of the plan; a plan that varies the
+/// request method or the response mode ([`crate::variant::VariantAxes`]) gets them from each
+/// variant ([`Messages::for_variant`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Messages {
     pub request: RequestMethod,
     pub response: ResponseMode,
+    #[serde(default)]
+    pub profile: SecurityProfile,
 }
 
 impl Messages {
     /// `request method signed, response mode jarm`, for listings and messages.
     pub fn label(&self) -> String {
         format!("request method {}, response mode {}", self.request.as_str(), self.response.as_str())
+    }
+
+    /// The settings one variant runs with: the variant's request method and response mode
+    /// where it has them, the plan's otherwise.
+    pub fn for_variant(&self, v: &Variant) -> Messages {
+        Messages {
+            request: v.request_method.unwrap_or(self.request),
+            response: v.response_mode.unwrap_or(self.response),
+            profile: self.profile,
+        }
     }
 }
 
@@ -198,4 +264,11 @@ pub struct Scenario {
     /// Set by the plan (its `plan.toml`), not by the module file.
     #[serde(default)]
     pub messages: Messages,
+}
+
+impl Scenario {
+    /// Whether the module runs in `v` (its `[applies]`, with the plan's settings).
+    pub fn applies_to(&self, v: &Variant) -> bool {
+        self.applies.matches(v, &self.messages)
+    }
 }

@@ -1180,7 +1180,7 @@ password = "pw"
         assert_eq!(t.scope_openid, "openid accounts");
         assert_eq!(t.scope_plain, "accounts");
         assert_eq!(t.code_lifetime, 60);
-        let v = Variant { client_auth: ClientAuth::PrivateKeyJwt, sender: Sender::Dpop, openid: crate::variant::OpenId::PlainOauth };
+        let v = Variant::new(ClientAuth::PrivateKeyJwt, Sender::Dpop, crate::variant::OpenId::PlainOauth);
         assert_eq!(t.client(&v, 1).unwrap().client_id, "a");
         assert_eq!(t.client(&v, 2).unwrap().client_id, "b");
         let Login::Form(f) = &t.login else { panic!("form login") };

@@ -46,7 +46,7 @@ fn builtin_plans_load() {
         }
         for m in &plan.modules {
             assert!(!m.requirements.is_empty() && !m.steps.is_empty(), "{}", m.source);
-            assert!(Variant::all().iter().any(|v| m.applies.matches(v)), "{} applies to no variant", m.source);
+            assert!(plan.variants().iter().any(|v| m.applies_to(v)), "{} applies to no variant", m.source);
         }
     }
     if dir.join(FAPI2).is_dir() {

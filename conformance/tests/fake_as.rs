@@ -17,14 +17,14 @@ use std::sync::Arc;
 
 use fapilab_conformance::execute::execute;
 use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
-use fapilab_conformance::scenario::{Applies, Expect, Messages, RequestMethod, Requires, ResponseMode, Scenario, StepSpec};
+use fapilab_conformance::scenario::{Applies, Expect, Messages, RequestMethod, Requires, ResponseMode, Scenario, SecurityProfile, StepSpec};
 use fapilab_conformance::variant::{ClientAuth, OpenId, Sender, Variant};
 use serde_json::{Value, json};
 use server::{Craft, Fake, JarmForm, REQUEST_URI_PREFIX, good_jwks};
 use wiremock::ResponseTemplate;
 
-const PLAIN: Variant = Variant { client_auth: ClientAuth::PrivateKeyJwt, sender: Sender::Dpop, openid: OpenId::PlainOauth };
-const OPENID: Variant = Variant { client_auth: ClientAuth::PrivateKeyJwt, sender: Sender::Dpop, openid: OpenId::OpenidConnect };
+const PLAIN: Variant = Variant::new(ClientAuth::PrivateKeyJwt, Sender::Dpop, OpenId::PlainOauth);
+const OPENID: Variant = Variant::new(ClientAuth::PrivateKeyJwt, Sender::Dpop, OpenId::OpenidConnect);
 
 // ---- scenarios ------------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ fn flow_with(token: StepSpec) -> Vec<StepSpec> {
 }
 
 /// FAPI 2.0 Message Signing: signed request objects and JARM responses.
-const MESSAGE_SIGNING: Messages = Messages { request: RequestMethod::Signed, response: ResponseMode::Jarm };
+const MESSAGE_SIGNING: Messages = Messages { request: RequestMethod::Signed, response: ResponseMode::Jarm, profile: SecurityProfile::Fapi2 };
 
 async fn run_variant(craft: Craft, variant: Variant, steps: Vec<StepSpec>) -> ModuleResult {
     run_with(craft, variant, Messages::default(), steps).await

@@ -4,7 +4,9 @@
 //! API — the Security Profile plan against workspace default/fapi2 for the Security Profile
 //! faults ([`CASES`]), the Message Signing plan against default/fapi2-ms for the signed request
 //! object, JARM and signed introspection faults ([`MS_CASES`]), the FAPI-CIBA plan against
-//! default/fapi2 for the CIBA faults ([`CIBA_CASES`]) — and
+//! default/fapi2 for the CIBA faults ([`CIBA_CASES`]), the FAPI 1.0 Advanced plan against
+//! default/fapi1-adv for the FAPI 1.0 faults ([`FAPI1_CASES`], in that plan's own variants:
+//! request method and response mode) — and
 //!
 //! * every module listed as catching the fault ends with the listed verdict — FAILED, or
 //!   WARNING where the broken requirement is a SHOULD (PKJ-04, DP-13) — on the listed
@@ -31,13 +33,19 @@ use fapilab_conformance::model::{ModuleResult, Severity, Verdict};
 use fapilab_conformance::plan::{Plan, builtin_plans};
 use fapilab_conformance::runner;
 use fapilab_conformance::target::Targets;
-use fapilab_conformance::variant::Variant;
+use fapilab_conformance::variant::{Variant, VariantFilter};
 use fapilab_server::faults::Fault;
 use tokio::sync::Semaphore;
 
 const PLAN: &str = "fapi2-security-profile";
 const MS_PLAN: &str = "fapi2-message-signing";
 const CIBA_PLAN: &str = "fapi-ciba";
+const FAPI1_PLAN: &str = "fapi1-advanced";
+
+/// FAPI 1.0 Advanced, private_key_jwt, request object by value, `code id_token` responses.
+const FAPI1_BY_VALUE_HYBRID: &str = "client_auth=private_key_jwt,request_method=by_value,response_mode=hybrid";
+/// FAPI 1.0 Advanced, private_key_jwt, request object pushed, `code id_token` responses.
+const FAPI1_PUSHED_HYBRID: &str = "client_auth=private_key_jwt,request_method=signed,response_mode=hybrid";
 
 /// private_key_jwt, DPoP, OpenID: the variant most modules apply to.
 const PKJWT_DPOP_OIDC: &str = "client_auth=private_key_jwt,sender=dpop,openid=openid_connect";
@@ -84,7 +92,7 @@ enum Collateral {
 #[derive(Debug, Clone, Copy)]
 struct Case {
     fault: Fault,
-    /// A `Variant::filter` spec: the variants the plan runs in for this fault.
+    /// A `VariantFilter` spec: the variants of the plan it runs in for this fault.
     variants: &'static str,
     catches: &'static [Catch],
     collateral: &'static [Collateral],
@@ -314,6 +322,83 @@ const MS_CASES_IN_CIBA: &[Case] = &[
     ),
 ];
 
+/// Every hybrid authorization response carries the front-channel ID token that the fault breaks.
+const EVERY_HYBRID_AUTHORIZATION: &[Collateral] = &[Collateral::EveryModuleWithStep(
+    "authorize",
+    "every hybrid response's ID token is checked as a detached signature (A-IDT-05), so every module that authorizes fails with it",
+)];
+
+/// The FAPI 1.0 Advanced faults, caught by the `fapi1-advanced` plan against the sandbox
+/// workspace of profile `fapi1-advanced`, in the variants that send the request object by
+/// value (where the authorization endpoint reads it) and ask for `code id_token` responses.
+const FAPI1_CASES: &[Case] = &[
+    Case {
+        fault: Fault::HybridCHash,
+        variants: FAPI1_BY_VALUE_HYBRID,
+        catches: &[fails("happy-flow", "authorize.id_token_c_hash")],
+        collateral: EVERY_HYBRID_AUTHORIZATION,
+    },
+    Case {
+        fault: Fault::HybridSHash,
+        variants: FAPI1_BY_VALUE_HYBRID,
+        catches: &[fails("happy-flow", "authorize.id_token_s_hash")],
+        collateral: EVERY_HYBRID_AUTHORIZATION,
+    },
+    Case {
+        fault: Fault::HybridIdTokenNonce,
+        variants: FAPI1_BY_VALUE_HYBRID,
+        catches: &[fails("happy-flow", "authorize.id_token_nonce")],
+        collateral: EVERY_HYBRID_AUTHORIZATION,
+    },
+    Case {
+        fault: Fault::FrontChannelIdTokenAudience,
+        variants: FAPI1_BY_VALUE_HYBRID,
+        catches: &[fails("happy-flow", "authorize.id_token_aud")],
+        collateral: EVERY_HYBRID_AUTHORIZATION,
+    },
+    // The request object has no nonce and a nonce is only in the URL: the server ignores the
+    // outside one as it must (A-AS-10), finds no nonce, and issues a code anyway.
+    case(Fault::NonceRequired, FAPI1_BY_VALUE_HYBRID, &[fails("ensure-request-object-without-nonce-fails", "authorize.no_code")]),
+    case(Fault::HybridQueryEncoding, FAPI1_BY_VALUE_HYBRID, &[fails("ensure-response-mode-query", "authorize.hybrid_nothing_in_query")]),
+    case(
+        Fault::AuthorizeRequestObjectRequired,
+        FAPI1_BY_VALUE_HYBRID,
+        &[fails("ensure-authorization-request-without-request-object-fails", "authorize.no_code")],
+    ),
+    case(
+        Fault::AuthorizeOutsideParams,
+        FAPI1_BY_VALUE_HYBRID,
+        // The outside scope, nonce or redirect_uri also stands in for one missing inside.
+        &[
+            fails("ensure-different-nonce-inside-and-outside-request-object", "authorize.id_token_nonce"),
+            fails("state-only-outside-request-object-not-used", "authorize.state"),
+            fails("ensure-request-object-without-scope-fails", "authorize.no_code"),
+            fails("ensure-request-object-without-nonce-fails", "authorize.no_code"),
+            fails("ensure-request-object-without-redirect-uri-fails", "authorize.no_code"),
+        ],
+    ),
+    case(
+        Fault::RequestObjectRequiredMembers,
+        FAPI1_BY_VALUE_HYBRID,
+        &[
+            fails("ensure-request-object-without-scope-fails", "authorize.no_code"),
+            fails("ensure-request-object-without-nonce-fails", "authorize.no_code"),
+            fails("ensure-request-object-without-redirect-uri-fails", "authorize.no_code"),
+        ],
+    ),
+    // FAPI 1.0 accepts the token or PAR endpoint URL, or an array with the issuer, as a client
+    // assertion's audience; with the fault the server takes FAPI 2.0's issuer string only.
+    case(
+        Fault::AssertionEndpointAudience,
+        FAPI1_PUSHED_HYBRID,
+        &[
+            fails("par-test-pushed-authorization-url-as-audience-for-client-JWT-assertion", "par.status"),
+            fails("par-token-endpoint-url-as-audience-for-client-JWT-assertion", "par.status"),
+            fails("test-array-as-audience-for-client-JWT-assertion", "par.status"),
+        ],
+    ),
+];
+
 /// Fault runs at once, over every table.
 const PARALLEL_RUNS: usize = 4;
 static RUNS: Semaphore = Semaphore::const_new(PARALLEL_RUNS);
@@ -427,7 +512,7 @@ fn judge(case: &Case, plans: &[Plan], variants: &[Variant], results: &[ModuleRes
             problems.push(format!("  catching module {} is not in the plan", catch.module));
             continue;
         };
-        let applies: Vec<Variant> = variants.iter().copied().filter(|v| scenario.applies.matches(v)).collect();
+        let applies: Vec<Variant> = variants.iter().copied().filter(|v| scenario.applies_to(v)).collect();
         if applies.is_empty() {
             problems.push(format!("  catching module {} applies to none of the variants {}", catch.module, case.variants));
         }
@@ -468,11 +553,27 @@ fn judge(case: &Case, plans: &[Plan], variants: &[Variant], results: &[ModuleRes
 
 #[test]
 fn the_tables_cover_every_fault_once() {
-    let listed: Vec<Fault> =
-        CASES.iter().chain(MS_CASES).chain(CIBA_CASES).map(|c| c.fault).chain(NOT_CAUGHT.iter().map(|(f, _)| *f)).collect();
+    let listed: Vec<Fault> = CASES
+        .iter()
+        .chain(MS_CASES)
+        .chain(CIBA_CASES)
+        .chain(FAPI1_CASES)
+        .map(|c| c.fault)
+        .chain(NOT_CAUGHT.iter().map(|(f, _)| *f))
+        .collect();
     for fault in Fault::ALL {
         let n = listed.iter().filter(|f| **f == fault).count();
-        assert_eq!(n, 1, "{} ({}) must be listed exactly once in CASES, MS_CASES, CIBA_CASES or NOT_CAUGHT", fault.name(), fault.requirement());
+        assert_eq!(
+            n,
+            1,
+            "{} ({}) must be listed exactly once in CASES, MS_CASES, CIBA_CASES, FAPI1_CASES or NOT_CAUGHT",
+            fault.name(),
+            fault.requirement()
+        );
+    }
+    // The FAPI 1.0 table holds the faults that only the FAPI 1.0 plan can show.
+    for case in FAPI1_CASES {
+        assert!(!CASES.iter().chain(MS_CASES).any(|c| c.fault == case.fault), "{} is a FAPI 1.0 fault", case.fault.name());
     }
     assert!(CASES.len() >= 20, "at least 20 faults must be caught, {} are", CASES.len());
     // The Message Signing table holds exactly the faults of Message Signing requirements.
@@ -500,6 +601,13 @@ fn the_tables_cover_every_fault_once() {
     check_table(&all, MS_PLAN, SP_CASES_IN_SIGNED_REQUESTS);
     check_table(&all, CIBA_PLAN, CIBA_CASES);
     check_table(&all, CIBA_PLAN, MS_CASES_IN_CIBA);
+    check_table(&all, FAPI1_PLAN, FAPI1_CASES);
+}
+
+/// The variants of `plans` (one plan) that the filter `spec` picks.
+fn variants_of(plans: &[Plan], spec: &str) -> Vec<Variant> {
+    let filter = VariantFilter::parse(spec).expect("variant filter");
+    plans.iter().flat_map(|p| filter.select(&p.variants())).collect()
 }
 
 /// Every case of `cases` names modules of `plan` that apply to its variants.
@@ -508,11 +616,11 @@ fn check_table(all: &[Plan], plan: &str, cases: &[Case]) {
     assert_eq!(plans.len(), 1, "the built-in {plan} plan");
     for case in cases {
         assert!(!case.catches.is_empty(), "{}: no catching module", case.fault.name());
-        let variants = Variant::filter(case.variants).expect("variant filter");
+        let variants = variants_of(&plans, case.variants);
         assert!(!variants.is_empty(), "{}: no variant", case.fault.name());
         for c in case.catches {
             let m = plan_module(&plans, c.module).unwrap_or_else(|| panic!("{}: no module {}", case.fault.name(), c.module));
-            assert!(variants.iter().any(|v| m.applies.matches(v)), "{}: {} applies to none of {}", case.fault.name(), c.module, case.variants);
+            assert!(variants.iter().any(|v| m.applies_to(v)), "{}: {} applies to none of {}", case.fault.name(), c.module, case.variants);
         }
         for Collateral::EveryModuleWithStep(step, _) in case.collateral {
             let n = plans.iter().flat_map(|p| &p.modules).filter(|m| m.steps.iter().any(|s| s.step == *step)).count();
@@ -536,6 +644,11 @@ async fn every_ciba_fault_is_caught_by_its_modules_and_nothing_else() {
     check_faults(CIBA_PLAN, CIBA_CASES.iter().chain(MS_CASES_IN_CIBA).collect(), &[]).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_fapi1_fault_is_caught_by_its_modules_and_nothing_else() {
+    check_faults(FAPI1_PLAN, FAPI1_CASES.iter().collect(), &[]).await;
+}
+
 /// Runs `plan` against a sandbox with each fault of `cases` and a control sandbox without,
 /// and asserts every fault is caught as its case says and the control run passes.
 async fn check_faults(plan: &'static str, cases: Vec<&'static Case>, not_caught: &[(Fault, &str)]) {
@@ -548,7 +661,7 @@ async fn check_faults(plan: &'static str, cases: Vec<&'static Case>, not_caught:
     let control_variants: Vec<Variant> = {
         let mut all = BTreeSet::new();
         for case in &cases {
-            all.extend(Variant::filter(case.variants).expect("variant filter"));
+            all.extend(variants_of(&plans, case.variants));
         }
         all.into_iter().collect()
     };
@@ -586,7 +699,7 @@ async fn check_faults(plan: &'static str, cases: Vec<&'static Case>, not_caught:
         tasks.push(tokio::spawn(async move {
             let _permit = RUNS.acquire().await.expect("semaphore");
             let t = Instant::now();
-            let variants = Variant::filter(case.variants).expect("variant filter");
+            let variants = variants_of(&plans, case.variants);
             let dir = unique_dir(&case.fault.name());
             let outcome = match copy_dir(&ca_dir, &dir.join("ca")) {
                 Err(e) => Err(format!("copying the CA: {e}")),

@@ -12,7 +12,7 @@ use fapilab_conformance::variant::{ClientAuth, OpenId, Sender, Variant};
 const PLAN: &str = "fapi2-security-profile";
 
 fn v(client_auth: ClientAuth, sender: Sender, openid: OpenId) -> Variant {
-    Variant { client_auth, sender, openid }
+    Variant::new(client_auth, sender, openid)
 }
 
 fn cond(id: &str, reqs: &[&str], severity: Severity, passed: bool, expected: &str, observed: &str) -> Condition {

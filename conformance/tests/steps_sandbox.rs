@@ -53,6 +53,13 @@ fn flow(client: u8) -> Vec<StepSpec> {
 }
 
 
+/// The sandbox's FAPI 2.0 Security Profile workspace (the manifest lists others first).
+fn fapi2_workspace(manifest: &std::path::Path) -> Arc<Target> {
+    let targets = fapilab_conformance::target::Targets::load_any(manifest).expect("manifest loads");
+    let entry = targets.entries().iter().find(|e| e.profile.as_deref() == Some("fapi2-security-profile")).expect("a fapi2 workspace");
+    Arc::clone(&entry.target)
+}
+
 async fn run_all(target: &Arc<Target>, modules: Vec<(Scenario, Vec<Variant>)>) -> Vec<ModuleResult> {
     let mut handles = Vec::new();
     for (sc, variants) in modules {
@@ -80,7 +87,7 @@ async fn steps_against_the_sandbox() {
     })
     .await
     .expect("sandbox starts");
-    let target = Arc::new(Target::from_sandbox_manifest(&sandbox.manifest_path).expect("manifest loads"));
+    let target = fapi2_workspace(&sandbox.manifest_path);
     let all = Variant::all();
     let pkjwt: Vec<Variant> = all.iter().copied().filter(|v| v.client_auth == ClientAuth::PrivateKeyJwt).collect();
     let dpop: Vec<Variant> = all.iter().copied().filter(|v| v.sender == fapilab_conformance::variant::Sender::Dpop).collect();
@@ -208,7 +215,7 @@ async fn mutations_against_the_sandbox() {
     })
     .await
     .expect("sandbox starts");
-    let mut t = Target::from_sandbox_manifest(&sandbox.manifest_path).expect("manifest loads");
+    let mut t = (*fapi2_workspace(&sandbox.manifest_path)).clone();
     t.code_lifetime = 8;
     let target = Arc::new(t);
     let all = Variant::all();

@@ -380,3 +380,180 @@ fn mtls_aliases(doc: &Map<String, Value>, ev: &[usize]) -> Condition {
     let observed = if problems.is_empty() { format!("{} aliases, well formed", obj.len()) } else { problems.join("; ") };
     check.observed(observed).pass(problems.is_empty())
 }
+
+/// The discovery document of a FAPI 1.0 Advanced server, as the OIDF `fapi1-advanced-final`
+/// discovery module judges it (suite research §2.3): OpenID discovery with an https issuer
+/// (B-AS-22), certificate-bound access tokens (A-AS-06), an ID token algorithm of PS256 or
+/// ES256 (A-IDT-07), a FAPI client authentication method (A-AS-14), request objects by value
+/// (`request_parameter_supported`) or PAR with S256 (A-AS-01, A-AS-11, A-AS-18, A-AS-20), the
+/// response type of the variant (A-AS-02) and, under JARM, `jwt` among the response modes
+/// (A-JARM-01).
+pub fn fapi1_advanced(doc: &Map<String, Value>, issuer: &str, discovery_url: &str, variant: &Variant, messages: &Messages, ev: &[usize]) -> Vec<Condition> {
+    let mut out = Vec::new();
+    let s = |n: &str| doc.get(n).and_then(Value::as_str);
+    let doc_issuer = s("issuer").unwrap_or("(absent)");
+    out.push(
+        Check::new("discovery.issuer", "issuer equals the configured issuer exactly")
+            .req(&["B-AS-22", "MD-02"])
+            .expected(issuer.to_owned())
+            .observed(doc_issuer.to_owned())
+            .hint("clients abort when the metadata issuer differs from the issuer they fetched it for (trailing slash included)")
+            .evidence(ev)
+            .pass(doc_issuer == issuer),
+    );
+    out.push(
+        Check::new("discovery.url", "the discovery URL is https at /.well-known/openid-configuration")
+            .req(&["B-AS-22", "MD-01"])
+            .expected("https://…/.well-known/openid-configuration")
+            .observed(discovery_url.to_owned())
+            .evidence(ev)
+            .pass(discovery_url.starts_with("https://") && discovery_url.ends_with("/.well-known/openid-configuration")),
+    );
+    let pushed = messages.request == RequestMethod::Signed;
+    let mut endpoints = vec!["authorization_endpoint", "token_endpoint", "jwks_uri"];
+    if pushed {
+        endpoints.push("pushed_authorization_request_endpoint");
+    }
+    for name in endpoints {
+        let v = s(name);
+        out.push(
+            Check::new(&format!("discovery.{name}"), format!("{name} is an https URL"))
+                .req(if name == "pushed_authorization_request_endpoint" { &["A-AS-11", "PAR-01"] } else { &["B-AS-22", "MD-03"] })
+                .expected("an https URL")
+                .observed(v.unwrap_or("(absent)").to_owned())
+                .evidence(ev)
+                .pass(v.is_some_and(is_https_url)),
+        );
+    }
+    out.push(
+        Check::new("discovery.mtls_bound_tokens", "tls_client_certificate_bound_access_tokens is true")
+            .req(&["A-AS-06", "MT-08"])
+            .expected("true")
+            .observed(show(doc, "tls_client_certificate_bound_access_tokens"))
+            .evidence(ev)
+            .pass(doc.get("tls_client_certificate_bound_access_tokens") == Some(&Value::Bool(true))),
+    );
+    let fapi1 = |name: &str, id: &str, reqs: &[&str]| {
+        let algs = strings(doc, name).unwrap_or_default();
+        Check::new(id, format!("{name} offers PS256 or ES256"))
+            .req(reqs)
+            .expected("PS256 or ES256 among the values")
+            .observed(show(doc, name))
+            .hint("FAPI 1.0 Advanced allows only PS256 and ES256 (Part 2 8.6)")
+            .evidence(ev)
+            .pass(algs.iter().any(|a| a == "PS256" || a == "ES256"))
+    };
+    out.push(fapi1("id_token_signing_alg_values_supported", "discovery.id_token_algs", &["A-IDT-07", "A-ALG-01"]));
+    for name in ["id_token_signing_alg_values_supported", "request_object_signing_alg_values_supported", "token_endpoint_auth_signing_alg_values_supported"] {
+        if let Some(algs) = strings(doc, name) {
+            let others: Vec<&str> = algs.iter().map(String::as_str).filter(|a| *a != "PS256" && *a != "ES256").collect();
+            out.push(
+                Check::new(&format!("discovery.{name}_only_fapi1"), format!("{name} lists only PS256 and ES256"))
+                    .req(&["A-ALG-01"])
+                    .warning()
+                    .expected("a subset of PS256, ES256")
+                    .observed(if others.is_empty() { algs.join(", ") } else { format!("also {}", others.join(", ")) })
+                    .evidence(ev)
+                    .pass(others.is_empty()),
+            );
+        }
+    }
+    out.push(fapi1("request_object_signing_alg_values_supported", "discovery.request_object_algs", &["A-AS-20"]));
+    let methods = strings(doc, "token_endpoint_auth_methods_supported").unwrap_or_default();
+    let (want_auth, auth_req): (&[&str], &[&str]) = match variant.client_auth {
+        ClientAuth::PrivateKeyJwt => (&["private_key_jwt"], &["A-AS-14", "PKJ-01"]),
+        ClientAuth::Mtls => (&["tls_client_auth", "self_signed_tls_client_auth"], &["A-AS-14", "MT-05"]),
+    };
+    out.push(
+        Check::new("discovery.variant_auth_method", "the variant's client authentication is advertised")
+            .req(auth_req)
+            .expected(want_auth.join(" or "))
+            .observed(show(doc, "token_endpoint_auth_methods_supported"))
+            .evidence(ev)
+            .pass(methods.iter().any(|x| want_auth.contains(&x.as_str()))),
+    );
+    if variant.client_auth == ClientAuth::PrivateKeyJwt {
+        out.push(fapi1("token_endpoint_auth_signing_alg_values_supported", "discovery.auth_signing_algs", &["A-AS-14", "A-ALG-01"]));
+    }
+    if messages.request == RequestMethod::ByValue {
+        out.push(
+            Check::new("discovery.request_parameter_supported", "request objects by value are supported")
+                .req(&["A-AS-01"])
+                .expected("request_parameter_supported: true")
+                .observed(show(doc, "request_parameter_supported"))
+                .hint("OpenID Discovery: request_parameter_supported defaults to false")
+                .evidence(ev)
+                .pass(doc.get("request_parameter_supported") == Some(&Value::Bool(true))),
+        );
+        out.push(
+            Check::new("discovery.par_not_required", "PAR is not required when requests are sent by value")
+                .req(&["A-AS-11", "PAR-01"])
+                .expected("require_pushed_authorization_requests absent or false")
+                .observed(show(doc, "require_pushed_authorization_requests"))
+                .evidence(ev)
+                .pass(doc.get("require_pushed_authorization_requests") != Some(&Value::Bool(true))),
+        );
+    }
+    if pushed {
+        let methods = strings(doc, "code_challenge_methods_supported").unwrap_or_default();
+        out.push(
+            Check::new("discovery.pkce_s256", "code_challenge_methods_supported contains S256")
+                .req(&["A-AS-18", "PKCE-01"])
+                .expected("S256")
+                .observed(show(doc, "code_challenge_methods_supported"))
+                .evidence(ev)
+                .pass(methods.iter().any(|m| m == "S256")),
+        );
+    }
+    let response_type = if messages.response == ResponseMode::Hybrid { "code id_token" } else { "code" };
+    let types = strings(doc, "response_types_supported").unwrap_or_default();
+    out.push(
+        Check::new("discovery.response_type", format!("response_types_supported contains {response_type:?}"))
+            .req(&["A-AS-02"])
+            .expected(response_type.to_owned())
+            .observed(show(doc, "response_types_supported"))
+            .evidence(ev)
+            .pass(types.iter().any(|t| {
+                let mut a: Vec<&str> = t.split_whitespace().collect();
+                let mut b: Vec<&str> = response_type.split_whitespace().collect();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            })),
+    );
+    if messages.response == ResponseMode::Jarm {
+        let modes = strings(doc, "response_modes_supported").unwrap_or_default();
+        out.push(
+            Check::new("discovery.response_modes_jwt", "response_modes_supported contains jwt")
+                .req(&["A-JARM-01"])
+                .expected("jwt")
+                .observed(show(doc, "response_modes_supported"))
+                .evidence(ev)
+                .pass(modes.iter().any(|m| m == "jwt")),
+        );
+        if doc.contains_key("authorization_signing_alg_values_supported") {
+            out.push(fapi1("authorization_signing_alg_values_supported", "discovery.authorization_signing_algs", &["A-JARM-01"]));
+        }
+    }
+    let scopes = strings(doc, "scopes_supported");
+    out.push(
+        Check::new("discovery.scopes_openid", "scopes_supported contains openid")
+            .req(&["MD-03"])
+            .warning()
+            .expected("openid")
+            .observed(show(doc, "scopes_supported"))
+            .evidence(ev)
+            .pass(scopes.is_some_and(|s| s.iter().any(|x| x == "openid"))),
+    );
+    let subjects = strings(doc, "subject_types_supported").unwrap_or_default();
+    out.push(
+        Check::new("discovery.subject_types", "subject_types_supported contains public or pairwise")
+            .req(&["MD-03"])
+            .expected("public or pairwise")
+            .observed(show(doc, "subject_types_supported"))
+            .evidence(ev)
+            .pass(subjects.iter().any(|x| x == "public" || x == "pairwise")),
+    );
+    out.push(mtls_aliases(doc, ev));
+    out
+}

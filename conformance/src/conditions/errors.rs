@@ -179,6 +179,27 @@ impl FrontOutcome {
     }
 }
 
+/// What an error redirect must look like beyond its code, per security profile.
+pub struct FrontRules<'a> {
+    pub issuer: &'a str,
+    /// FAPI 2.0: every authorization response carries `iss` (FAPI2-SP-AZ-07). Elsewhere an
+    /// `iss` that is sent must still be the issuer (RFC 9207, ISS-01).
+    pub iss_required: bool,
+    /// FAPI 2.0: the error is in the query (`response_type=code`). FAPI 1.0 Advanced: a hybrid
+    /// error is in the fragment (OIDC Core 3.3.2.6), and the OIDF plan accepts either.
+    pub error_in_query: bool,
+}
+
+impl<'a> FrontRules<'a> {
+    pub fn fapi2(issuer: &'a str) -> FrontRules<'a> {
+        FrontRules { issuer, iss_required: true, error_in_query: true }
+    }
+
+    pub fn fapi1(issuer: &'a str) -> FrontRules<'a> {
+        FrontRules { issuer, iss_required: false, error_in_query: false }
+    }
+}
+
 /// Judges a front-channel rejection (OA-03, FAPI2-SP-AS-07, FAPI2-SP-AZ-07): an error page,
 /// or an error redirect to a registered redirect URI with an accepted error code; never a code.
 #[allow(clippy::too_many_arguments)]
@@ -188,10 +209,11 @@ pub fn front_channel(
     outcome: &FrontOutcome,
     errors: &[String],
     registered: &[String],
-    issuer: &str,
+    rules: &FrontRules<'_>,
     requirements: &[&str],
     evidence: &[usize],
 ) -> Vec<Condition> {
+    let issuer = rules.issuer;
     let mut out = Vec::new();
     match outcome {
         FrontOutcome::ErrorPage { status, error } => out.push(
@@ -248,22 +270,35 @@ pub fn front_channel(
                         .evidence(evidence)
                         .pass(error.is_some_and(|e| errors.is_empty() || errors.iter().any(|x| x == e))),
                 );
-                out.push(
-                    Check::new(&format!("{id}.error_iss"), "the error response carries iss equal to the issuer")
-                        .req(&["FAPI2-SP-AZ-07"])
-                        .expected(issuer.to_owned())
-                        .observed(param(&query, "iss").unwrap_or("(absent)").to_owned())
-                        .evidence(evidence)
-                        .pass(param(&query, "iss") == Some(issuer)),
-                );
-                out.push(
-                    Check::new(&format!("{id}.error_in_query"), "the error is in the query, not the fragment")
-                        .req(&["OA-03"])
-                        .expected("error in the query component")
-                        .observed(if param(&fragment, "error").is_some() { "in the fragment" } else { "in the query" })
-                        .evidence(evidence)
-                        .pass(param(&fragment, "error").is_none()),
-                );
+                if rules.iss_required {
+                    out.push(
+                        Check::new(&format!("{id}.error_iss"), "the error response carries iss equal to the issuer")
+                            .req(&["FAPI2-SP-AZ-07"])
+                            .expected(issuer.to_owned())
+                            .observed(param(&query, "iss").unwrap_or("(absent)").to_owned())
+                            .evidence(evidence)
+                            .pass(param(&query, "iss") == Some(issuer)),
+                    );
+                } else if let Some(iss) = param(&query, "iss").or_else(|| param(&fragment, "iss")) {
+                    out.push(
+                        Check::new(&format!("{id}.error_iss"), "iss in the error response, when sent, equals the issuer")
+                            .req(&["ISS-01"])
+                            .expected(issuer.to_owned())
+                            .observed(iss.to_owned())
+                            .evidence(evidence)
+                            .pass(iss == issuer),
+                    );
+                }
+                if rules.error_in_query {
+                    out.push(
+                        Check::new(&format!("{id}.error_in_query"), "the error is in the query, not the fragment")
+                            .req(&["OA-03"])
+                            .expected("error in the query component")
+                            .observed(if param(&fragment, "error").is_some() { "in the fragment" } else { "in the query" })
+                            .evidence(evidence)
+                            .pass(param(&fragment, "error").is_none()),
+                    );
+                }
             }
         }
     }

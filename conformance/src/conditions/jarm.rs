@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::Check;
 use super::errors::{FrontOutcome, Params, param, url_params, with_query};
 use crate::model::Condition;
+use crate::scenario::SecurityProfile;
 
 const ALLOWED: &[&str] = &["PS256", "ES256", "EdDSA"];
 /// Clock skew tolerated on `exp`.
@@ -40,6 +41,26 @@ pub struct Expected<'a> {
     pub jwks: Option<&'a Jwks>,
     /// `authorization_signing_alg_values_supported`, if the metadata has it.
     pub advertised_algs: Option<Vec<String>>,
+    /// FAPI 2.0 Message Signing (MS-JARM-*) or FAPI 1.0 Advanced (A-JARM-01: PS256 or ES256).
+    pub profile: SecurityProfile,
+}
+
+impl Expected<'_> {
+    /// The requirement ids of a check: the Message Signing ones, or A-JARM-01 under FAPI 1.0
+    /// Advanced, which takes JARM as a whole (Part 2 5.2.2.2).
+    fn reqs(&self, ms: &[&'static str]) -> Vec<&'static str> {
+        match self.profile {
+            SecurityProfile::Fapi2 => ms.to_vec(),
+            SecurityProfile::Fapi1Advanced => vec!["A-JARM-01"],
+        }
+    }
+
+    fn algs(&self) -> &'static [&'static str] {
+        match self.profile {
+            SecurityProfile::Fapi2 => ALLOWED,
+            SecurityProfile::Fapi1Advanced => super::id_token::FAPI1_ALGS,
+        }
+    }
 }
 
 /// Where a response mode delivers the `response` parameter (JARM 4.3.1–4.3.4: `jwt` is
@@ -77,7 +98,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let expected_place = place_of(want.mode);
     out.push(
         Check::new("jarm.response", "the authorization response is a JWT in a `response` parameter")
-            .req(&["MS-JARM-01", "MS-JARM-03", "MS-JARM-06"])
+            .req(&want.reqs(&["MS-JARM-01", "MS-JARM-03", "MS-JARM-06"]))
             .expected(format!("response=<JWT> in the {expected_place} (response_mode {})", want.mode))
             .observed(match &found {
                 Some((place, _)) => format!("response in the {place}"),
@@ -91,7 +112,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let Some((place, jwt)) = found else { return (out, None) };
     out.push(
         Check::new("jarm.response_mode", "the JWT is delivered where the response_mode asks")
-            .req(&["MS-JARM-06"])
+            .req(&want.reqs(&["MS-JARM-06"]))
             .expected(format!("the {expected_place} (response_mode {})", want.mode))
             .observed(format!("the {place}"))
             .evidence(evidence)
@@ -100,7 +121,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let plain: Vec<&str> = outside.iter().copied().filter(|k| RESPONSE_PARAMETERS.contains(k)).collect();
     out.push(
         Check::new("jarm.no_plain_parameters", "the response parameters are only inside the JWT")
-            .req(&["MS-JARM-03"])
+            .req(&want.reqs(&["MS-JARM-03"]))
             .expected(format!("no {} next to response", RESPONSE_PARAMETERS.join(", ")))
             .observed(if plain.is_empty() { "none".to_owned() } else { plain.join(", ") })
             .evidence(evidence)
@@ -109,7 +130,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let separate_iss = outside.contains(&"iss");
     out.push(
         Check::new("jarm.no_iss_parameter", "iss is only inside the JWT, not a separate parameter")
-            .req(&["MS-JARM-02"])
+            .req(&want.reqs(&["MS-JARM-02"]))
             .warning()
             .expected("no iss parameter next to response")
             .observed(if separate_iss { "an iss parameter" } else { "none" })
@@ -121,7 +142,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
         Err(e) => {
             out.push(
                 Check::new("jarm.parse", "the response is a compact JWS")
-                    .req(&["MS-JARM-04"])
+                    .req(&want.reqs(&["MS-JARM-04"]))
                     .expected("a signed JWT")
                     .observed(e.to_string())
                     .evidence(evidence)
@@ -132,18 +153,18 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     };
     let alg = jws.header().get("alg").map_or_else(|| "(absent)".to_owned(), |a| a.as_str().map_or_else(|| a.to_string(), str::to_owned));
     out.push(
-        Check::new("jarm.alg", "the JWT is signed with PS256, ES256 or EdDSA")
-            .req(&["MS-JARM-04", "FAPI2-SP-CR-02"])
-            .expected(ALLOWED.join(", "))
+        Check::new("jarm.alg", format!("the JWT is signed with {}", want.algs().join(" or ")))
+            .req(&want.reqs(&["MS-JARM-04", "FAPI2-SP-CR-02"]))
+            .expected(want.algs().join(", "))
             .observed(alg.clone())
-            .hint("JARM defaults to RS256; FAPI 2.0 forbids it, and an unsigned response proves nothing")
+            .hint("JARM defaults to RS256; FAPI forbids it, and an unsigned response proves nothing")
             .evidence(evidence)
-            .pass(ALLOWED.contains(&alg.as_str())),
+            .pass(want.algs().contains(&alg.as_str())),
     );
     if let Some(advertised) = &want.advertised_algs {
         out.push(
             Check::new("jarm.alg_advertised", "the JWT's alg is listed in authorization_signing_alg_values_supported")
-                .req(&["MS-JARM-07"])
+                .req(&want.reqs(&["MS-JARM-07"]))
                 .warning()
                 .expected(advertised.join(", "))
                 .observed(alg.clone())
@@ -153,7 +174,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     }
     out.push(
         Check::new("jarm.kid", "the JWT header names its key (kid)")
-            .req(&["MS-JARM-04"])
+            .req(&want.reqs(&["MS-JARM-04"]))
             .expected("a kid of the server's jwks_uri")
             .observed(jws.kid().unwrap_or("(absent)").to_owned())
             .evidence(evidence)
@@ -162,7 +183,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let verified = want.jwks.map(|set| jws.verify_with_jwks(set));
     out.push(
         Check::new("jarm.signature", "the JWT signature verifies with the server's published key")
-            .req(&["MS-JARM-04", "MS-JARM-CL-02"])
+            .req(&want.reqs(&["MS-JARM-04", "MS-JARM-CL-02"]))
             .expected("the jwks_uri key named by kid verifies it")
             .observed(match &verified {
                 Some(Ok(k)) => format!("verified with kid {}", k.kid().unwrap_or("(none)")),
@@ -175,7 +196,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let Ok(claims) = jws.claims() else {
         out.push(
             Check::new("jarm.claims", "the JWT payload is a JSON object")
-                .req(&["MS-JARM-03"])
+                .req(&want.reqs(&["MS-JARM-03"]))
                 .observed("not a JSON object")
                 .evidence(evidence)
                 .pass(false),
@@ -185,7 +206,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let iss = claims.get("iss").and_then(Value::as_str);
     out.push(
         Check::new("jarm.iss", "iss in the JWT equals the issuer")
-            .req(&["MS-JARM-03", "MS-JARM-CL-02", "FAPI2-SP-AZ-07"])
+            .req(&want.reqs(&["MS-JARM-03", "MS-JARM-CL-02", "FAPI2-SP-AZ-07"]))
             .expected(want.issuer.to_owned())
             .observed(iss.unwrap_or("(absent)").to_owned())
             .hint("mix-up protection moves into the JWT under JARM: every response, success or error, carries iss")
@@ -199,7 +220,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     };
     out.push(
         Check::new("jarm.aud", "aud in the JWT is the client_id")
-            .req(&["MS-JARM-03", "MS-JARM-CL-02"])
+            .req(&want.reqs(&["MS-JARM-03", "MS-JARM-CL-02"]))
             .expected(want.client_id.to_owned())
             .observed(claims.get("aud").map(Value::to_string).unwrap_or_else(|| "(absent)".into()))
             .hint("the response is addressed to the client that pushed the request, not to the server itself")
@@ -210,7 +231,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     let exp = claims.get("exp").and_then(Value::as_i64);
     out.push(
         Check::new("jarm.exp", "exp is present and not passed")
-            .req(&["MS-JARM-03", "MS-JARM-CL-02"])
+            .req(&want.reqs(&["MS-JARM-03", "MS-JARM-CL-02"]))
             .expected(format!("exp > now ({now}) - {SKEW}"))
             .observed(exp.map_or_else(|| "(absent)".to_owned(), |e| e.to_string()))
             .evidence(evidence)
@@ -219,7 +240,7 @@ pub fn decode(outcome: &FrontOutcome, want: &Expected<'_>, evidence: &[usize]) -
     if let Some(e) = exp {
         out.push(
             Check::new("jarm.exp_lifetime", "exp is at most 10 minutes ahead")
-                .req(&["MS-JARM-03"])
+                .req(&want.reqs(&["MS-JARM-03"]))
                 .warning()
                 .expected(format!("exp ≤ now ({now}) + {MAX_LIFETIME} + {SKEW}"))
                 .observed(format!("{} s ahead", e - now))
@@ -276,6 +297,7 @@ mod tests {
             redirect_uri: REDIRECT,
             jwks: Some(&jwks),
             advertised_algs: Some(vec!["ES256".into()]),
+            profile: SecurityProfile::Fapi2,
         };
         decode(outcome, &want, &[0])
     }

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod ciba;
 pub mod discovery;
 pub mod errors;
+pub mod hybrid;
 pub mod id_token;
 pub mod introspection;
 pub mod jarm;

@@ -11,14 +11,21 @@
 //! the fragment, or the auto-submitting form of `form_post.jwt` — is judged and decoded by
 //! [`crate::conditions::jarm`] first (MS-JARM-CL-02), and every later check reads the
 //! parameters of the verified JWT.
+//!
+//! FAPI 1.0 Advanced: by value the URL carries the signed request object in `request` with
+//! `response_type`, `client_id` and `scope` repeated (A-AS-01, A-AS-19); a `code id_token`
+//! response is read from the fragment and its ID token verified as a detached signature by
+//! [`crate::conditions::hybrid`] (A-IDT-04, A-IDT-05); a refusal may come as an error page, or
+//! as an error redirected to a registered redirect URI in the query or the fragment, under JARM
+//! signed or not (the OIDF plan's outcomes, never stricter).
 
 use std::time::Instant;
 
-use super::{StepRun, harness_problem, need_client};
+use super::{StepRun, harness_problem, mutation_rules, need_client};
 use crate::conditions::Check;
 use crate::conditions::authorize::{self, Sent};
-use crate::conditions::errors::{self, FrontOutcome};
-use crate::conditions::jarm;
+use crate::conditions::errors::{self, FrontOutcome, FrontRules};
+use crate::conditions::{hybrid, jarm, request_object};
 use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Via};
 use crate::login;
@@ -44,11 +51,13 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let m = &step.mutations;
     let approve = step.param_bool("approve").unwrap_or(true);
 
-    let (query, sent_state, sent_redirect, response_mode) = if m.has("no_par") {
+    let (query, sent_state, sent_redirect, response_mode, sent_nonce, par_mutations) = if m.has("no_par") {
         let verifier = fapilab_jose::random_token(32);
         let state = fapilab_jose::random_token(32);
+        let nonce = ctx.openid().then(|| fapilab_jose::random_token(32));
+        let response_type = if ctx.hybrid() { "code id_token" } else { "code" };
         let mut q = vec![
-            ("response_type".to_owned(), "code".to_owned()),
+            ("response_type".to_owned(), response_type.to_owned()),
             ("client_id".to_owned(), client.client_id.clone()),
             ("redirect_uri".to_owned(), client.redirect_uri.clone()),
             ("scope".to_owned(), ctx.target.scope(&ctx.variant).to_owned()),
@@ -56,10 +65,14 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             ("code_challenge".to_owned(), fapilab_jose::sha256_b64url(verifier.as_bytes())),
             ("code_challenge_method".to_owned(), "S256".to_owned()),
         ];
-        if ctx.openid() {
-            q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
+        if let Some(n) = &nonce {
+            q.push(("nonce".to_owned(), n.clone()));
         }
-        (q, Some(state), client.redirect_uri.clone(), None)
+        let response_mode = ctx.jarm().then(|| "jwt".to_owned());
+        if let Some(mode) = &response_mode {
+            q.push(("response_mode".to_owned(), mode.clone()));
+        }
+        (q, Some(state), client.redirect_uri.clone(), response_mode, nonce, crate::mutations::Mutations::default())
     } else {
         let st = ctx.state_ref(step.index);
         if st.par_rejected && step.expect() != Expect::Success {
@@ -81,9 +94,6 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                 "the scenario has no successful `par` step for this client before `authorize`",
             );
         };
-        let Some(request_uri) = flow.request_uri.clone() else {
-            return harness_problem(ctx, "authorize.harness", "find a request_uri", "the PAR response had no request_uri");
-        };
         let front_client_id = if m.has("other_client_id") {
             match need_client(ctx, if step.index == 1 { 2 } else { 1 }) {
                 Some(c) => c.client_id,
@@ -92,18 +102,43 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         } else {
             client.client_id.clone()
         };
-        let mut q = vec![("client_id".to_owned(), front_client_id), ("request_uri".to_owned(), request_uri)];
+        let mut q = if ctx.by_value() {
+            // A-AS-19, Part 2 5.2.3-9: response_type, client_id and scope repeated in the query.
+            let mut q = vec![("client_id".to_owned(), front_client_id)];
+            if let Some(object) = &flow.request_object {
+                q.insert(0, ("response_type".to_owned(), flow.response_type.clone()));
+                q.push(("scope".to_owned(), flow.scope.clone()));
+                q.push(("request".to_owned(), object.clone()));
+            }
+            q
+        } else {
+            let Some(request_uri) = flow.request_uri.clone() else {
+                return harness_problem(ctx, "authorize.harness", "find a request_uri", "the PAR response had no request_uri");
+            };
+            vec![("client_id".to_owned(), front_client_id), ("request_uri".to_owned(), request_uri)]
+        };
         if m.has("reorder_authorize_params") || flow.front_reorder {
             q.reverse();
         }
-        q.extend(flow.front_extra.iter().cloned());
+        for (k, v) in &flow.front_extra {
+            if !q.iter().any(|(qk, _)| qk == k) {
+                q.push((k.clone(), v.clone()));
+            }
+        }
         if m.has("state_outside_par") && !q.iter().any(|(k, _)| k == "state") {
             q.push(("state".to_owned(), fapilab_jose::random_token(32)));
         }
         if m.has("nonce_outside_par") && !q.iter().any(|(k, _)| k == "nonce") {
             q.push(("nonce".to_owned(), fapilab_jose::random_token(32)));
         }
-        (q, flow.state.clone(), flow.redirect_uri.clone().unwrap_or_else(|| client.redirect_uri.clone()), flow.response_mode.clone())
+        (
+            q,
+            flow.state.clone(),
+            flow.redirect_uri.clone().unwrap_or_else(|| client.redirect_uri.clone()),
+            flow.response_mode.clone(),
+            flow.nonce.clone(),
+            flow.mutations.clone(),
+        )
     };
     let encoded = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -132,7 +167,11 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let target = ctx.target.clone();
     let result = login::run(&mut ctx.http, &target.login, &url, approve).await;
     let ev = result.evidence.clone();
-    let outcome = if ctx.jarm() {
+    let expect = step.expect();
+    // Under FAPI 1.0 Advanced a refusal may be a plain error even under JARM (the OIDF plan's
+    // outcomes): only a response that carries a JWT is decoded then.
+    let jwt_to_decode = ctx.jarm() && (expect == Expect::Success || !ctx.fapi1() || carries_response_jwt(&result.outcome));
+    let outcome = if jwt_to_decode {
         // MS-JARM-CL-02: the JWT is verified before any parameter it carries is used.
         ctx.ensure_jwks().await;
         let advertised_algs = ctx.discovery.as_ref().and_then(|d| d.get("authorization_signing_alg_values_supported")).and_then(|v| {
@@ -145,6 +184,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             redirect_uri: &sent_redirect,
             jwks: ctx.server_jwks.as_ref(),
             advertised_algs,
+            profile: ctx.messages.profile,
         };
         let (conds, decoded) = jarm::decode(&result.outcome, &want, &ev);
         ctx.extend(conds);
@@ -158,7 +198,6 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         let (q, f) = errors::url_params(url);
         errors::param(&q, "code").is_some() || errors::param(&f, "code").is_some()
     });
-    let expect = step.expect();
     if expect == Expect::Success || (expect == Expect::Either && got_code) {
         let status = match &outcome {
             FrontOutcome::Redirect { status, .. } => Some(Some(*status)),
@@ -167,8 +206,32 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             _ => None,
         };
         match (status, &delivered) {
+            (Some(_), Some(to)) if ctx.hybrid() => {
+                ctx.ensure_jwks().await;
+                let want = hybrid::Expected {
+                    issuer: &ctx.target.issuer,
+                    client_id: &client.client_id,
+                    redirect_uri: &sent_redirect,
+                    state: sent_state.as_deref(),
+                    nonce: sent_nonce.as_deref(),
+                    jwks: ctx.server_jwks.as_ref(),
+                };
+                let (conds, got) = hybrid::success(&want, to, &ev);
+                ctx.extend(conds);
+                match got {
+                    Some(d) => {
+                        let st = ctx.state(step.index);
+                        st.code = Some(d.code);
+                        st.front_id_token = Some(d.id_token);
+                        st.code_received_at = Some(Instant::now());
+                    }
+                    None => ctx.aborted = true,
+                }
+            }
             (Some(status), Some(to)) => {
                 let sent = Sent { issuer: &ctx.target.issuer, redirect_uri: &sent_redirect, state: sent_state.as_deref() };
+                // The 303 of FAPI2-SP-AZ-10/11 is no FAPI 1.0 rule.
+                let status = if ctx.fapi1() { None } else { status };
                 let (conds, code) = authorize::success(&sent, to, status, &ev);
                 ctx.extend(conds);
                 match code {
@@ -225,7 +288,18 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     } else {
         &[]
     };
-    let errors_ok = step.errors(defaults);
+    // What the `par` step changed, when the refusal is judged here (FAPI 1.0: by value, or a
+    // pushed request the server accepted and refuses only now).
+    let (par_reqs, par_errors) = {
+        let (mut r, mut e) = mutation_rules(&par_mutations);
+        if let Some(rule) = request_object::rule(&par_mutations) {
+            r.extend_from_slice(rule.requirements);
+            e.extend_from_slice(rule.errors);
+        }
+        (r, e)
+    };
+    let defaults: Vec<&str> = if defaults.is_empty() { par_errors } else { defaults.to_vec() };
+    let errors_ok = step.errors(&defaults);
     let mut registered = vec![client.redirect_uri.clone()];
     registered.extend(client.second_redirect_uri.clone());
     let reqs: &[&str] = if let Some(s) = &standing {
@@ -239,16 +313,24 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         &["FAPI2-SP-AZ-03"]
     } else if m.has("other_client_id") {
         &["FAPI2-SP-AZ-16", "PAR-10"]
+    } else if !par_reqs.is_empty() {
+        &par_reqs
     } else {
         &["PAR-10", "FAPI2-SP-AZ-15"]
     };
     let what =
         if !approve { "the authorization the user denied".to_owned() } else { format!("this authorization request ({})", m.label()) };
-    let conds = errors::front_channel("authorize", &what, &outcome, &errors_ok, &registered, &ctx.target.issuer, reqs, &ev);
+    let rules = if ctx.fapi1() { FrontRules::fapi1(&ctx.target.issuer) } else { FrontRules::fapi2(&ctx.target.issuer) };
+    let conds = errors::front_channel("authorize", &what, &outcome, &errors_ok, &registered, &rules, reqs, &ev);
     ctx.extend(conds);
+    if expect == Expect::Either {
+        // Refused where a refusal was allowed: there is nothing to go on with.
+        ctx.aborted = true;
+    }
     if !approve && let Some(to) = &delivered {
-        let (q, _) = errors::url_params(to);
-        let state = errors::param(&q, "state");
+        let (q, f) = errors::url_params(to);
+        // A hybrid error comes in the fragment (OIDC Core 3.3.2.6).
+        let state = errors::param(&q, "state").or_else(|| errors::param(&f, "state"));
         ctx.push(
             Check::new("authorize.error_state", "the error response echoes state")
                 .req(&["OA-03"])
@@ -264,7 +346,15 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     }
     if got_code && let Some(to) = &delivered {
         // Keep the code: a scenario may show it can even be redeemed.
-        let (q, _) = errors::url_params(to);
-        ctx.state(step.index).code = errors::param(&q, "code").map(str::to_owned);
+        let (q, f) = errors::url_params(to);
+        ctx.state(step.index).code = errors::param(&q, "code").or_else(|| errors::param(&f, "code")).map(str::to_owned);
     }
+}
+
+/// Whether the browser came back with a JARM `response` parameter (query, fragment or form).
+fn carries_response_jwt(outcome: &FrontOutcome) -> bool {
+    outcome.delivered_url().is_some_and(|url| {
+        let (q, f) = errors::url_params(&url);
+        errors::param(&q, "response").is_some() || errors::param(&f, "response").is_some()
+    })
 }

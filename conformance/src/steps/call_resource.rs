@@ -6,7 +6,7 @@
 //! refresh token (REV-05, a SHOULD: a warning), no longer works.
 
 use super::{DPOP_ONLY, Proof, StepRun, harness_problem, need_client, send_with_nonce_retry};
-use crate::conditions::resource;
+use crate::conditions::{Check, resource};
 use crate::context::{ModuleContext, Standing};
 use crate::http::{Request, Via};
 use crate::model::Severity;
@@ -34,6 +34,7 @@ fn requirements(m: &crate::mutations::Mutations) -> Vec<&'static str> {
         ("bearer_scheme_for_dpop_token", &["DP-R-02", "FAPI2-SP-RS-05"]),
         ("other_client_token", &["FAPI2-SP-RS-05", "DP-12", "MT-07"]),
         ("no_sender_constraint", &["FAPI2-SP-RS-05"]),
+        ("fapi_headers", &["B-RS-11", "B-RS-13"]),
         ("swap_certificate", &["MT-07", "FAPI2-SP-RS-05"]),
     ];
     let mut out: Vec<&str> = table.iter().filter(|(n, _)| m.has(n)).flat_map(|(_, r)| r.iter().copied()).collect();
@@ -41,6 +42,28 @@ fn requirements(m: &crate::mutations::Mutations) -> Vec<&'static str> {
         out = vec!["FAPI2-SP-RS-01", "FAPI2-SP-RS-05"];
     }
     out
+}
+
+/// A random RFC 4122 version 4 UUID, lower-case.
+fn uuid_v4() -> String {
+    let mut b: Vec<u8> = fapilab_jose::b64::decode(&fapilab_jose::random_token(16)).unwrap_or_default();
+    b.resize(16, 0);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// An RFC 9110 HTTP-date (IMF-fixdate), e.g. `Tue, 11 Nov 2025 08:49:37 GMT`.
+fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let stamp = crate::certify::rfc3339(t);
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let weekday = DAYS[usize::try_from((secs / 86_400) % 7).unwrap_or(0)];
+    // `stamp` is YYYY-MM-DDThh:mm:ssZ.
+    let month = stamp.get(5..7).and_then(|m| m.parse::<usize>().ok()).and_then(|m| MONTHS.get(m - 1)).copied().unwrap_or("Jan");
+    format!("{weekday}, {} {month} {} {} GMT", &stamp[8..10], &stamp[0..4], &stamp[11..19])
 }
 
 fn invert_case(s: &str) -> String {
@@ -143,6 +166,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         p.build()
     };
     let mut last_request = None;
+    let interaction_id = uuid_v4();
     let resp = send_with_nonce_retry(ctx, via, step.index, true, |nonce| {
         let mut req = Request::get(request_url.clone());
         if !in_query {
@@ -151,6 +175,14 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         // What real TPPs send alongside the token (the OIDF happy flow sends the same).
         if m2.has("ipv6_customer_ip") {
             req = req.header("x-fapi-customer-ip-address", "2001:db8::1:0:0:1");
+        }
+        if m2.has("fapi_headers") {
+            // FAPI 1.0 Part 1 6.2.2: what a client may send, 6.2.1-11 and -13: what the
+            // resource server must do with it.
+            req = req
+                .header("x-fapi-interaction-id", interaction_id.clone())
+                .header("x-fapi-auth-date", http_date(std::time::SystemTime::now()))
+                .header("x-fapi-customer-ip-address", "198.51.100.119");
         }
         if m2.has("accept_json_utf8") {
             req = req.header("Accept", "application/json; charset=utf-8");
@@ -192,6 +224,18 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             c.severity = Severity::Warning;
         }
         ctx.extend(conds);
+        if m.has("fapi_headers") && accepted {
+            let echoed = resp.header("x-fapi-interaction-id");
+            ctx.push(
+                Check::new("resource.interaction_id", "the resource server echoes x-fapi-interaction-id")
+                    .req(&["B-RS-11"])
+                    .expected(interaction_id.clone())
+                    .observed(echoed.unwrap_or("(absent)").to_owned())
+                    .hint("return the x-fapi-interaction-id of the request unchanged (and log it, B-RS-12)")
+                    .evidence(&[resp.index])
+                    .pass(echoed == Some(interaction_id.as_str())),
+            );
+        }
         if !accepted && expect == Expect::Success && m.is_empty() {
             ctx.aborted = true;
         }
@@ -248,4 +292,21 @@ pub async fn simple_call(
         Ok(req)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn http_dates_and_uuids() {
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let u = uuid_v4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+        assert_ne!(u, uuid_v4());
+    }
 }

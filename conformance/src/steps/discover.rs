@@ -1,5 +1,6 @@
 //! `discover`: fetch the discovery document and judge it (suite research §3.1), with the
-//! Message Signing metadata in plans that sign requests or ask for JARM.
+//! Message Signing metadata in plans that sign requests or ask for JARM; under FAPI 1.0
+//! Advanced the FAPI 1.0 set instead ([`discovery::fapi1_advanced`]).
 
 use super::StepRun;
 use crate::conditions::{Check, discovery};
@@ -30,6 +31,12 @@ pub async fn run(ctx: &mut ModuleContext, _step: &StepRun<'_>) {
         ctx.aborted = true;
         return;
     };
+    if ctx.fapi1() {
+        let conds = discovery::fapi1_advanced(&doc, &ctx.target.issuer, &url, &ctx.variant, &ctx.messages, &ev);
+        ctx.extend(conds);
+        ctx.discovery = Some(doc);
+        return;
+    }
     let conds = discovery::check(&doc, &ctx.target.issuer, &url, &ctx.variant, &ev);
     ctx.extend(conds);
     if ctx.signed_requests() || ctx.jarm() {

@@ -143,18 +143,21 @@ pub fn client_auth_params(ctx: &ModuleContext, client: &TargetClient, m: &Mutati
     let now = fapilab_jose::now();
     let issuer = ctx.target.issuer.clone();
     let mut claims = Map::new();
-    claims.insert("iss".into(), json!(client.client_id));
+    let other_id = format!("{}-other", client.client_id);
+    claims.insert("iss".into(), json!(if m.has("assertion_iss_other") { &other_id } else { &client.client_id }));
     if !m.has("assertion_no_sub") {
-        claims.insert("sub".into(), json!(client.client_id));
+        claims.insert("sub".into(), json!(if m.has("assertion_sub_other") { &other_id } else { &client.client_id }));
     }
     let aud = if m.has("assertion_aud_other") {
         json!("https://other-server.example.com/")
     } else if m.has("assertion_aud_array") {
         json!([issuer])
     } else if m.has("assertion_aud_par_url") {
-        json!(ctx.meta("pushed_authorization_request_endpoint").unwrap_or_default())
+        // The URL the client calls: the mTLS alias when it uses its certificate, as the OIDF
+        // suite does after copying `mtls_endpoint_aliases` over the endpoints.
+        json!(ctx.endpoint(client, "pushed_authorization_request_endpoint").unwrap_or_default())
     } else if m.has("assertion_aud_token_url") {
-        json!(ctx.meta("token_endpoint").unwrap_or_default())
+        json!(ctx.endpoint(client, "token_endpoint").unwrap_or_default())
     } else {
         json!(issuer)
     };
@@ -198,7 +201,7 @@ pub fn corrupt_signature(jws: &str) -> Result<String, String> {
 }
 
 /// Mutations that change only a `private_key_jwt` client assertion.
-const ASSERTION_ONLY: &[&str] = &[
+pub const ASSERTION_ONLY: &[&str] = &[
     "assertion_rs256",
     "assertion_missing",
     "assertion_exp_past",
@@ -207,6 +210,8 @@ const ASSERTION_ONLY: &[&str] = &[
     "assertion_aud_par_url",
     "assertion_aud_token_url",
     "assertion_no_sub",
+    "assertion_iss_other",
+    "assertion_sub_other",
     "assertion_nbf_plus_8",
     "assertion_iat_plus_61",
     "assertion_replay",
@@ -263,6 +268,11 @@ pub fn skip_inapplicable(ctx: &mut ModuleContext, step: &StepRun<'_>, client: &T
         && let Some(name) = crate::mutations::JARM_ONLY.iter().find(|n| m.has(n))
     {
         Some(format!("mutation {name} applies to plans with JARM responses only"))
+    } else if !ctx.jarm()
+        && !ctx.hybrid()
+        && let Some(name) = crate::mutations::JARM_OR_HYBRID.iter().find(|n| m.has(n))
+    {
+        Some(format!("mutation {name} applies to JARM or code id_token responses only"))
     } else {
         None
     };
@@ -562,6 +572,11 @@ pub fn mutation_rules(m: &Mutations) -> (Vec<&'static str>, Vec<&'static str>) {
         ("assertion_aud_par_url", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
         ("assertion_aud_token_url", &["FAPI2-SP-AS-08", "PKJ-02"], &["invalid_client", "invalid_request"]),
         ("assertion_no_sub", &["PKJ-02"], &["invalid_client", "invalid_request"]),
+        ("assertion_iss_other", &["PKJ-02", "B-AS-19"], &["invalid_client", "invalid_request"]),
+        ("assertion_sub_other", &["PKJ-02", "B-AS-19"], &["invalid_client", "invalid_request"]),
+        ("response_type_code", &["A-AS-02"], &["unsupported_response_type", "invalid_request", "unauthorized_client"]),
+        ("scope_only_outside", &["A-AS-10", "A-AS-23"], &["invalid_request", "invalid_request_object"]),
+        ("redirect_uri_only_outside", &["A-AS-10", "A-AS-23"], &["invalid_request", "invalid_request_object"]),
         ("assertion_iat_plus_61", &["FAPI2-SP-AS-14"], &["invalid_client", "invalid_request"]),
         ("assertion_nbf_plus_8", &["FAPI2-SP-AS-14"], &[]),
         ("no_client_auth", &["FAPI2-SP-AS-03", "FAPI2-SP-AZ-04", "MT-04"], &["invalid_client", "invalid_request", "invalid_grant"]),

@@ -12,6 +12,13 @@
 //! inside the object; the `request_object_*` mutations change the object itself. In a plan
 //! with JARM responses the parameters include `response_mode` (`jwt` unless a mutation picks
 //! another mode; MS-JARM-CL-01).
+//!
+//! FAPI 1.0 Advanced: with `code id_token` responses the request asks for `response_type=code
+//! id_token` and no `response_mode` (the fragment, OIDC Core 3.3.2.5). By value (A-AS-01) this
+//! step only prepares the request — the signed request object and the parameters the
+//! `authorize` step repeats in the URL (A-AS-19) — and sends nothing: the authorization
+//! endpoint is where it is judged. PKCE goes with every pushed request (A-AS-18) and by value
+//! only with `pkce_by_value`.
 
 use std::time::Instant;
 
@@ -23,7 +30,7 @@ use super::{
     other_htu, proof_to_replay, refusal_rules, rejection_severity, send_with_nonce_retry, sign_rs256, skip_inapplicable,
 };
 use crate::conditions::errors::{self, Rejection};
-use crate::conditions::{par, request_object};
+use crate::conditions::{Check, par, request_object};
 use crate::context::{Flow, ModuleContext, client_signing_key};
 use crate::http::Response;
 use crate::mutations::Mutations;
@@ -39,6 +46,9 @@ const REQUEST_OBJECT_LIFETIME: i64 = 300;
 /// An `aud` for another server.
 const OTHER_AUDIENCE: &str = "https://other-server.fapilab.invalid/";
 
+/// Mutations of what only a pushed request carries: nothing to change by value.
+const PUSHED_ONLY: &[&str] = &["request_uri_in_par_body", "no_client_auth"];
+
 /// A redirect URI no client registers (and that resolves nowhere).
 pub const UNREGISTERED_REDIRECT: &str = "https://unregistered.fapilab.invalid/callback";
 
@@ -47,8 +57,29 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     if skip_inapplicable(ctx, step, &client) || !ctx.ensure_discovery().await {
         return;
     }
-    let Some(url) = need_endpoint(ctx, &client, "pushed_authorization_request_endpoint", "FAPI2-SP-AZ-02") else { return };
     let m = &step.mutations;
+    let by_value = ctx.by_value();
+    if by_value && let Some(name) = PUSHED_ONLY.iter().chain(super::ASSERTION_ONLY).chain(super::DPOP_ONLY).find(|n| m.has(n)) {
+        // Nothing is pushed by value: a refusal could not be seen, an acceptance proves nothing.
+        if step.expect() == Expect::Rejected {
+            return ctx.skip(format!("mutation {name} changes a pushed request; this variant sends its request by value"));
+        }
+        ctx.push(
+            Check::new("par.by_value_mutation", format!("mutation {name} has nothing to change by value"))
+                .info()
+                .expected("a pushed request to change")
+                .observed("the request is sent by value, without client authentication: the mutation is not applied here")
+                .pass(true),
+        );
+    }
+    let url = if by_value {
+        String::new()
+    } else {
+        match need_endpoint(ctx, &client, "pushed_authorization_request_endpoint", "FAPI2-SP-AZ-02") {
+            Some(u) => u,
+            None => return,
+        }
+    };
 
     // What the request carries.
     let redirect_uri = if m.has("drop_redirect_uri") {
@@ -87,6 +118,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     } else {
         Some(fapilab_jose::random_token(32))
     };
+    let pkce = !m.has("drop_pkce") && (!by_value || m.has("pkce_by_value"));
     let code_verifier = fapilab_jose::random_token(32);
     let mut front_extra = Vec::new();
     if m.has("state_outside_par") {
@@ -101,21 +133,31 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         "code id_token"
     } else if m.has("response_type_token") {
         "token"
-    } else {
+    } else if m.has("response_type_code") || !ctx.hybrid() {
         "code"
+    } else {
+        "code id_token"
     };
     params.push(("response_type".into(), response_type.into()));
     if let Some(r) = &redirect_uri {
-        params.push(("redirect_uri".into(), r.clone()));
+        if m.has("redirect_uri_only_outside") {
+            front_extra.push(("redirect_uri".to_owned(), r.clone()));
+        } else {
+            params.push(("redirect_uri".into(), r.clone()));
+        }
     }
-    params.push(("scope".into(), scope.clone()));
+    if m.has("scope_only_outside") {
+        front_extra.push(("scope".to_owned(), scope.clone()));
+    } else {
+        params.push(("scope".into(), scope.clone()));
+    }
     if let Some(s) = &state {
         params.push(("state".into(), s.clone()));
     }
     if let Some(n) = &nonce {
         params.push(("nonce".into(), n.clone()));
     }
-    if !m.has("drop_pkce") {
+    if pkce {
         if m.has("pkce_plain") {
             params.push(("code_challenge".into(), code_verifier.clone()));
             params.push(("code_challenge_method".into(), "plain".into()));
@@ -124,7 +166,15 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             params.push(("code_challenge_method".into(), "S256".into()));
         }
     }
-    let response_mode = if ctx.jarm() { jarm_response_mode(m) } else { None };
+    let response_mode = if m.has("response_type_code") {
+        None
+    } else if ctx.jarm() {
+        jarm_response_mode(m)
+    } else if m.has("response_mode_query") {
+        Some("query".to_owned())
+    } else {
+        None
+    };
     if let Some(mode) = &response_mode {
         params.push(("response_mode".into(), mode.clone()));
     }
@@ -133,6 +183,57 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let mut outside = Vec::new();
     if m.has("request_uri_in_par_body") {
         outside.push(("request_uri".to_owned(), format!("{}{}", par::REQUEST_URI_PREFIX, fapilab_jose::random_token(24))));
+    }
+
+    if by_value {
+        let other = ctx.client(if step.index == 1 { 2 } else { 1 });
+        let request_object = if m.has("no_request_object") {
+            // Every parameter in the URL instead (A-AS-01).
+            front_extra.extend(params.iter().cloned());
+            None
+        } else {
+            match build_request_object(ctx, &client, other.as_ref(), &params, m) {
+                Ok(object) => Some(object),
+                Err(ObjectError::Skip(reason)) => return ctx.skip(reason),
+                Err(ObjectError::Problem(e)) => return harness_problem(ctx, "par.harness", "build the request object", &e),
+            }
+        };
+        if m.has("params_outside_request_object") {
+            // The URL already repeats response_type, client_id and scope (A-AS-19).
+            front_extra.extend(outside_copy(&client, &params).into_iter().filter(|(k, _)| !matches!(k.as_str(), "response_type" | "scope")));
+        }
+        ctx.push(
+            Check::new("par.by_value", "by value, the request is sent in the authorization URL, not pushed")
+                .req(&["A-AS-01"])
+                .info()
+                .expected("a signed request object for the authorize step")
+                .observed(match &request_object {
+                    Some(_) => format!("request object prepared ({})", m.label()),
+                    None => "no request object: every parameter in the URL".to_owned(),
+                })
+                .pass(true),
+        );
+        let st = ctx.state(step.index);
+        st.flow = Some(Flow {
+            request_uri: None,
+            expires_in: None,
+            pushed_at: Instant::now(),
+            state,
+            nonce,
+            code_verifier: pkce.then_some(code_verifier),
+            redirect_uri,
+            scope,
+            response_type: response_type.to_owned(),
+            request_object,
+            mutations: m.clone(),
+            dpop_jkt: None,
+            front_extra,
+            front_reorder: m.has("reorder_authorize_params"),
+            response_mode,
+        });
+        st.par_rejected = false;
+        st.code = None;
+        return;
     }
 
     // DPoP: which key the proof is signed with, and which thumbprint dpop_jkt names.
@@ -223,9 +324,12 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         pushed_at: Instant::now(),
         state,
         nonce,
-        code_verifier,
+        code_verifier: pkce.then_some(code_verifier),
         redirect_uri,
         scope,
+        response_type: response_type.to_owned(),
+        request_object: None,
+        mutations: m.clone(),
         dpop_jkt: bound_jkt,
         front_extra,
         front_reorder: m.has("reorder_authorize_params"),
@@ -393,6 +497,8 @@ fn build_request_object(
         claims.insert("aud".into(), json!(OTHER_AUDIENCE));
     } else if m.has("request_object_aud_array") {
         claims.insert("aud".into(), json!([issuer, OTHER_AUDIENCE]));
+    } else if m.has("request_object_aud_par_url") {
+        claims.insert("aud".into(), json!(ctx.meta("pushed_authorization_request_endpoint").unwrap_or_default()));
     } else if !m.has("request_object_no_aud") {
         claims.insert("aud".into(), json!(issuer));
     }

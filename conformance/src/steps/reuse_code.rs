@@ -29,7 +29,9 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     if let Some(r) = &flow.redirect_uri {
         form.push(("redirect_uri".into(), r.clone()));
     }
-    form.push(("code_verifier".into(), flow.code_verifier.clone()));
+    if let Some(verifier) = &flow.code_verifier {
+        form.push(("code_verifier".into(), verifier.clone()));
+    }
     match client_auth_params(ctx, &client, &step.mutations) {
         Ok(a) => form.extend(a),
         Err(e) => return harness_problem(ctx, "reuse_code.harness", "build the client authentication", &e),

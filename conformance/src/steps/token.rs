@@ -13,7 +13,7 @@ use super::{
 };
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
-use crate::conditions::{Check, id_token, token};
+use crate::conditions::{Check, hybrid, id_token, token};
 use crate::context::{ModuleContext, Tokens};
 use crate::http::{Response, Via};
 use crate::mutations::Mutations;
@@ -103,8 +103,10 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     if let Some(r) = &redirect_uri {
         form.push(("redirect_uri".into(), r.clone()));
     }
-    if !m.has("drop_code_verifier") {
-        let v = if m.has("wrong_code_verifier") { fapilab_jose::random_token(32) } else { flow.code_verifier.clone() };
+    if let Some(verifier) = &flow.code_verifier
+        && !m.has("drop_code_verifier")
+    {
+        let v = if m.has("wrong_code_verifier") { fapilab_jose::random_token(32) } else { verifier.clone() };
         form.push(("code_verifier".into(), v));
     }
     match client_auth_params(ctx, &creds, m) {
@@ -200,9 +202,36 @@ pub fn judge_success(
     if ctx.openid() {
         match (id_tok, prefix) {
             (Some(t), _) => {
-                let want = id_token::Expected { issuer: &ctx.target.issuer.clone(), client_id, nonce };
+                let issuer = ctx.target.issuer.clone();
+                let want = id_token::Expected::token_endpoint(ctx.messages.profile, &issuer, client_id, nonce);
                 let jwks = ctx.server_jwks.clone();
                 let (conds, c) = id_token::check(prefix, t, jwks.as_ref(), &want, &ev);
+                if ctx.fapi1()
+                    && let Some(claims) = &c
+                {
+                    // OIDC Core 3.3.3.6: hashes in this ID token are optional but must match;
+                    // after a hybrid response it names the same user as the front-channel one.
+                    let alg = id_token::header_alg(t).unwrap_or_default();
+                    let at = body.get("access_token").and_then(|v| v.as_str());
+                    let code = if prefix == "token" { ctx.state_ref(index).redeemed_code.clone() } else { None };
+                    for (claim, value) in [("at_hash", at), ("c_hash", code.as_deref())] {
+                        ctx.extend(id_token::check_hash(
+                            &format!("{prefix}.id_token_{claim}"),
+                            claims,
+                            &alg,
+                            claim,
+                            value,
+                            &id_token::HashRule::IfPresent,
+                            &["B-OID-01"],
+                            &ev,
+                        ));
+                    }
+                    if prefix == "token"
+                        && let Some(front) = ctx.state_ref(index).front_id_token.clone()
+                    {
+                        ctx.push(hybrid::same_subject(&front, claims, &ev));
+                    }
+                }
                 // A refreshed ID token need not repeat the nonce (OIDC Core §12.2).
                 let conds = conds.into_iter().filter(|c| !(prefix == "refresh" && c.id.ends_with("id_token_nonce"))).collect::<Vec<_>>();
                 ctx.extend(conds);
