@@ -147,11 +147,14 @@ impl Manifest {
             bank_url: bank_url.to_owned(),
             bank_audience: bank_audience.to_owned(),
             mtls_base_url: server.mtls_base_url.clone(),
-            workspaces: server
-                .workspaces()
-                .iter()
-                .map(|ws| describe_workspace(ws, &server.ca_dir))
-                .collect(),
+            workspaces: {
+                // The FAPI 2.0 Security Profile workspace first: tools that take one target
+                // from a manifest (the bench, harness modules that name no profile) use the
+                // first workspace as the default.
+                let mut all = server.workspaces();
+                all.sort_by_key(|ws| ws.profile != fapilab_server::profiles::ProfileId::Fapi2SecurityProfile);
+                all.iter().map(|ws| describe_workspace(ws, &server.ca_dir)).collect()
+            },
             users,
         }
     }
