@@ -199,12 +199,14 @@ async fn the_manifest_describes_a_working_sandbox() {
     assert_eq!(m.bank_audience, "urn:fapilab:bank");
     assert_eq!(m.users.len(), 3, "alice, bob and mallory (CIBA)");
     assert_eq!(m.users[0].username, fapilab_server::config::DEFAULT_USER);
-    assert_eq!(m.workspaces.len(), 3, "fapi2, fapi2-ms and fdx");
-    let ms = &m.workspaces[1];
+    let names: Vec<&str> = m.workspaces.iter().map(|w| w.workspace.as_str()).collect();
+    assert_eq!(names, ["fapi2", "fapi1-adv", "fapi1-base", "fapi2-ms", "fdx"], "the FAPI 2.0 Security Profile workspace first");
+    let named = |name: &str| m.workspaces.iter().find(|w| w.workspace == name).expect("workspace");
+    let ms = named("fapi2-ms");
     assert_eq!((ms.workspace.as_str(), ms.profile.as_str()), ("fapi2-ms", "fapi2-message-signing"));
     assert!(ms.registration.is_none());
     assert_eq!(ms.introspection_client.as_ref().map(|c| c.client_id.as_str()), Some("bank"));
-    let fdx = &m.workspaces[2];
+    let fdx = named("fdx");
     assert_eq!((fdx.workspace.as_str(), fdx.profile.as_str()), ("fdx", "fdx"));
     for w in [&m.workspaces[0], fdx] {
         let reg = w.registration.as_ref().expect("both workspaces offer registration");
@@ -220,6 +222,13 @@ async fn the_manifest_describes_a_working_sandbox() {
     let fdx_reg = fdx.registration.as_ref().and_then(|r| r.fdx.as_ref()).expect("FDX status endpoint");
     assert_eq!(fdx_reg.status_endpoint, format!("{}/fdx/clients/{{client_id}}/status", fdx.issuer));
     assert_eq!(fdx_reg.initial_status, "Pending");
+    for (name, profile) in [("fapi1-adv", "fapi1-advanced"), ("fapi1-base", "fapi1-baseline")] {
+        let w = named(name);
+        assert_eq!(w.profile, profile);
+        assert!(w.registration.is_none());
+    }
+    // A-AS-06: FAPI 1.0 Advanced binds tokens by mTLS only, so only mTLS clients are listed.
+    assert!(named("fapi1-adv").clients.iter().all(|c| c.client_id.contains("-mtls-")));
     let ws = &m.workspaces[0];
     assert!(ws.registration.as_ref().is_some_and(|r| r.fdx.is_none()));
     for w in &m.workspaces {
