@@ -62,7 +62,7 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
         Outcome::Approved(session) => match issue_code(state, ws, pushed, session) {
             Ok(code) => {
                 tracing::info!(client_id = %pushed.client_id, "authorization approved");
-                if returns_id_token(&pushed.params.response_type) {
+                if ws.policy.response_rule(&pushed.params.response_type).is_some_and(|r| r.returns_id_token()) {
                     match detached_id_token(state, ws, &client, pushed, session, &code) {
                         Ok(id_token) => params.push(("id_token", id_token)),
                         Err(e) => return e.into_response(),
@@ -94,10 +94,6 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
         },
         None => redirect(ws, redirect_uri, &params, with_iss),
     }
-}
-
-fn returns_id_token(response_type: &str) -> bool {
-    response_type.split(' ').any(|t| t == "id_token")
 }
 
 /// A-IDT-04, A-IDT-05 (OIDC §3.3.2.11): the ID token of a hybrid response is a detached

@@ -14,7 +14,7 @@ use crate::protocol::client_assertion::{self, ASSERTION_TYPE, AssertionContext};
 use crate::protocol::mtls;
 use crate::protocol::replay::ReplayVerdict;
 use crate::state::AppState;
-use crate::workspace::{Client, Workspace};
+use crate::workspace::{Client, Listener, Workspace};
 
 pub struct AuthenticatedClient {
     pub client: Arc<Client>,
@@ -68,8 +68,12 @@ pub fn authenticate(
         }
         let ctx = AssertionContext {
             issuer: &ws.issuer,
-            token_endpoint: &ws.endpoint(peer.listener, "token"),
-            receiving_endpoint: &ws.endpoint(peer.listener, endpoint),
+            endpoint_urls: &[
+                &ws.endpoint(Listener::Tls, "token"),
+                &ws.endpoint(Listener::Mtls, "token"),
+                &ws.endpoint(Listener::Tls, endpoint),
+                &ws.endpoint(Listener::Mtls, endpoint),
+            ],
             algorithms: client.assertion_algorithms(ws),
             now,
         };

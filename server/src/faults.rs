@@ -414,7 +414,7 @@ mod removed_protections {
     const NOW: i64 = 1_000_000;
 
     fn ctx() -> AssertionContext<'static> {
-        AssertionContext { issuer: ISSUER, token_endpoint: "https://as.example/t/w/token", receiving_endpoint: "https://as.example/t/w/par", algorithms: &[Algorithm::Ps256, Algorithm::Es256], now: NOW }
+        AssertionContext { issuer: ISSUER, endpoint_urls: &["https://as.example/t/w/token", "https://as.example/t/w/par"], algorithms: &[Algorithm::Ps256, Algorithm::Es256], now: NOW }
     }
 
     fn key() -> (SigningKey, Jwks) {

@@ -264,7 +264,9 @@ async fn fapi1_client_assertion_audiences_differ_from_fapi2() {
     let env = advanced_env().await;
     let tpp = env.tpp("pkjwt-mtls-1");
     let token_url = env.endpoint(&tpp, "token");
-    for aud in [json!(env.issuer), json!(token_url), json!([env.issuer, "https://other.example"])] {
+    // The published token URL too, while the client calls the mTLS alias (RFC 9126 §2).
+    assert_ne!(token_url, env.tls_url("token"), "an mTLS client calls the alias");
+    for aud in [json!(env.issuer), json!(token_url), json!(env.tls_url("token")), json!([env.issuer, "https://other.example"])] {
         let assertion = tpp.client_assertion(aud.clone(), |_| {});
         let form = owned(&[
             ("grant_type", "client_credentials"),

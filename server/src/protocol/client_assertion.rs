@@ -19,10 +19,11 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// What the assertion must match.
 pub struct AssertionContext<'a> {
     pub issuer: &'a str,
-    /// The token endpoint URL (accepted as `aud` only where the policy allows it).
-    pub token_endpoint: &'a str,
-    /// The URL of the endpoint that received the assertion.
-    pub receiving_endpoint: &'a str,
+    /// The token endpoint and the endpoint that received the assertion, each as published and
+    /// at its mTLS alias: RFC 9126 §2 makes the server accept its token and PAR endpoint URLs,
+    /// and a client may name the published one while calling the alias (accepted as `aud`
+    /// only where the policy allows endpoint audiences).
+    pub endpoint_urls: &'a [&'a str],
     /// PKJ-03: the algorithms accepted for this client — the workspace's
     /// `token_endpoint_auth_signing_alg_values`, or the one the client registered.
     pub algorithms: &'a [Algorithm],
@@ -194,7 +195,7 @@ fn check_audience(aud: Option<&Value>, rule: AssertionAudience, ctx: &AssertionC
             _ => Err(AssertionViolation::WrongClaimType("aud")),
         },
         AssertionAudience::IssuerOrEndpoint => {
-            let accepted = |s: &str| s == ctx.issuer || s == ctx.token_endpoint || s == ctx.receiving_endpoint;
+            let accepted = |s: &str| s == ctx.issuer || ctx.endpoint_urls.contains(&s);
             match aud {
                 Value::String(s) if accepted(s) => Ok(()),
                 Value::String(s) => Err(AssertionViolation::AudienceNotAccepted(s.clone())),
@@ -238,8 +239,7 @@ mod tests {
     fn ctx(now: i64) -> AssertionContext<'static> {
         AssertionContext {
             issuer: ISSUER,
-            token_endpoint: "https://as.example/t/w/token",
-            receiving_endpoint: "https://as.example/t/w/par",
+            endpoint_urls: &["https://as.example/t/w/token", "https://as.example/t/w/par", "https://mtls.as.example/t/w/par"],
             algorithms: &[Algorithm::Ps256, Algorithm::Es256],
             now,
         }
@@ -286,11 +286,14 @@ mod tests {
         let (key, jwks) = key();
         let mut policy = ProfileId::Fapi2SecurityProfile.policy();
         policy.assertion_audience = AssertionAudience::IssuerOrEndpoint;
-        for aud in [json!(ISSUER), json!([ISSUER]), json!("https://as.example/t/w/token"), json!("https://as.example/t/w/par")] {
+        for aud in [json!(ISSUER), json!([ISSUER]), json!("https://as.example/t/w/token"), json!("https://as.example/t/w/par"), json!("https://mtls.as.example/t/w/par")] {
             let mut c = good_claims(1_000_000);
-            c["aud"] = aud;
-            assert!(verify(&assertion(&key, c), "c1", &jwks, &policy, &ctx(1_000_000)).is_ok());
+            c["aud"] = aud.clone();
+            assert!(verify(&assertion(&key, c), "c1", &jwks, &policy, &ctx(1_000_000)).is_ok(), "{aud}");
         }
+        let mut c = good_claims(1_000_000);
+        c["aud"] = json!("https://as.example/t/w/userinfo");
+        assert!(verify(&assertion(&key, c), "c1", &jwks, &policy, &ctx(1_000_000)).is_err(), "another endpoint of the server");
     }
 
     #[test]
