@@ -31,6 +31,8 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 pub struct Config {
     pub server: ServerSection,
     pub ca: CaSection,
+    /// The admin API (identity pools and users).
+    pub admin: AdminSection,
     pub tenants: Vec<TenantConfig>,
     /// Test-only: protections to remove (see `faults.rs`). Refused unless the server was built
     /// with the `fault-injection` feature.
@@ -39,7 +41,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { server: ServerSection::default(), ca: CaSection::default(), tenants: vec![TenantConfig::default()], faults: Vec::new() }
+        Config { server: ServerSection::default(), ca: CaSection::default(), admin: AdminSection::default(), tenants: vec![TenantConfig::default()], faults: Vec::new() }
     }
 }
 
@@ -93,6 +95,21 @@ pub struct ClientCertHeaderSection {
     pub enabled: bool,
     /// Peer addresses allowed to send the header; requests from anyone else have it ignored.
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// The admin API at `/admin/...` (JSON over HTTPS).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Bearer tokens accepted by the admin API (kept as SHA-256 once the server starts). None:
+    /// the API answers 401 to everyone.
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for AdminSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSection").field("tokens", &format_args!("[{} redacted]", self.tokens.len())).finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -455,6 +472,12 @@ impl Config {
         if !self.faults.is_empty() && !cfg!(feature = "fault-injection") {
             return Err(invalid("faults", "this build has no fault injection (test-only feature `fault-injection`)"));
         }
+        for (i, token) in self.admin.tokens.iter().enumerate() {
+            // 128 bits of entropy as base64 or hex take at least 22 characters.
+            if token.len() < 22 {
+                return Err(invalid(format!("admin.tokens[{i}]"), "must be at least 22 characters (a long random value)"));
+            }
+        }
         let s = &self.server;
         if s.tls_port != 0 && s.tls_port == s.mtls_port {
             return Err(invalid("server.mtls_port", "must differ from server.tls_port"));
@@ -486,6 +509,9 @@ impl Config {
         for (ti, tenant) in self.tenants.iter().enumerate() {
             let tkey = format!("tenants[{ti}]");
             check_path_segment(&format!("{tkey}.id"), &tenant.id)?;
+            if tenant.id == "admin" || tenant.id == ".well-known" {
+                return Err(invalid(format!("{tkey}.id"), format!("{:?} is reserved for the server's own paths", tenant.id)));
+            }
             if !tenant_ids.insert(&tenant.id) {
                 return Err(invalid(format!("{tkey}.id"), format!("duplicate tenant id {:?}", tenant.id)));
             }
@@ -826,6 +852,7 @@ mod example_file {
         let default = Config::default();
         assert_eq!(format!("{:?}", parsed.server), format!("{:?}", default.server));
         assert_eq!(format!("{:?}", parsed.ca), format!("{:?}", default.ca));
+        assert_eq!(parsed.admin.tokens, default.admin.tokens);
         assert_eq!(format!("{:?}", parsed.tenants), format!("{:?}", default.tenants));
         assert_eq!(parsed.faults, default.faults);
     }

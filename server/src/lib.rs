@@ -22,6 +22,7 @@ pub mod error;
 pub mod faults;
 pub mod grants;
 pub mod http;
+pub mod identity;
 pub mod interaction;
 pub mod issuance;
 pub mod keys;

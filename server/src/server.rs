@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
+use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -47,6 +47,16 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/register/{{client_id}}"), get(register::read).put(register::update).delete(register::delete))
         .route(&format!("{ws}/fdx/clients/{{client_id}}"), axum::routing::put(fdx_status::update_vendor_path))
         .route(&format!("{ws}/fdx/clients/{{client_id}}/status"), axum::routing::put(fdx_status::update))
+        .route("/admin/openapi.json", get(admin_openapi::document))
+        .route("/admin/pools", get(admin::list_pools).post(admin::create_pool))
+        .route("/admin/pools/{pool_id}", get(admin::read_pool).put(admin::update_pool).delete(admin::delete_pool))
+        .route("/admin/pools/{pool_id}/users", get(admin::list_users).post(admin::create_user))
+        .route("/admin/pools/{pool_id}/users/{user_id}", get(admin::read_user).put(admin::update_user).delete(admin::delete_user))
+        .route("/admin/pools/{pool_id}/users/{user_id}/identifiers", post(admin::add_identifier))
+        .route("/admin/pools/{pool_id}/users/{user_id}/identifiers/{identifier_id}", axum::routing::delete(admin::remove_identifier))
+        .route("/admin/pools/{pool_id}/users/{user_id}/addresses", post(admin::add_address))
+        .route("/admin/pools/{pool_id}/users/{user_id}/addresses/{address_id}", axum::routing::delete(admin::remove_address))
+        .route("/admin/pools/{pool_id}/users/{user_id}/addresses/{address_id}/verify", post(admin::verify_address))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::http::response_headers))
@@ -203,6 +213,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         }
     }
     drop(password_memory);
+    let directory = crate::identity::Directory::load(&records)?;
     let state: SharedState = Arc::new(AppState {
         workspaces,
         records,
@@ -214,6 +225,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
         faults: crate::faults::FaultSet::new(&config.faults),
         outbound: crate::outbound::Outbound::new(&fetcher_roots).map_err(StartError::Http)?,
+        directory,
+        admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
     });
     state.faults.warn();
     let router = app(state.clone());

@@ -28,11 +28,35 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// Test-only removed protections (always empty without the `fault-injection` feature).
     pub faults: crate::faults::FaultSet,
+    /// Identity pools and their users.
+    pub directory: crate::identity::Directory,
+    /// SHA-256 of each admin API token (`admin.tokens`).
+    pub admin_token_hashes: Vec<String>,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
+    /// Runs argon2 work off the async workers, in one of the bounded `password_slots`, with a
+    /// reused `password_memory` buffer. `None` when the work could not run (shutdown).
+    pub async fn with_password_memory<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<argon2::Block>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let _slot = self.password_slots.acquire().await.ok()?;
+        let mut memory = self.password_memory.lock().map(|mut pool| pool.pop().unwrap_or_default()).unwrap_or_default();
+        let (out, memory) = tokio::task::spawn_blocking(move || {
+            let out = work(&mut memory);
+            (out, memory)
+        })
+        .await
+        .ok()?;
+        if let Ok(mut pool) = self.password_memory.lock() {
+            pool.push(memory);
+        }
+        Some(out)
+    }
+
     pub fn workspace(&self, tenant: &str, workspace: &str) -> Option<&Arc<Workspace>> {
         self.workspaces.get(&format!("{tenant}/{workspace}"))
     }

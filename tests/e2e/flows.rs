@@ -288,23 +288,7 @@ async fn refresh_token_survives_restart() {
     let access_token = tokens["access_token"].as_str().expect("access_token").to_owned();
     let old_issuer = env.issuer.clone();
 
-    // Restart on the same data directory and the same ports (so the issuer is the same).
-    let mut config = env.config.clone().expect("private server config");
-    config.server.tls_port = env.info.tls_addr.port();
-    config.server.mtls_port = env.info.mtls_addr.port();
-    env.stop().await;
-    let mut restarted = None;
-    for _ in 0..40 {
-        match TestEnv::try_start_with(config.clone()).await {
-            Ok(e) => {
-                restarted = Some(e);
-                break;
-            }
-            Err(fapilab_server::StartError::Bind { .. }) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-            Err(e) => panic!("restarting the server: {e}"),
-        }
-    }
-    let env2 = restarted.expect("the server restarts on its old ports");
+    let env2 = env.restart().await;
     assert_eq!(env2.issuer, old_issuer, "same issuer after the restart");
     // New connections only: nothing may reach the old server's connection tasks.
     tpp.rebind(&env2);

@@ -13,3 +13,4 @@ mod registration;
 mod message_signing;
 mod ciba;
 mod fapi1;
+mod identity;

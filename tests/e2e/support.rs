@@ -221,6 +221,23 @@ impl TestEnv {
         TestEnv::from_info(info, None, None)
     }
 
+    /// Stops this private server and starts it again on the same data directory and ports
+    /// (so the issuer is the same), waiting for the old sockets to be released.
+    pub async fn restart(&mut self) -> TestEnv {
+        let mut config = self.config.clone().expect("private server config");
+        config.server.tls_port = self.info.tls_addr.port();
+        config.server.mtls_port = self.info.mtls_addr.port();
+        self.stop().await;
+        for _ in 0..40 {
+            match TestEnv::try_start_with(config.clone()).await {
+                Ok(env) => return env,
+                Err(fapilab_server::StartError::Bind { .. }) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                Err(e) => panic!("restarting the server: {e}"),
+            }
+        }
+        panic!("the server did not restart on its old ports within 4 s");
+    }
+
     /// Stops this private server; its data directory stays.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {

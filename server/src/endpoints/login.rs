@@ -25,22 +25,7 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let hash = user.map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let candidate = password.to_owned();
     // argon2 is deliberately slow and memory-hard: keep it off the async workers, and bounded.
-    let verified = match state.password_slots.acquire().await {
-        Ok(_slot) => {
-            let mut memory = state.password_memory.lock().map(|mut pool| pool.pop().unwrap_or_default()).unwrap_or_default();
-            let (ok, memory) = tokio::task::spawn_blocking(move || {
-                let ok = crate::password::verify_in(&candidate, &hash, &mut memory);
-                (ok, memory)
-            })
-            .await
-            .unwrap_or_default();
-            if let Ok(mut pool) = state.password_memory.lock() {
-                pool.push(memory);
-            }
-            ok
-        }
-        Err(_) => false,
-    };
+    let verified = state.with_password_memory(move |memory| crate::password::verify_in(&candidate, &hash, memory)).await.unwrap_or(false);
     let password_ok = verified && user.is_some();
     let Some(user) = user.filter(|_| password_ok) else {
         tracing::info!("login failed");

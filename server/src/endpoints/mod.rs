@@ -1,5 +1,7 @@
 //! One file per endpoint. Handlers are thin: extract, call the protocol code, answer.
 
+pub mod admin;
+pub mod admin_openapi;
 pub mod authorize;
 pub mod backchannel;
 pub mod ciba_device;

@@ -31,6 +31,10 @@ pub enum Kind {
     RegisteredClient,
     /// A CIBA authentication request, by the SHA-256 of its `auth_req_id`.
     BackchannelRequest,
+    /// An identity pool, by its id. Never expires by itself.
+    IdentityPool,
+    /// A user of an identity pool, by `pool id/user id`. Never expires by itself.
+    PoolUser,
 }
 
 impl Kind {
@@ -46,6 +50,8 @@ impl Kind {
             Kind::Consent => "consent",
             Kind::RegisteredClient => "registered_client",
             Kind::BackchannelRequest => "backchannel_request",
+            Kind::IdentityPool => "identity_pool",
+            Kind::PoolUser => "pool_user",
         }
     }
 }

@@ -1,0 +1,279 @@
+//! Identity pools: the end users a workspace authenticates, managed through the admin API
+//! (`endpoints/admin.rs`).
+//!
+//! A [`Pool`] holds [`PoolUser`]s and says how they sign in: its [`PasswordPolicy`] and its
+//! preferred authentication mechanism. A user has identifiers (email, mobile, uuid, or an
+//! external identifier with its type and source), addresses that can be verified, and
+//! credentials — an argon2id password with an optional expiry. Pools and users live in the
+//! store (they survive a restart) and in the in-memory [`Directory`], loaded at startup and
+//! written through: the store first, then memory, under one writer lock.
+//!
+//! Invariants: a password hash never leaves this module except to the verifier (views show
+//! only whether one is set and when it expires); identifier values are unique per pool and
+//! type (case-insensitive for email).
+
+pub mod pagination;
+pub mod policy;
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::store::{Kind, Records, StoreError};
+pub use policy::PasswordPolicy;
+
+/// How a pool's login page asks users to sign in first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    #[default]
+    Password,
+    EmailOtp,
+    SmsOtp,
+    Passkey,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pool {
+    pub id: String,
+    pub name: String,
+    pub password_policy: PasswordPolicy,
+    pub preferred_mechanism: Mechanism,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKind {
+    Email,
+    Mobile,
+    Uuid,
+    External,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identifier {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: IdentifierKind,
+    pub value: String,
+    /// External identifiers: the identifier's own type (e.g. `customer_number`) and the
+    /// system that issued it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressKind {
+    Email,
+    Mobile,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Address {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: AddressKind,
+    pub value: String,
+    pub verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<i64>,
+}
+
+/// An argon2id password (PHC string) and when it stops working.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PasswordCredential {
+    pub hash: String,
+    /// After this instant verification succeeds only into a change-password step.
+    pub expires_at: Option<i64>,
+    pub changed_at: i64,
+}
+
+impl std::fmt::Debug for PasswordCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordCredential").field("hash", &"<redacted>").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolUser {
+    pub id: String,
+    pub pool_id: String,
+    pub name: String,
+    pub identifiers: Vec<Identifier>,
+    pub addresses: Vec<Address>,
+    pub password: Option<PasswordCredential>,
+    /// A user imported without a password: one is set at first sign-in.
+    #[serde(default)]
+    pub password_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl PoolUser {
+    /// What the admin API shows: everything but the password hash.
+    pub fn view(&self) -> Value {
+        let expires_at = self.password.as_ref().and_then(|p| p.expires_at).or(self.password_expires_at);
+        json!({
+            "id": self.id,
+            "pool_id": self.pool_id,
+            "name": self.name,
+            "identifiers": self.identifiers,
+            "addresses": self.addresses,
+            "password": { "set": self.password.is_some(), "expires_at": expires_at },
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    pub fn identifier_values(&self) -> impl Iterator<Item = &str> {
+        self.identifiers.iter().map(|i| i.value.as_str())
+    }
+}
+
+impl pagination::Listed for Pool {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl pagination::Listed for PoolUser {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Normalised for uniqueness: emails compare case-insensitively (RFC 5321 local parts may be
+/// case-sensitive, but no bank treats `Alice@` and `alice@` as two customers).
+pub fn normalised(kind: IdentifierKind, value: &str) -> String {
+    match kind {
+        IdentifierKind::Email | IdentifierKind::Uuid => value.trim().to_lowercase(),
+        IdentifierKind::Mobile | IdentifierKind::External => value.trim().to_owned(),
+    }
+}
+
+/// Pools and users in memory, written through to the store.
+#[derive(Default)]
+pub struct Directory {
+    inner: RwLock<Contents>,
+    /// Serialises writers: a change is decided on current contents, stored, then applied.
+    writer: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Contents {
+    pools: BTreeMap<String, Pool>,
+    /// By (pool id, user id).
+    users: BTreeMap<(String, String), PoolUser>,
+}
+
+fn user_key(pool_id: &str, user_id: &str) -> String {
+    format!("{pool_id}/{user_id}")
+}
+
+impl Directory {
+    /// Loads every pool and user from the store.
+    pub fn load(records: &Records) -> Result<Directory, StoreError> {
+        let mut contents = Contents::default();
+        let corrupt = |kind: Kind, key: &str, e: serde_json::Error| StoreError::Corrupt { kind: kind.as_str(), key: key.to_owned(), reason: e.to_string() };
+        for (key, value) in records.store().list(Kind::IdentityPool, "")? {
+            let pool: Pool = serde_json::from_value(value).map_err(|e| corrupt(Kind::IdentityPool, &key, e))?;
+            contents.pools.insert(pool.id.clone(), pool);
+        }
+        for (key, value) in records.store().list(Kind::PoolUser, "")? {
+            let user: PoolUser = serde_json::from_value(value).map_err(|e| corrupt(Kind::PoolUser, &key, e))?;
+            contents.users.insert((user.pool_id.clone(), user.id.clone()), user);
+        }
+        Ok(Directory { inner: RwLock::new(contents), writer: tokio::sync::Mutex::new(()) })
+    }
+
+    pub async fn lock_writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
+    }
+
+    pub fn pools(&self) -> Vec<Pool> {
+        self.read(|c| c.pools.values().cloned().collect())
+    }
+
+    pub fn pool(&self, id: &str) -> Option<Pool> {
+        self.read(|c| c.pools.get(id).cloned())
+    }
+
+    pub fn users(&self, pool_id: &str) -> Vec<PoolUser> {
+        self.read(|c| c.users.range((pool_id.to_owned(), String::new())..).take_while(|((p, _), _)| p == pool_id).map(|(_, u)| u.clone()).collect())
+    }
+
+    pub fn user(&self, pool_id: &str, user_id: &str) -> Option<PoolUser> {
+        self.read(|c| c.users.get(&(pool_id.to_owned(), user_id.to_owned())).cloned())
+    }
+
+    /// The user of `pool_id` with an identifier equal to `value` (any kind), if any.
+    pub fn find_by_identifier(&self, pool_id: &str, value: &str) -> Option<PoolUser> {
+        self.users(pool_id).into_iter().find(|u| u.identifiers.iter().any(|i| normalised(i.kind, &i.value) == normalised(i.kind, value)))
+    }
+
+    /// Stores then keeps a pool. Call with the writer lock held.
+    pub fn put_pool(&self, records: &Records, pool: Pool) -> Result<(), StoreError> {
+        records.put(Kind::IdentityPool, &pool.id, None, &pool)?;
+        self.write(|c| {
+            c.pools.insert(pool.id.clone(), pool);
+        });
+        Ok(())
+    }
+
+    /// Deletes a pool and every user in it. Call with the writer lock held.
+    pub fn delete_pool(&self, records: &Records, pool_id: &str) -> Result<(), StoreError> {
+        for user in self.users(pool_id) {
+            records.delete(Kind::PoolUser, &user_key(pool_id, &user.id))?;
+            self.write(|c| {
+                c.users.remove(&(pool_id.to_owned(), user.id.clone()));
+            });
+        }
+        records.delete(Kind::IdentityPool, pool_id)?;
+        self.write(|c| {
+            c.pools.remove(pool_id);
+        });
+        Ok(())
+    }
+
+    /// Stores then keeps a user. Call with the writer lock held.
+    pub fn put_user(&self, records: &Records, user: PoolUser) -> Result<(), StoreError> {
+        records.put(Kind::PoolUser, &user_key(&user.pool_id, &user.id), None, &user)?;
+        self.write(|c| {
+            c.users.insert((user.pool_id.clone(), user.id.clone()), user);
+        });
+        Ok(())
+    }
+
+    pub fn delete_user(&self, records: &Records, pool_id: &str, user_id: &str) -> Result<(), StoreError> {
+        records.delete(Kind::PoolUser, &user_key(pool_id, user_id))?;
+        self.write(|c| {
+            c.users.remove(&(pool_id.to_owned(), user_id.to_owned()));
+        });
+        Ok(())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Contents) -> T) -> T {
+        // A poisoned lock only means a panic elsewhere mid-read; the maps are still whole
+        // because every write is a single insert or remove.
+        let guard = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    }
+
+    fn write(&self, f: impl FnOnce(&mut Contents)) {
+        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}

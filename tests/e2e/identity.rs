@@ -1,0 +1,210 @@
+//! The admin API for identity pools and users over real HTTPS: token checks, CRUD, password
+//! policies (every unmet rule listed), expiry, identifiers and addresses, pagination edges,
+//! persistence across a restart, and that no password or hash is ever returned.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-e2e-tests-0123456789";
+
+async fn admin_env() -> TestEnv {
+    let mut config = base_config(&unique_dir("identity"));
+    config.admin.tokens = vec![ADMIN_TOKEN.into()];
+    TestEnv::start_with(config).await
+}
+
+/// The admin API's origin: the TLS listener's root (`/admin/...`).
+fn admin_url(env: &TestEnv, path: &str) -> String {
+    format!("{}{path}", env.info.base_url)
+}
+
+async fn call(env: &TestEnv, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    let mut req = env.http.request(method.clone(), admin_url(env, path));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    Resp::read(req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"))).await
+}
+
+async fn admin(env: &TestEnv, method: Method, path: &str, body: Option<Value>) -> Resp {
+    call(env, method, path, Some(ADMIN_TOKEN), body).await
+}
+
+async fn new_pool(env: &TestEnv, body: Value) -> String {
+    let r = admin(env, Method::POST, "/admin/pools", Some(body)).await;
+    r.assert_status(201, "create pool");
+    r.json["id"].as_str().expect("pool id").to_owned()
+}
+
+async fn new_user(env: &TestEnv, pool: &str, body: Value) -> Resp {
+    admin(env, Method::POST, &format!("/admin/pools/{pool}/users"), Some(body)).await
+}
+
+fn ids(page: &Resp) -> Vec<String> {
+    page.json["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_an_admin_token_and_documents_itself() {
+    let env = admin_env().await;
+    call(&env, Method::GET, "/admin/pools", None, None).await.assert_error(401, &["invalid_token"], "no token");
+    call(&env, Method::GET, "/admin/pools", Some("not-the-admin-token-at-all-xxxx"), None).await.assert_error(401, &["invalid_token"], "wrong token");
+    let openapi = call(&env, Method::GET, "/admin/openapi.json", None, None).await;
+    openapi.assert_status(200, "OpenAPI document");
+    assert_eq!(openapi.json["openapi"], "3.1.0");
+    assert!(openapi.json["paths"]["/admin/pools/{pool_id}/users"]["get"].is_object());
+    // A server without admin tokens refuses everyone.
+    let closed = TestEnv::start(|_| {}).await;
+    call(&closed, Method::GET, "/admin/pools", Some(ADMIN_TOKEN), None).await.assert_error(401, &["invalid_token"], "no tokens configured");
+}
+
+#[tokio::test]
+async fn pools_and_users_crud_with_policies_identifiers_and_addresses() {
+    let env = admin_env().await;
+    let policy = json!({ "min_length": 10, "max_length": 64, "min_lowercase": 1, "min_uppercase": 1, "min_digits": 1, "min_special": 1 });
+    admin(&env, Method::POST, "/admin/pools", Some(json!({ "name": "retail", "password_policy": { "min_length": 70, "max_length": 64 } })))
+        .await
+        .assert_error(400, &["invalid_request"], "an impossible policy");
+    admin(&env, Method::POST, "/admin/pools", Some(json!({ "nme": "typo" }))).await.assert_error(400, &["invalid_request"], "unknown member");
+    let pool = new_pool(&env, json!({ "name": "retail", "password_policy": policy, "preferred_mechanism": "passkey" })).await;
+    let read = admin(&env, Method::GET, &format!("/admin/pools/{pool}"), None).await;
+    assert_eq!(read.json["preferred_mechanism"], "passkey");
+    let renamed = admin(&env, Method::PUT, &format!("/admin/pools/{pool}"), Some(json!({ "name": "retail banking" }))).await;
+    assert_eq!((renamed.status, renamed.json["name"].as_str()), (200, Some("retail banking")));
+
+    // Every unmet rule is listed.
+    let weak = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "alice@bank.example" }], "password": "short" })).await;
+    weak.assert_error(400, &["invalid_request"], "weak password");
+    let description = weak.json["error_description"].as_str().expect("description");
+    for rule in ["at least 10 characters", "uppercase", "digit", "neither letters nor digits"] {
+        assert!(description.contains(rule), "{rule} missing from {description}");
+    }
+    let same = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "Alice.Long1!@bank.example" }], "password": "alice.long1!@bank.EXAMPLE" })).await;
+    assert!(same.json["error_description"].as_str().is_some_and(|d| d.contains("identifiers")), "password = identifier: {same}");
+
+    let created = new_user(
+        &env,
+        &pool,
+        json!({
+            "name": "Alice",
+            "identifiers": [
+                { "type": "email", "value": "alice@bank.example" },
+                { "type": "external", "value": "C-0001", "external_type": "customer_number", "source": "core-banking" }
+            ],
+            "addresses": [{ "type": "mobile", "value": "+447700900123" }],
+            "password": "Correct-Horse-9",
+            "password_expires_at": 4_102_444_800i64
+        }),
+    )
+    .await;
+    created.assert_status(201, "create user");
+    let text = created.body.clone();
+    assert!(!text.contains("Correct-Horse-9") && !text.contains("argon2"), "no password or hash in {text}");
+    assert_eq!(created.json["password"], json!({ "set": true, "expires_at": 4_102_444_800i64 }));
+    let user = created.json["id"].as_str().expect("user id").to_owned();
+    let base = format!("/admin/pools/{pool}/users/{user}");
+
+    // Identifiers are unique per pool (emails case-insensitively) and validated.
+    let dup = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "ALICE@bank.example" }] })).await;
+    dup.assert_status(409, "duplicate identifier");
+    new_user(&env, &pool, json!({ "identifiers": [{ "type": "mobile", "value": "0770" }] })).await.assert_error(400, &["invalid_request"], "bad mobile");
+    new_user(&env, &pool, json!({ "identifiers": [{ "type": "external", "value": "X" }] })).await.assert_error(400, &["invalid_request"], "external without source");
+    let added = admin(&env, Method::POST, &format!("{base}/identifiers"), Some(json!({ "type": "uuid", "value": "c770aef3-6784-41f7-8e0e-ff5f97bddb3a" }))).await;
+    added.assert_status(201, "add identifier");
+    let identifiers = added.json["identifiers"].as_array().expect("identifiers").clone();
+    assert_eq!(identifiers.len(), 3);
+    for i in &identifiers[..2] {
+        let id = i["id"].as_str().expect("identifier id");
+        admin(&env, Method::DELETE, &format!("{base}/identifiers/{id}"), None).await.assert_status(200, "remove identifier");
+    }
+    let last = identifiers[2]["id"].as_str().expect("id");
+    admin(&env, Method::DELETE, &format!("{base}/identifiers/{last}"), None).await.assert_status(409, "the last identifier stays");
+
+    // Addresses: add, verify, remove.
+    let with_email = admin(&env, Method::POST, &format!("{base}/addresses"), Some(json!({ "type": "email", "value": "alice@home.example" }))).await;
+    with_email.assert_status(201, "add address");
+    let address = with_email.json["addresses"][1].clone();
+    assert_eq!(address["verified"], false);
+    let address_id = address["id"].as_str().expect("address id");
+    let verified = admin(&env, Method::POST, &format!("{base}/addresses/{address_id}/verify"), None).await;
+    assert_eq!(verified.json["addresses"][1]["verified"], true);
+    assert!(verified.json["addresses"][1]["verified_at"].is_i64());
+    admin(&env, Method::DELETE, &format!("{base}/addresses/{address_id}"), None).await.assert_status(200, "remove address");
+    admin(&env, Method::DELETE, &format!("{base}/addresses/{address_id}"), None).await.assert_status(404, "already removed");
+
+    // Password changes follow the policy; expiry can be cleared.
+    admin(&env, Method::PUT, &base, Some(json!({ "password": "weak" }))).await.assert_error(400, &["invalid_request"], "weak new password");
+    let changed = admin(&env, Method::PUT, &base, Some(json!({ "password": "Another-Horse-7", "password_expires_at": null }))).await;
+    changed.assert_status(200, "new password");
+    assert_eq!(changed.json["password"], json!({ "set": true, "expires_at": null }));
+
+    // A user imported without a password and an expiry in the past.
+    let imported = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "bob@bank.example" }], "password_expires_at": 1 })).await;
+    assert_eq!(imported.json["password"], json!({ "set": false, "expires_at": 1 }));
+
+    admin(&env, Method::DELETE, &base, None).await.assert_status(204, "delete user");
+    admin(&env, Method::GET, &base, None).await.assert_status(404, "deleted user");
+    admin(&env, Method::DELETE, &format!("/admin/pools/{pool}"), None).await.assert_status(204, "delete pool");
+    admin(&env, Method::GET, &format!("/admin/pools/{pool}/users"), None).await.assert_status(404, "users of a deleted pool");
+}
+
+#[tokio::test]
+async fn pagination_edges() {
+    let env = admin_env().await;
+    let empty = admin(&env, Method::GET, "/admin/pools", None).await;
+    assert_eq!(empty.json, json!({ "items": [], "next": null, "previous": null, "limit": 20 }), "empty list");
+    let mut pools = Vec::new();
+    for name in ["delta", "alpha", "echo", "charlie", "bravo"] {
+        pools.push(new_pool(&env, json!({ "name": name })).await);
+    }
+    pools.sort();
+    let first = admin(&env, Method::GET, "/admin/pools?limit=2", None).await;
+    assert_eq!(ids(&first), pools[..2]);
+    assert_eq!((first.json["next"].as_str(), first.json["previous"].as_str()), (Some(pools[1].as_str()), None));
+    let last = admin(&env, Method::GET, &format!("/admin/pools?limit=2&after={}", pools[3]), None).await;
+    assert_eq!(ids(&last), pools[4..]);
+    assert_eq!((last.json["next"].as_str(), last.json["previous"].as_str()), (None, Some(pools[4].as_str())), "last page");
+    let at_end = admin(&env, Method::GET, &format!("/admin/pools?after={}", pools[4]), None).await;
+    assert_eq!((ids(&at_end).len(), at_end.json["next"].is_null()), (0, true), "cursor at the end");
+    let back = admin(&env, Method::GET, &format!("/admin/pools?limit=2&before={}", pools[2]), None).await;
+    assert_eq!(ids(&back), pools[..2]);
+    let by_name = admin(&env, Method::GET, "/admin/pools?sort=name&order=desc&limit=3", None).await;
+    let names: Vec<&str> = by_name.json["items"].as_array().expect("items").iter().map(|p| p["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["echo", "delta", "charlie"]);
+    let filtered = admin(&env, Method::GET, "/admin/pools?name=HARL", None).await;
+    assert_eq!(filtered.json["items"][0]["name"], "charlie");
+    for (query, parameter) in [
+        ("sort=age", "sort"),
+        ("order=sideways", "order"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("before=a&after=b", "before"),
+        ("after=pool_gone", "after"),
+        ("page=2", "query"),
+    ] {
+        let r = admin(&env, Method::GET, &format!("/admin/pools?{query}"), None).await;
+        r.assert_error(400, &["invalid_request"], query);
+        assert!(r.json["error_description"].as_str().is_some_and(|d| d.starts_with(parameter)), "{query}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn pools_and_users_survive_a_restart() {
+    let mut env = admin_env().await;
+    let pool = new_pool(&env, json!({ "name": "persisted", "preferred_mechanism": "email_otp" })).await;
+    let user = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "carol@bank.example" }], "password": "Persisted-Secret-1" })).await;
+    user.assert_status(201, "create user");
+    let user_id = user.json["id"].as_str().expect("id").to_owned();
+
+    let env2 = env.restart().await;
+    let read = admin(&env2, Method::GET, &format!("/admin/pools/{pool}/users/{user_id}"), None).await;
+    read.assert_status(200, "user after restart");
+    assert_eq!(read.json["identifiers"][0]["value"], "carol@bank.example");
+    assert_eq!(read.json["password"]["set"], true);
+    assert_eq!(admin(&env2, Method::GET, &format!("/admin/pools/{pool}"), None).await.json["preferred_mechanism"], "email_otp");
+}
