@@ -177,6 +177,8 @@ pub struct WorkspaceConfig {
     pub access_token_audience: String,
     pub scopes: Vec<String>,
     pub acr_values: Vec<String>,
+    /// The identity pool (admin API) whose users sign in here; none: the `users` below.
+    pub identity_pool: Option<String>,
     /// PKJ-03: algorithms accepted on client assertions, advertised as
     /// `token_endpoint_auth_signing_alg_values_supported`; within the profile's ceiling.
     pub token_endpoint_auth_signing_alg_values: Vec<String>,
@@ -210,6 +212,7 @@ impl Default for WorkspaceConfig {
             access_token_audience: "urn:fapilab:bank".into(),
             scopes: vec!["openid".into(), "profile".into(), "email".into(), "accounts".into()],
             acr_values: vec!["urn:fapilab:acr:password".into()],
+            identity_pool: None,
             token_endpoint_auth_signing_alg_values: vec!["PS256".into(), "ES256".into()],
             registration: RegistrationConfig::default(),
             fdx: FdxConfig::default(),

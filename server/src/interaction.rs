@@ -3,7 +3,7 @@
 //! session. Cookies are `Secure; HttpOnly; SameSite=Lax` and scoped to the workspace path.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::error::OAuthError;
 use crate::pages;
@@ -56,6 +56,7 @@ pub fn start(state: &AppState, ws: &Workspace, request_handle: &str, client_id: 
         browser_binding: fapilab_jose::random_token(24),
         csrf_token: fapilab_jose::random_token(24),
         expires_at: now + INTERACTION_LIFETIME,
+        password_change_for: None,
     };
     state
         .records
@@ -99,6 +100,31 @@ pub fn resume(
     Ok(interaction)
 }
 
+/// Stores a changed interaction under its id (same expiry).
+pub fn save(state: &AppState, ws: &Workspace, interaction_id: &str, interaction: &Interaction) -> Result<(), OAuthError> {
+    state
+        .records
+        .put(Kind::Interaction, &plain_key(&ws.key, interaction_id), Some(interaction.expires_at), interaction)
+        .map_err(OAuthError::server)
+}
+
+/// Opens a session for `subject` and sends the browser on to consent with a 303 (AZ-10,
+/// AZ-11), the session cookie set.
+pub fn signed_in(state: &AppState, ws: &Workspace, interaction_id: &str, subject: &str) -> Response {
+    let (session_id, _) = match create_session(state, ws, subject) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    tracing::info!(subject, "user signed in");
+    let target = format!("{}?interaction_id={interaction_id}", ws.endpoint(crate::workspace::Listener::Tls, "consent"));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    set_cookie(&mut response, ws, SESSION_COOKIE, &session_id, SESSION_LIFETIME);
+    response
+}
+
 pub fn finish(state: &AppState, ws: &Workspace, interaction_id: &str) {
     if let Err(e) = state.records.delete(Kind::Interaction, &plain_key(&ws.key, interaction_id)) {
         tracing::warn!(error = %e, "could not delete a finished interaction");
@@ -108,7 +134,7 @@ pub fn finish(state: &AppState, ws: &Workspace, interaction_id: &str) {
 pub fn current_session(state: &AppState, ws: &Workspace, headers: &HeaderMap) -> Option<Session> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let session: Session = state.records.get(Kind::Session, &secret_key(&ws.key, id)).ok()??;
-    (session.expires_at > fapilab_jose::now() && ws.users.values().any(|u| u.subject == session.subject)).then_some(session)
+    (session.expires_at > fapilab_jose::now() && crate::end_users::by_subject(state, ws, &session.subject).is_some()).then_some(session)
 }
 
 pub fn create_session(state: &AppState, ws: &Workspace, subject: &str) -> Result<(String, Session), OAuthError> {

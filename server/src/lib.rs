@@ -17,6 +17,7 @@ pub mod ciba;
 pub mod client_auth;
 pub mod config;
 pub mod dpop;
+pub mod end_users;
 pub mod endpoints;
 pub mod error;
 pub mod faults;

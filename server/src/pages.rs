@@ -90,6 +90,31 @@ pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: 
     page(status, "Sign in", &body)
 }
 
+/// The step after a correct but expired password: a new one, entered twice. `problems` are
+/// every unmet rule of the pool's policy (or a mismatch), listed at once.
+pub fn change_password(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, problems: &[String]) -> Response {
+    let problems_html = if problems.is_empty() {
+        String::new()
+    } else {
+        let items: String = problems.iter().map(|p| format!("<li>{}</li>", escape(p))).collect();
+        format!("<div class=\"error\" role=\"alert\"><p>The new password cannot be used:</p><ul>{items}</ul></div>")
+    };
+    let body = format!(
+        "<h1>Choose a new password</h1><p>Your password has expired. Choose a new one to continue to <strong>{client}</strong>.</p>{problems_html}\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <label for=\"new_password\">New password</label><input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required autofocus>\
+         <label for=\"confirm_password\">New password again</label><input id=\"confirm_password\" name=\"confirm_password\" type=\"password\" autocomplete=\"new-password\" required>\
+         <button type=\"submit\">Change password</button></form>",
+        client = escape(client_name),
+        action = escape(action),
+        iid = escape(interaction_id),
+        csrf = escape(csrf_token),
+    );
+    let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    page(status, "Choose a new password", &body)
+}
+
 /// Plain words for the scopes we know (FAPI2-SP-AZ-13: enough information to decide).
 fn describe_scope(scope: &str) -> String {
     match scope {

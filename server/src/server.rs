@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, register, revoke, token, userinfo};
+use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, password_change, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -35,6 +35,7 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/par"), post(par::push))
         .route(&format!("{ws}/authorize"), get(authorize::authorize).post(authorize::authorize_form))
         .route(&format!("{ws}/login"), post(login::submit))
+        .route(&format!("{ws}/password"), post(password_change::submit))
         .route(&format!("{ws}/consent"), get(consent::show).post(consent::decide))
         .route(&format!("{ws}/token"), post(token::token))
         .route(&format!("{ws}/introspect"), post(introspect::introspect))

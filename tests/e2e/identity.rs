@@ -208,3 +208,84 @@ async fn pools_and_users_survive_a_restart() {
     assert_eq!(read.json["password"]["set"], true);
     assert_eq!(admin(&env2, Method::GET, &format!("/admin/pools/{pool}"), None).await.json["preferred_mechanism"], "email_otp");
 }
+
+/// Submits a form of `page` with `fields` added to its hidden inputs.
+async fn submit(browser: &Browser, page: &Resp, fields: &[(&str, &str)]) -> Resp {
+    let form = parse_form(&page.body).unwrap_or_else(|| panic!("no form: {page}"));
+    let mut all = form.hidden.clone();
+    all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    browser.post(&form.action, &all).await
+}
+
+#[tokio::test]
+async fn pool_users_sign_in_and_an_expired_password_must_be_changed_first() {
+    let mut config = base_config(&unique_dir("identity-login"));
+    config.admin.tokens = vec![ADMIN_TOKEN.into()];
+    config.tenants[0].workspaces[0].identity_pool = Some("retail".into());
+    let env = TestEnv::start_with(config).await;
+    let policy = json!({ "min_length": 12, "min_digits": 1, "min_uppercase": 1 });
+    assert_eq!(new_pool(&env, json!({ "id": "retail", "name": "Retail", "password_policy": policy })).await, "retail");
+    admin(&env, Method::POST, "/admin/pools", Some(json!({ "id": "retail", "name": "again" }))).await.assert_status(409, "pool id taken");
+    let expired = new_user(
+        &env,
+        "retail",
+        json!({
+            "name": "Dana Expired",
+            "identifiers": [{ "type": "email", "value": "dana@bank.example" }],
+            "addresses": [{ "type": "email", "value": "dana@bank.example", "verified": true }],
+            "password": "Old-Password-1", "password_expires_at": 1
+        }),
+    )
+    .await;
+    expired.assert_status(201, "expired user");
+    let subject = expired.json["id"].as_str().expect("id").to_owned();
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let req = AuthRequest::new("openid profile email accounts");
+    let par = env.push(&tpp, &req).await;
+    let request_uri = par.json["request_uri"].as_str().expect("request_uri");
+    let browser = env.browser();
+    let login = browser.open_authorize(&tpp.client_id, request_uri).await;
+    login.assert_status(200, "login page");
+
+    // The configured default user is not a user of this workspace any more.
+    let refused = submit(&browser, &login, &[("username", "alice"), ("password", "wonderland-2026")]).await;
+    refused.assert_status(401, "alice is not in the pool");
+    // Wrong password of a pool user: the same answer.
+    submit(&browser, &login, &[("username", "dana@bank.example"), ("password", "Wrong-Password-1")]).await.assert_status(401, "wrong password");
+
+    let change = submit(&browser, &login, &[("username", "DANA@bank.example"), ("password", "Old-Password-1")]).await;
+    change.assert_status(200, "change-password step");
+    assert!(change.body.contains("name=\"new_password\""), "{change}");
+    let weak = submit(&browser, &change, &[("new_password", "short"), ("confirm_password", "short")]).await;
+    weak.assert_status(400, "weak new password");
+    for rule in ["at least 12 characters", "uppercase", "digit"] {
+        assert!(weak.body.contains(rule), "{rule}: {weak}");
+    }
+    let mismatch = submit(&browser, &change, &[("new_password", "New-Password-22"), ("confirm_password", "New-Password-23")]).await;
+    assert!(mismatch.body.contains("differ"), "{mismatch}");
+    let reused = submit(&browser, &change, &[("new_password", "Old-Password-1"), ("confirm_password", "Old-Password-1")]).await;
+    assert!(reused.body.contains("different from the expired one"), "{reused}");
+    let changed = submit(&browser, &change, &[("new_password", "New-Password-22"), ("confirm_password", "New-Password-22")]).await;
+    changed.assert_status(303, "signed in after the change");
+    let consent_page = browser.get(changed.header("location").expect("consent")).await;
+    assert!(consent_page.body.contains("dana@bank.example"), "consent names the user: {consent_page}");
+    let callback = browser.decide(&consent_page, true).await;
+    let code = callback.query()["code"].clone();
+    let grant = CodeGrant { code, verifier: req.pkce.verifier.clone(), redirect_uri: req.redirect_uri.clone(), request_uri: request_uri.to_owned(), callback, par };
+    let tokens = env.redeem(&tpp, &grant).await;
+    tokens.assert_status(200, "tokens for the pool user");
+    let (_, id_token) = jwt_parts(tokens.json["id_token"].as_str().expect("id_token"));
+    assert_eq!(id_token["sub"], subject.as_str(), "the pool user's id is the subject");
+    let userinfo = env.userinfo(&tpp, tokens.json["access_token"].as_str().expect("at")).await;
+    assert_eq!((userinfo.json["name"].as_str(), userinfo.json["email"].as_str(), userinfo.json["email_verified"].as_bool()), (Some("Dana Expired"), Some("dana@bank.example"), Some(true)));
+
+    // The new password is stored without expiry; the old one no longer works.
+    let read = admin(&env, Method::GET, &format!("/admin/pools/retail/users/{subject}"), None).await;
+    assert_eq!(read.json["password"], json!({ "set": true, "expires_at": null }));
+    let again = env.browser();
+    let req2 = AuthRequest::new("openid accounts");
+    let par2 = env.push(&tpp, &req2).await;
+    let login2 = again.open_authorize(&tpp.client_id, par2.json["request_uri"].as_str().expect("request_uri")).await;
+    submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "Old-Password-1")]).await.assert_status(401, "old password");
+    submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "New-Password-22")]).await.assert_status(303, "new password");
+}

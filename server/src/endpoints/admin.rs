@@ -89,6 +89,9 @@ fn name_of(value: Option<String>, what: &str) -> OAuthResult<Option<String>> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PoolInput {
+    /// At creation only: an id of the operator's choosing, so a workspace's `identity_pool`
+    /// can name the pool before it exists; otherwise one is generated.
+    id: Option<String>,
     name: Option<String>,
     password_policy: Option<PasswordPolicy>,
     preferred_mechanism: Option<Mechanism>,
@@ -112,9 +115,14 @@ pub async fn list_pools(_: Admin, State(state): State<SharedState>, Query(query)
 pub async fn create_pool(_: Admin, State(state): State<SharedState>, body: Bytes) -> OAuthResult<Response> {
     let input: PoolInput = json_body(&body)?;
     let name = name_of(input.name, "name")?.ok_or_else(|| OAuthError::invalid_request("name is required"))?;
+    let id = match input.id {
+        None => new_id("pool"),
+        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => id,
+        Some(id) => return Err(OAuthError::invalid_request(format!("id {id:?} must be 1 to 64 letters, digits, - or _"))),
+    };
     let now = fapilab_jose::now();
     let pool = Pool {
-        id: new_id("pool"),
+        id,
         name,
         password_policy: checked_policy(input.password_policy)?.unwrap_or_default(),
         preferred_mechanism: input.preferred_mechanism.unwrap_or_default(),
@@ -122,6 +130,9 @@ pub async fn create_pool(_: Admin, State(state): State<SharedState>, body: Bytes
         updated_at: now,
     };
     let _writer = state.directory.lock_writer().await;
+    if state.directory.pool(&pool.id).is_some() {
+        return Err(conflict(format!("a pool with id {:?} exists", pool.id)));
+    }
     state.directory.put_pool(&state.records, pool.clone()).map_err(OAuthError::server)?;
     tracing::info!(pool = %pool.id, "identity pool created");
     Ok(answer(StatusCode::CREATED, pool_view(&pool)))
@@ -134,6 +145,9 @@ pub async fn read_pool(_: Admin, State(state): State<SharedState>, Path(pool_id)
 
 pub async fn update_pool(_: Admin, State(state): State<SharedState>, Path(pool_id): Path<String>, body: Bytes) -> OAuthResult<Response> {
     let input: PoolInput = json_body(&body)?;
+    if input.id.is_some() {
+        return Err(OAuthError::invalid_request("a pool's id cannot change"));
+    }
     let name = name_of(input.name, "name")?;
     let policy = checked_policy(input.password_policy)?;
     let _writer = state.directory.lock_writer().await;

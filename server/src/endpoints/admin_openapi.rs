@@ -114,6 +114,7 @@ pub fn openapi() -> Value {
                     "differ_from_identifiers": { "type": "boolean", "default": true } } },
                 "Mechanism": { "enum": ["password", "email_otp", "sms_otp", "passkey"] },
                 "PoolInput": { "type": "object", "additionalProperties": false, "properties": {
+                    "id": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "at creation only; generated when absent" },
                     "name": { "type": "string", "minLength": 1, "maxLength": 200 },
                     "password_policy": { "$ref": "#/components/schemas/PasswordPolicy" },
                     "preferred_mechanism": { "$ref": "#/components/schemas/Mechanism" } } },

@@ -162,7 +162,7 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
     });
     let mut response = match session {
         Some(session) => {
-            let username = ws.users.values().find(|u| u.subject == session.subject).map(|u| u.username.clone()).unwrap_or_default();
+            let username = crate::end_users::by_subject(state, ws, &session.subject).map(|u| u.login).unwrap_or_default();
             let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
             pages::consent(&ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
         }

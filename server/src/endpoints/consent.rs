@@ -35,7 +35,7 @@ pub async fn show(
         _ => return pages::error(StatusCode::BAD_REQUEST, "invalid_request_uri", "the authorization request has expired"),
     };
     let client_name = ws.client(&pushed.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
-    let username = ws.users.values().find(|u| u.subject == session.subject).map(|u| u.username.clone()).unwrap_or_default();
+    let username = crate::end_users::by_subject(&state, &ws, &session.subject).map(|u| u.login).unwrap_or_default();
     let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
     pages::consent(
         &ws.endpoint(Listener::Tls, "consent"),

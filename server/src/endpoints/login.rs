@@ -1,10 +1,14 @@
 //! The login form's target. Checks the interaction, its CSRF token and the password
-//! (argon2id), opens a session and sends the browser on to consent with a 303 (AZ-10, AZ-11).
+//! (argon2id) of the workspace's end user (`end_users`: configured users or an identity
+//! pool), then either opens a session and sends the browser on to consent with a 303 (AZ-10,
+//! AZ-11), or — for a correct but expired password — shows the change-password step
+//! (`endpoints/password_change.rs`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use crate::end_users::{self, Password};
 use crate::http::{OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
@@ -13,21 +17,24 @@ use crate::workspace::Listener;
 
 pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
     let interaction_id = form.get("interaction_id").unwrap_or_default().to_owned();
-    let interaction = match interaction::resume(&state, &ws, &headers, Some(&interaction_id), Some(form.get("csrf_token"))) {
+    let mut interaction = match interaction::resume(&state, &ws, &headers, Some(&interaction_id), Some(form.get("csrf_token"))) {
         Ok(i) => i,
         Err(page) => return page,
     };
     let client_name = ws.client(&interaction.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
-    let username = form.get("username").unwrap_or_default();
-    let password = form.get("password").unwrap_or_default();
-    let user = ws.users.get(username);
-    // Verify against a real hash even for unknown users, so timing does not reveal them.
-    let hash = user.map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let candidate = password.to_owned();
+    let login = form.get("username").unwrap_or_default();
+    let candidate = form.get("password").unwrap_or_default().to_owned();
+    let user = end_users::by_login(&state, &ws, login);
+    // Verify against a real hash even for unknown users (and users without a password), so
+    // timing does not reveal them.
+    let (hash, expired) = match user.as_ref().map(|u| &u.password) {
+        Some(Password::Set { hash, expired }) => (hash.clone(), *expired),
+        _ => (DUMMY_HASH.to_owned(), false),
+    };
+    let has_password = matches!(user.as_ref().map(|u| &u.password), Some(Password::Set { .. }));
     // argon2 is deliberately slow and memory-hard: keep it off the async workers, and bounded.
     let verified = state.with_password_memory(move |memory| crate::password::verify_in(&candidate, &hash, memory)).await.unwrap_or(false);
-    let password_ok = verified && user.is_some();
-    let Some(user) = user.filter(|_| password_ok) else {
+    let Some(user) = user.filter(|_| verified && has_password) else {
         tracing::info!("login failed");
         return pages::login(
             &ws.endpoint(Listener::Tls, "login"),
@@ -37,22 +44,19 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
             Some("The username or password is not right."),
         );
     };
-    let (session_id, _) = match interaction::create_session(&state, &ws, &user.subject) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    tracing::info!(subject = %user.subject, "user signed in");
-    let target = format!("{}?interaction_id={}", ws.endpoint(Listener::Tls, "consent"), interaction_id);
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(&target) {
-        response.headers_mut().insert(header::LOCATION, location);
+    if expired {
+        tracing::info!(subject = %user.subject, "password expired: change required before sign-in");
+        interaction.password_change_for = Some(user.subject.clone());
+        if let Err(e) = interaction::save(&state, &ws, &interaction_id, &interaction) {
+            return e.into_response();
+        }
+        return pages::change_password(&ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[]);
     }
-    interaction::set_cookie(&mut response, &ws, interaction::SESSION_COOKIE, &session_id, interaction::SESSION_LIFETIME);
-    response
+    interaction::signed_in(&state, &ws, &interaction_id, &user.subject)
 }
 
 /// argon2id of a random string nobody knows; used only to spend the same time.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$5b1x5H0mGvmcC7y8P0fE2m0kqk9b0hX1oGqgQk3x2f8";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$5b1x5H0mGvmcC7y8P0fE2m0kqk9b0hX1oGqgQk3x2f8";
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod par;
+pub mod password_change;
 pub mod register;
 pub mod revoke;
 pub mod token;

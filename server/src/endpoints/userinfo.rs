@@ -23,19 +23,20 @@ pub async fn userinfo(State(state): State<SharedState>, Ws(ws): Ws, peer: Peer, 
         return Err(OAuthError::new(ErrorCode::InsufficientScope, "this access token was not granted by a user [OIDC-5.3]")
             .with_challenge(access::challenge(&ws, &record.cnf)));
     };
-    let user = ws.users.values().find(|u| u.subject == subject);
+    let user = crate::end_users::by_subject(&state, &ws, subject);
     let mut body = json!({ "sub": subject });
     let scopes: Vec<&str> = record.scope.split_whitespace().collect();
     if let Some(user) = user {
         if scopes.contains(&"profile") {
-            body["name"] = json!(user.name.clone().unwrap_or_else(|| user.username.clone()));
-            body["preferred_username"] = json!(user.username);
+            body["name"] = json!(user.name.clone().unwrap_or_else(|| user.login.clone()));
+            body["preferred_username"] = json!(user.login);
         }
         if scopes.contains(&"email")
-            && let Some(email) = &user.email {
-                body["email"] = json!(email);
-                body["email_verified"] = json!(true);
-            }
+            && let Some((email, verified)) = &user.email
+        {
+            body["email"] = json!(email);
+            body["email_verified"] = json!(verified);
+        }
     }
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));

@@ -140,6 +140,10 @@ pub struct Interaction {
     /// Hidden form field: proves the POST came from our page (CSRF).
     pub csrf_token: String,
     pub expires_at: i64,
+    /// Set when the user proved a correct but expired password: the subject who must choose a
+    /// new one before the interaction goes on.
+    #[serde(default)]
+    pub password_change_for: Option<String>,
 }
 
 /// Where a CIBA authentication request stands (CIBA §11).
