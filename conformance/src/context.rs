@@ -55,6 +55,9 @@ pub struct BackchannelRequest {
     pub acknowledged_at: Instant,
     /// When the client last polled the token endpoint with it.
     pub last_poll: Option<Instant>,
+    /// When the last token request for it was sent: the server measures the interval between
+    /// arrivals, so a too-fast poll is judged from send to send (CIBA-06).
+    pub last_poll_sent: Option<Instant>,
     pub binding_message: Option<String>,
     /// The `client_notification_token` sent (ping clients, CIBA-01).
     pub notification_token: Option<String>,

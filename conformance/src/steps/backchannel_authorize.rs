@@ -135,6 +135,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                     interval: a.interval.unwrap_or(5),
                     acknowledged_at: Instant::now(),
                     last_poll: None,
+                    last_poll_sent: None,
                     binding_message,
                     notification_token,
                 });

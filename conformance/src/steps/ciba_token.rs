@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::token::{back_channel_via, judge_success, proof_key};
 use super::{StepRun, cert_der, client_auth_params, dpop_form_post, harness_problem, need_client, need_endpoint, other_htu, send_with_nonce_retry};
-use crate::conditions::ciba;
+use crate::conditions::{Check, ciba};
 use crate::conditions::errors::{self, Rejection};
 use crate::conditions::token::Binding;
 use crate::context::ModuleContext;
@@ -77,10 +77,18 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         Via::Identity { cert_pem, .. } => cert_der(cert_pem).map(|d| fapilab_jose::sha256_b64url(&d)),
         _ => None,
     };
+    // A check of `slow_down` needs a second poll sooner than the interval after the first;
+    // on a loaded machine building and sending it may take longer, and then the server is
+    // right to answer `authorization_pending`. Such a measurement proves nothing, so the pair
+    // of polls is repeated (at most this many times) until the gap is really short.
+    let expects_slow_down = !poll && step.errors(&[]).iter().any(|e| e == "slow_down");
+    let mut too_slow_attempts = 0;
     let resp = loop {
         if poll {
             wait_interval(ctx, step.index).await;
         }
+        let sent_at = Instant::now();
+        let previous_sent = ctx.state_ref(step.index).backchannel.as_ref().and_then(|b| b.last_poll_sent.map(|t| (t, b.interval)));
         let mut form = vec![("grant_type".to_owned(), GRANT_TYPE.to_owned()), ("auth_req_id".to_owned(), auth_req_id.clone())];
         match client_auth_params(ctx, &client, m) {
             Ok(a) => form.extend(a),
@@ -97,6 +105,7 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         let error = resp.json_error();
         if let Some(b) = ctx.state(step.index).backchannel.as_mut() {
             b.last_poll = Some(Instant::now());
+            b.last_poll_sent = Some(sent_at);
             if error.as_deref() == Some("slow_down") {
                 // CIBA-06: the client adds 5 seconds to its interval.
                 b.interval += 5;
@@ -105,8 +114,23 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         if poll && error.as_deref().is_some_and(|e| PENDING.contains(&e)) && Instant::now() < deadline {
             continue;
         }
+        let gap_too_long = previous_sent.is_some_and(|(previous, interval)| sent_at.duration_since(previous) >= Duration::from_secs(interval));
+        if expects_slow_down && error.as_deref() == Some("authorization_pending") && gap_too_long && too_slow_attempts < 3 {
+            too_slow_attempts += 1;
+            continue;
+        }
         break resp;
     };
+    if too_slow_attempts > 0 {
+        ctx.push(
+            Check::new("ciba_token.fast_poll_repeated", "a poll meant to be too fast left later than the interval, so it was repeated")
+                .req(&["CIBA-06"])
+                .info()
+                .expected("a second poll sooner than the interval")
+                .observed(format!("{too_slow_attempts} repetition(s) on this loaded machine before the gap was short enough"))
+                .pass(true),
+        );
+    }
     if resp.status == Some(200) {
         ctx.ensure_jwks().await;
     }
