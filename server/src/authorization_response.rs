@@ -118,6 +118,7 @@ fn detached_id_token(state: &AppState, ws: &Workspace, client: &Client, pushed: 
         audience,
         auth_time: Some(session.auth_time),
         acr: acr.as_deref(),
+        amr: &session.amr,
         nonce: pushed.params.nonce.as_deref().filter(|_| !faults.active(Fault::HybridIdTokenNonce)),
         hashes,
     };
@@ -201,6 +202,7 @@ fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session:
         subject: session.subject.clone(),
         auth_time: session.auth_time,
         acr,
+        amr: session.amr.clone(),
         expires_at: now + ws.settings.code_lifetime as i64,
         redeemed_grant: None,
     };

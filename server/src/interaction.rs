@@ -57,6 +57,7 @@ pub fn start(state: &AppState, ws: &Workspace, request_handle: &str, client_id: 
         csrf_token: fapilab_jose::random_token(24),
         expires_at: now + INTERACTION_LIFETIME,
         password_change_for: None,
+        password_change_amr: Vec::new(),
     };
     state
         .records
@@ -110,8 +111,8 @@ pub fn save(state: &AppState, ws: &Workspace, interaction_id: &str, interaction:
 
 /// Opens a session for `subject` and sends the browser on to consent with a 303 (AZ-10,
 /// AZ-11), the session cookie set.
-pub fn signed_in(state: &AppState, ws: &Workspace, interaction_id: &str, subject: &str) -> Response {
-    let (session_id, _) = match create_session(state, ws, subject) {
+pub fn signed_in(state: &AppState, ws: &Workspace, interaction_id: &str, subject: &str, amr: &[&str]) -> Response {
+    let (session_id, _) = match create_session(state, ws, subject, amr) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
@@ -137,14 +138,15 @@ pub fn current_session(state: &AppState, ws: &Workspace, headers: &HeaderMap) ->
     (session.expires_at > fapilab_jose::now() && crate::end_users::by_subject(state, ws, &session.subject).is_some()).then_some(session)
 }
 
-pub fn create_session(state: &AppState, ws: &Workspace, subject: &str) -> Result<(String, Session), OAuthError> {
+/// `amr`: the RFC 8176 methods the user just proved (`pwd`, `otp`, …).
+pub fn create_session(state: &AppState, ws: &Workspace, subject: &str, amr: &[&str]) -> Result<(String, Session), OAuthError> {
     let id = fapilab_jose::random_token(32);
     let now = fapilab_jose::now();
     let session = Session {
         subject: subject.to_owned(),
         auth_time: now,
         acr: ws.settings.acr_values.first().cloned().unwrap_or_default(),
-        amr: vec!["pwd".into()],
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         expires_at: now + SESSION_LIFETIME,
     };
     state

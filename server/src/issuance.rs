@@ -130,6 +130,7 @@ pub fn issue(ws: &Workspace, issue: Issue<'_>) -> OAuthResult<IssuedTokens> {
             audience: &issue.client.client_id,
             auth_time: issue.grant.auth_time,
             acr: issue.grant.acr.as_deref(),
+            amr: &issue.grant.amr,
             nonce,
             // OIDC §3.3.2.11 makes at_hash optional at the token endpoint; it ties this ID
             // token to the access token it travels with.
@@ -147,6 +148,9 @@ pub struct IdTokenClaims<'a> {
     pub audience: &'a str,
     pub auth_time: Option<i64>,
     pub acr: Option<&'a str>,
+    /// RFC 8176 methods; empty: `pwd` when an `acr` is given (grants written before methods
+    /// were recorded all came from a password sign-in).
+    pub amr: &'a [String],
     pub nonce: Option<&'a str>,
     /// `c_hash`, `s_hash`, `at_hash` (OIDC §3.3.2.11), already computed.
     pub hashes: Vec<(&'static str, String)>,
@@ -169,6 +173,10 @@ pub fn id_token(ws: &Workspace, client: &Client, c: &IdTokenClaims<'_>) -> OAuth
     }
     if let Some(acr) = c.acr {
         claims["acr"] = json!(acr);
+    }
+    if !c.amr.is_empty() {
+        claims["amr"] = json!(c.amr);
+    } else if c.acr.is_some() {
         claims["amr"] = json!(["pwd"]);
     }
     if let Some(n) = c.nonce {

@@ -24,6 +24,7 @@ pub mod faults;
 pub mod grants;
 pub mod http;
 pub mod identity;
+pub mod inbox;
 pub mod interaction;
 pub mod issuance;
 pub mod keys;

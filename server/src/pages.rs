@@ -72,10 +72,33 @@ pub fn form_post(action: &str, field: &str, value: &str) -> Response {
     response
 }
 
-pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
+/// A one-time code offered on the login page: where to ask for it and where it goes.
+pub struct CodeOffer<'a> {
+    pub action: &'a str,
+    /// "email" or "text message".
+    pub channel: &'a str,
+}
+
+/// The login page. With a code offer (the pool prefers one-time codes) that form comes first
+/// and the password form second (issue 6: the preferred mechanism is offered first).
+pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>, code: Option<CodeOffer<'_>>) -> Response {
     let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let code_form = code
+        .map(|c| {
+            format!(
+                "<form method=\"post\" action=\"{code_action}\">\
+                 <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+                 <label for=\"code_username\">Email, mobile number or customer id</label><input id=\"code_username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+                 <button type=\"submit\">Send me a code by {channel}</button></form><p>Or sign in with your password:</p>",
+                code_action = escape(c.action),
+                iid = escape(interaction_id),
+                csrf = escape(csrf_token),
+                channel = escape(c.channel),
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in</h1><p><strong>{client}</strong> asks to access your account.</p>{error_html}\
+        "<h1>Sign in</h1><p><strong>{client}</strong> asks to access your account.</p>{error_html}{code_form}\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
          <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
@@ -90,7 +113,26 @@ pub fn login(action: &str, interaction_id: &str, csrf_token: &str, client_name: 
     page(status, "Sign in", &body)
 }
 
-/// The step after a correct but expired password: a new one, entered twice. `problems` are
+/// Where the one-time code is entered.
+pub fn enter_code(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
+    let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<h1>Enter your code</h1><p>If the account has a verified address, a six-digit code was sent to it. It works once, for 5 minutes, to continue to <strong>{client}</strong>.</p>{error_html}\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <label for=\"code\">Code</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" required autofocus>\
+         <button type=\"submit\">Continue</button></form>",
+        client = escape(client_name),
+        action = escape(action),
+        iid = escape(interaction_id),
+        csrf = escape(csrf_token),
+    );
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    page(status, "Enter your code", &body)
+}
+
+/// The step after a correct but expired password (or a one-time code for a user without a
+/// password): a new one, entered twice. `problems` are
 /// every unmet rule of the pool's policy (or a mismatch), listed at once.
 pub fn change_password(action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, problems: &[String]) -> Response {
     let problems_html = if problems.is_empty() {
@@ -100,7 +142,7 @@ pub fn change_password(action: &str, interaction_id: &str, csrf_token: &str, cli
         format!("<div class=\"error\" role=\"alert\"><p>The new password cannot be used:</p><ul>{items}</ul></div>")
     };
     let body = format!(
-        "<h1>Choose a new password</h1><p>Your password has expired. Choose a new one to continue to <strong>{client}</strong>.</p>{problems_html}\
+        "<h1>Choose a new password</h1><p>Your password has expired or was never set. Choose one to continue to <strong>{client}</strong>.</p>{problems_html}\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"interaction_id\" value=\"{iid}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
          <label for=\"new_password\">New password</label><input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required autofocus>\

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, par, password_change, register, revoke, token, userinfo};
+use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, otp, par, password_change, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -36,6 +36,8 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/authorize"), get(authorize::authorize).post(authorize::authorize_form))
         .route(&format!("{ws}/login"), post(login::submit))
         .route(&format!("{ws}/password"), post(password_change::submit))
+        .route(&format!("{ws}/otp"), post(otp::send))
+        .route(&format!("{ws}/otp/verify"), post(otp::verify))
         .route(&format!("{ws}/consent"), get(consent::show).post(consent::decide))
         .route(&format!("{ws}/token"), post(token::token))
         .route(&format!("{ws}/introspect"), post(introspect::introspect))
@@ -49,6 +51,7 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/fdx/clients/{{client_id}}"), axum::routing::put(fdx_status::update_vendor_path))
         .route(&format!("{ws}/fdx/clients/{{client_id}}/status"), axum::routing::put(fdx_status::update))
         .route("/admin/openapi.json", get(admin_openapi::document))
+        .route("/admin/inbox", get(admin::inbox).delete(admin::clear_inbox))
         .route("/admin/pools", get(admin::list_pools).post(admin::create_pool))
         .route("/admin/pools/{pool_id}", get(admin::read_pool).put(admin::update_pool).delete(admin::delete_pool))
         .route("/admin/pools/{pool_id}/users", get(admin::list_users).post(admin::create_user))
@@ -227,6 +230,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         faults: crate::faults::FaultSet::new(&config.faults),
         outbound: crate::outbound::Outbound::new(&fetcher_roots).map_err(StartError::Http)?,
         directory,
+        inbox: crate::inbox::Inbox::default(),
         admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
     });
     state.faults.warn();

@@ -32,6 +32,8 @@ pub struct AppState {
     pub directory: crate::identity::Directory,
     /// SHA-256 of each admin API token (`admin.tokens`).
     pub admin_token_hashes: Vec<String>,
+    /// Where one-time codes are delivered (read through the admin API).
+    pub inbox: crate::inbox::Inbox,
 }
 
 pub type SharedState = Arc<AppState>;

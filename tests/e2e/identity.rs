@@ -209,9 +209,14 @@ async fn pools_and_users_survive_a_restart() {
     assert_eq!(admin(&env2, Method::GET, &format!("/admin/pools/{pool}"), None).await.json["preferred_mechanism"], "email_otp");
 }
 
-/// Submits a form of `page` with `fields` added to its hidden inputs.
+/// Submits the first form of `page` with `fields` added to its hidden inputs.
 async fn submit(browser: &Browser, page: &Resp, fields: &[(&str, &str)]) -> Resp {
-    let form = parse_form(&page.body).unwrap_or_else(|| panic!("no form: {page}"));
+    submit_html(browser, &page.body, fields).await
+}
+
+/// Submits the first form of `html` (e.g. the part of a page after a heading).
+async fn submit_html(browser: &Browser, html: &str, fields: &[(&str, &str)]) -> Resp {
+    let form = parse_form(html).unwrap_or_else(|| panic!("no form: {html}"));
     let mut all = form.hidden.clone();
     all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     browser.post(&form.action, &all).await
@@ -288,4 +293,91 @@ async fn pool_users_sign_in_and_an_expired_password_must_be_changed_first() {
     let login2 = again.open_authorize(&tpp.client_id, par2.json["request_uri"].as_str().expect("request_uri")).await;
     submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "Old-Password-1")]).await.assert_status(401, "old password");
     submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "New-Password-22")]).await.assert_status(303, "new password");
+}
+
+/// The code in the newest inbox message to `to`.
+async fn code_sent_to(env: &TestEnv, to: &str) -> String {
+    let inbox = admin(env, Method::GET, &format!("/admin/inbox?to={to}"), None).await;
+    inbox.assert_status(200, "inbox");
+    let body = inbox.json["messages"][0]["body"].as_str().unwrap_or_else(|| panic!("no message to {to}: {inbox}")).to_owned();
+    body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap_or_else(|| panic!("no code in {body:?}")).to_owned()
+}
+
+#[tokio::test]
+async fn one_time_codes_sign_in_and_let_an_imported_user_set_a_first_password() {
+    let mut config = base_config(&unique_dir("identity-otp"));
+    config.admin.tokens = vec![ADMIN_TOKEN.into()];
+    config.tenants[0].workspaces[0].identity_pool = Some("mobile-first".into());
+    let env = TestEnv::start_with(config).await;
+    new_pool(&env, json!({ "id": "mobile-first", "name": "Mobile first", "preferred_mechanism": "email_otp" })).await;
+    // Imported without a password, its expiry in the past: it sets one at first sign-in.
+    let imported = new_user(
+        &env,
+        "mobile-first",
+        json!({
+            "name": "Erin Imported",
+            "identifiers": [{ "type": "external", "value": "C-777", "external_type": "customer_number", "source": "core" }],
+            "addresses": [{ "type": "email", "value": "erin@bank.example", "verified": true }, { "type": "email", "value": "erin@old.example" }],
+            "password_expires_at": 1
+        }),
+    )
+    .await;
+    imported.assert_status(201, "imported user");
+    let subject = imported.json["id"].as_str().expect("id").to_owned();
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let req = AuthRequest::new("openid accounts");
+    let par = env.push(&tpp, &req).await;
+    let request_uri = par.json["request_uri"].as_str().expect("request_uri").to_owned();
+    let browser = env.browser();
+    let login = browser.open_authorize(&tpp.client_id, &request_uri).await;
+    let first_form = parse_form(&login.body).expect("form");
+    assert!(first_form.action.ends_with("/otp"), "the preferred mechanism comes first: {login}");
+    // No password yet: the password form cannot sign this user in.
+    let password_form = &login.body[login.body.find("Or sign in with your password").expect("second form")..];
+    submit_html(&browser, password_form, &[("username", "C-777"), ("password", "anything-at-all")]).await.assert_status(401, "no password yet");
+
+    // An unknown identifier gets the same page, and nothing is sent.
+    let unknown = submit(&browser, &login, &[("username", "nobody@bank.example")]).await;
+    unknown.assert_status(200, "same page for an unknown identifier");
+    assert!(admin(&env, Method::GET, "/admin/inbox?to=nobody@bank.example", None).await.json["messages"].as_array().expect("messages").is_empty());
+
+    let entry = submit(&browser, &login, &[("username", "C-777")]).await;
+    entry.assert_status(200, "code entry page");
+    let code = code_sent_to(&env, "erin@bank.example").await;
+    assert!(admin(&env, Method::GET, "/admin/inbox?to=erin@old.example", None).await.json["messages"].as_array().expect("messages").is_empty(), "unverified addresses get nothing");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = submit(&browser, &entry, &[("code", wrong)]).await;
+    refused.assert_status(401, "wrong code");
+    assert!(refused.body.contains("4 attempt(s) left"), "{refused}");
+    let choose = submit(&browser, &entry, &[("code", &code)]).await;
+    choose.assert_status(200, "first password step");
+    assert!(choose.body.contains("name=\"new_password\""), "{choose}");
+    // Used once: the same code again is refused.
+    submit(&browser, &entry, &[("code", &code)]).await.assert_status(401, "a used code");
+    let done = submit(&browser, &choose, &[("new_password", "First-Password-123"), ("confirm_password", "First-Password-123")]).await;
+    done.assert_status(303, "signed in after choosing a password");
+    let consent_page = browser.get(done.header("location").expect("consent")).await;
+    let callback = browser.decide(&consent_page, true).await;
+    let grant = CodeGrant { code: callback.query()["code"].clone(), verifier: req.pkce.verifier.clone(), redirect_uri: req.redirect_uri.clone(), request_uri, callback, par };
+    let tokens = env.redeem(&tpp, &grant).await;
+    tokens.assert_status(200, "tokens");
+    let (_, id_token) = jwt_parts(tokens.json["id_token"].as_str().expect("id_token"));
+    assert_eq!((id_token["sub"].as_str(), id_token["amr"].clone()), (Some(subject.as_str()), json!(["otp"])), "amr says how the user signed in");
+
+    // Five wrong codes lock the code; a new one can be asked for.
+    let again = env.browser();
+    let par2 = env.push(&tpp, &AuthRequest::new("openid accounts")).await;
+    let login2 = again.open_authorize(&tpp.client_id, par2.json["request_uri"].as_str().expect("request_uri")).await;
+    let entry2 = submit(&again, &login2, &[("username", "C-777")]).await;
+    let code2 = code_sent_to(&env, "erin@bank.example").await;
+    let wrong2 = if code2 == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        submit(&again, &entry2, &[("code", wrong2)]).await.assert_status(401, "wrong code");
+    }
+    let locked = submit(&again, &entry2, &[("code", &code2)]).await;
+    assert!(locked.body.contains("Too many wrong codes"), "{locked}");
+    // And the password chosen above now works with the password form, amr pwd.
+    let password_form = &login2.body[login2.body.find("Or sign in with your password").expect("second form")..];
+    submit_html(&again, password_form, &[("username", "erin@bank.example"), ("password", "First-Password-123")]).await.assert_status(401, "an address is not an identifier");
+    submit_html(&again, password_form, &[("username", "C-777"), ("password", "First-Password-123")]).await.assert_status(303, "password sign-in");
 }

@@ -452,6 +452,22 @@ pub async fn verify_address(_: Admin, State(state): State<SharedState>, Path((po
     .await
 }
 
+// --- the sandbox inbox ---------------------------------------------------------------------
+
+/// `GET /admin/inbox[?to=address]`: one-time codes "sent" by email or text message, newest
+/// first.
+pub async fn inbox(_: Admin, State(state): State<SharedState>, Query(query): Query<HashMap<String, String>>) -> OAuthResult<Response> {
+    if let Some(unknown) = query.keys().find(|k| k.as_str() != "to") {
+        return Err(OAuthError::invalid_request(format!("query: unknown parameter {unknown:?}; the inbox takes to")));
+    }
+    Ok(answer(StatusCode::OK, json!({ "messages": state.inbox.list(query.get("to").map(String::as_str)) })))
+}
+
+pub async fn clear_inbox(_: Admin, State(state): State<SharedState>) -> Response {
+    state.inbox.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,12 @@ pub fn openapi() -> Value {
         "info": { "title": "fapilab admin API", "version": "1", "description": "Identity pools and their users. Every operation needs Authorization: Bearer with one of the server's admin.tokens." },
         "security": [{ "adminToken": [] }],
         "paths": {
+            "/admin/inbox": {
+                "get": { "summary": "One-time codes sent by email or text message (the sandbox inbox), newest first",
+                    "parameters": [{ "name": "to", "in": "query", "schema": { "type": "string" }, "description": "only messages to this address" }],
+                    "responses": responses("200", Some("Inbox")) },
+                "delete": { "summary": "Empty the inbox", "responses": responses("204", None) }
+            },
             "/admin/pools": {
                 "get": { "summary": "List pools", "parameters": list_parameters(), "responses": responses("200", Some("PoolPage")) },
                 "post": { "summary": "Create a pool", "requestBody": body("PoolInput"), "responses": responses("201", Some("Pool")) }
@@ -143,6 +149,9 @@ pub fn openapi() -> Value {
                     "addresses": { "type": "array", "items": { "$ref": "#/components/schemas/Address" } },
                     "password": { "type": "object", "properties": { "set": { "type": "boolean" }, "expires_at": { "type": ["integer", "null"] } } },
                     "created_at": { "type": "integer" }, "updated_at": { "type": "integer" } } },
+                "Inbox": { "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "channel": { "enum": ["email", "sms"] }, "to": { "type": "string" },
+                    "subject": { "type": "string" }, "body": { "type": "string" }, "sent_at": { "type": "integer" } } } } } },
                 "PoolPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Pool" } }, "next": { "type": ["string", "null"] }, "previous": { "type": ["string", "null"] }, "limit": { "type": "integer" } } },
                 "UserPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/User" } }, "next": { "type": ["string", "null"] }, "previous": { "type": ["string", "null"] }, "limit": { "type": "integer" } } }
             }

@@ -166,7 +166,7 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
             let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
             pages::consent(&ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
         }
-        None => pages::login(&ws.endpoint(crate::workspace::Listener::Tls, "login"), &id, &interaction.csrf_token, &client.client_name, None),
+        None => crate::endpoints::login::page(state, ws, &id, &interaction.csrf_token, &client.client_name, None),
     };
     interaction::set_cookie(
         &mut response,

@@ -12,8 +12,9 @@ use crate::end_users::{self, Password};
 use crate::http::{OAuthForm, Ws};
 use crate::interaction;
 use crate::pages;
-use crate::state::SharedState;
-use crate::workspace::Listener;
+use crate::identity::Mechanism;
+use crate::state::{AppState, SharedState};
+use crate::workspace::{Listener, Workspace};
 
 pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
     let interaction_id = form.get("interaction_id").unwrap_or_default().to_owned();
@@ -36,23 +37,31 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let verified = state.with_password_memory(move |memory| crate::password::verify_in(&candidate, &hash, memory)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| verified && has_password) else {
         tracing::info!("login failed");
-        return pages::login(
-            &ws.endpoint(Listener::Tls, "login"),
-            &interaction_id,
-            &interaction.csrf_token,
-            &client_name,
-            Some("The username or password is not right."),
-        );
+        return page(&state, &ws, &interaction_id, &interaction.csrf_token, &client_name, Some("The username or password is not right."));
     };
     if expired {
         tracing::info!(subject = %user.subject, "password expired: change required before sign-in");
         interaction.password_change_for = Some(user.subject.clone());
+        interaction.password_change_amr = vec!["pwd".into()];
         if let Err(e) = interaction::save(&state, &ws, &interaction_id, &interaction) {
             return e.into_response();
         }
         return pages::change_password(&ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[]);
     }
-    interaction::signed_in(&state, &ws, &interaction_id, &user.subject)
+    interaction::signed_in(&state, &ws, &interaction_id, &user.subject, &["pwd"])
+}
+
+/// The login page of `ws`: the password form, and first the one-time code form when the
+/// workspace's identity pool prefers codes.
+pub fn page(state: &AppState, ws: &Workspace, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
+    let code_action = ws.endpoint(Listener::Tls, "otp");
+    let code = end_users::pool_of(ws).and_then(|p| state.directory.pool(p)).and_then(|pool| match pool.preferred_mechanism {
+        Mechanism::EmailOtp => Some("email"),
+        Mechanism::SmsOtp => Some("text message"),
+        Mechanism::Password | Mechanism::Passkey => None,
+    });
+    let offer = code.map(|channel| pages::CodeOffer { action: &code_action, channel });
+    pages::login(&ws.endpoint(Listener::Tls, "login"), interaction_id, csrf_token, client_name, error, offer)
 }
 
 /// argon2id of a random string nobody knows; used only to spend the same time.

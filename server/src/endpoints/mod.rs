@@ -11,6 +11,7 @@ pub mod fdx_status;
 pub mod introspect;
 pub mod jwks;
 pub mod login;
+pub mod otp;
 pub mod par;
 pub mod password_change;
 pub mod register;

@@ -71,8 +71,10 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     }
     tracing::info!(subject = %subject, "expired password changed");
     interaction.password_change_for = None;
+    let amr = std::mem::take(&mut interaction.password_change_amr);
     if let Err(e) = interaction::save(&state, &ws, &interaction_id, &interaction) {
         return e.into_response();
     }
-    interaction::signed_in(&state, &ws, &interaction_id, &subject)
+    let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+    interaction::signed_in(&state, &ws, &interaction_id, &subject, &amr)
 }

@@ -78,6 +78,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         scope: record.params.scope.clone(),
         auth_time: Some(record.auth_time),
         acr: record.acr.clone(),
+        amr: record.amr.clone(),
         created_at: now,
         revoked: false,
     };

@@ -102,6 +102,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         scope: request.scope.clone(),
         auth_time: Some(auth_time),
         acr: request.acr.clone(),
+        amr: Vec::new(),
         created_at: now,
         revoked: false,
     };

@@ -42,6 +42,7 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
         scope: scope.clone(),
         auth_time: None,
         acr: None,
+        amr: Vec::new(),
         created_at: fapilab_jose::now(),
         revoked: false,
     };

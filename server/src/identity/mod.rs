@@ -12,6 +12,7 @@
 //! only whether one is set and when it expires); identifier values are unique per pool and
 //! type (case-insensitive for email).
 
+pub mod otp;
 pub mod pagination;
 pub mod policy;
 

@@ -35,6 +35,8 @@ pub enum Kind {
     IdentityPool,
     /// A user of an identity pool, by `pool id/user id`. Never expires by itself.
     PoolUser,
+    /// A one-time sign-in code waiting to be entered, by interaction.
+    OneTimeCode,
 }
 
 impl Kind {
@@ -52,6 +54,7 @@ impl Kind {
             Kind::BackchannelRequest => "backchannel_request",
             Kind::IdentityPool => "identity_pool",
             Kind::PoolUser => "pool_user",
+            Kind::OneTimeCode => "one_time_code",
         }
     }
 }

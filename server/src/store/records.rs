@@ -50,6 +50,10 @@ pub struct AuthorizationCode {
     pub subject: String,
     pub auth_time: i64,
     pub acr: Option<String>,
+    /// RFC 8176 methods the user authenticated with (`pwd`, `otp`, …); empty in records
+    /// written before methods were kept.
+    #[serde(default)]
+    pub amr: Vec<String>,
     pub expires_at: i64,
     /// Set on first redemption: the grant it created, revoked if the code comes back.
     pub redeemed_grant: Option<String>,
@@ -64,6 +68,9 @@ pub struct Grant {
     pub scope: String,
     pub auth_time: Option<i64>,
     pub acr: Option<String>,
+    /// RFC 8176 methods of the authentication behind the grant (empty: none recorded).
+    #[serde(default)]
+    pub amr: Vec<String>,
     pub created_at: i64,
     pub revoked: bool,
 }
@@ -144,6 +151,9 @@ pub struct Interaction {
     /// new one before the interaction goes on.
     #[serde(default)]
     pub password_change_for: Option<String>,
+    /// How that subject authenticated (RFC 8176): the session opened after the change says so.
+    #[serde(default)]
+    pub password_change_amr: Vec<String>,
 }
 
 /// Where a CIBA authentication request stands (CIBA §11).
@@ -366,7 +376,7 @@ mod tests {
     #[test]
     fn revoking_a_grant_is_idempotent() {
         let r = Records::new(Arc::new(MemoryStore::default()));
-        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, created_at: 0, revoked: false };
+        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, amr: Vec::new(), created_at: 0, revoked: false };
         r.put(Kind::Grant, "k", None, &g).expect("put");
         assert!(r.grant_active("k").expect("get").is_some());
         assert!(r.revoke_grant("k").expect("revoke"));
@@ -377,7 +387,7 @@ mod tests {
     #[test]
     fn the_grant_cache_never_outlives_a_change() {
         let r = Records::new(Arc::new(MemoryStore::default()));
-        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, created_at: 0, revoked: false };
+        let g = Grant { client_id: "c".into(), subject: None, scope: "a".into(), auth_time: None, acr: None, amr: Vec::new(), created_at: 0, revoked: false };
         r.put(Kind::Grant, "k", None, &g).expect("put");
         assert!(r.grant_active("k").expect("cached now").is_some());
         assert!(r.revoke_grant("k").expect("revoke"));
