@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::workspace::Workspace;
 
 /// What login and UserInfo need to know about one end user.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EndUser {
     pub subject: String,
     /// What the user types to sign in (shown on the consent page).
@@ -19,15 +19,33 @@ pub struct EndUser {
     /// An email address and whether it is verified (OIDC §5.1 `email_verified`).
     pub email: Option<(String, bool)>,
     pub password: Password,
+    /// When the password was last set: sessions opened before it no longer count.
+    pub password_changed_at: i64,
+}
+
+impl std::fmt::Debug for EndUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndUser").field("subject", &self.subject).field("login", &self.login).field("password", &self.password).finish()
+    }
 }
 
 /// The state of an end user's password.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Password {
     /// argon2id PHC string; `expired` sends the user to a change-password step.
     Set { hash: String, expired: bool },
     /// None yet (imported without one).
     NotSet,
+}
+
+/// Never the hash.
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Password::Set { expired, .. } => f.debug_struct("Set").field("hash", &"<redacted>").field("expired", expired).finish(),
+            Password::NotSet => f.write_str("NotSet"),
+        }
+    }
 }
 
 /// The pool a workspace authenticates against, if it names one.
@@ -45,6 +63,7 @@ pub fn by_login(state: &AppState, ws: &Workspace, login: &str) -> Option<EndUser
             name: u.name.clone(),
             email: u.email.clone().map(|e| (e, true)),
             password: Password::Set { hash: u.password_hash.clone(), expired: false },
+            password_changed_at: 0,
         }),
     }
 }
@@ -73,6 +92,7 @@ fn from_pool(user: &PoolUser, login: &str) -> EndUser {
         login: login.to_owned(),
         name: Some(user.name.clone()),
         email,
+        password_changed_at: user.password.as_ref().map_or(0, |p| p.changed_at),
         password: match &user.password {
             Some(p) => Password::Set { hash: p.hash.clone(), expired: p.expires_at.is_some_and(|t| t <= now) },
             None => Password::NotSet,

@@ -135,7 +135,10 @@ pub fn finish(state: &AppState, ws: &Workspace, interaction_id: &str) {
 pub fn current_session(state: &AppState, ws: &Workspace, headers: &HeaderMap) -> Option<Session> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let session: Session = state.records.get(Kind::Session, &secret_key(&ws.key, id)).ok()??;
-    (session.expires_at > fapilab_jose::now() && crate::end_users::by_subject(state, ws, &session.subject).is_some()).then_some(session)
+    // A session ends when its user is gone or its password was set after it began (a reset
+    // after a compromise must end the attacker's session too).
+    let user = crate::end_users::by_subject(state, ws, &session.subject)?;
+    (session.expires_at > fapilab_jose::now() && user.password_changed_at <= session.auth_time).then_some(session)
 }
 
 /// `amr`: the RFC 8176 methods the user just proved (`pwd`, `otp`, …).

@@ -231,6 +231,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         outbound: crate::outbound::Outbound::new(&fetcher_roots).map_err(StartError::Http)?,
         directory,
         inbox: crate::inbox::Inbox::default(),
+        otp_throttle: crate::identity::otp::Throttle::default(),
         admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
     });
     state.faults.warn();

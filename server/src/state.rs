@@ -34,6 +34,8 @@ pub struct AppState {
     pub admin_token_hashes: Vec<String>,
     /// Where one-time codes are delivered (read through the admin API).
     pub inbox: crate::inbox::Inbox,
+    /// Per-user limits on one-time codes sent and guessed.
+    pub otp_throttle: crate::identity::otp::Throttle,
 }
 
 pub type SharedState = Arc<AppState>;

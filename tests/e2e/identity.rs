@@ -71,6 +71,9 @@ async fn pools_and_users_crud_with_policies_identifiers_and_addresses() {
         .await
         .assert_error(400, &["invalid_request"], "an impossible policy");
     admin(&env, Method::POST, "/admin/pools", Some(json!({ "nme": "typo" }))).await.assert_error(400, &["invalid_request"], "unknown member");
+    let typed = admin(&env, Method::POST, "/admin/pools/none/users", Some(json!({ "identifiers": [], "password": 12_345_678 }))).await;
+    typed.assert_error(400, &["invalid_request"], "a password of the wrong type");
+    assert!(!typed.body.contains("12345678"), "a refused body's values are not echoed: {typed}");
     let pool = new_pool(&env, json!({ "name": "retail", "password_policy": policy, "preferred_mechanism": "passkey" })).await;
     let read = admin(&env, Method::GET, &format!("/admin/pools/{pool}"), None).await;
     assert_eq!(read.json["preferred_mechanism"], "passkey");
@@ -112,6 +115,8 @@ async fn pools_and_users_crud_with_policies_identifiers_and_addresses() {
     // Identifiers are unique per pool (emails case-insensitively) and validated.
     let dup = new_user(&env, &pool, json!({ "identifiers": [{ "type": "email", "value": "ALICE@bank.example" }] })).await;
     dup.assert_status(409, "duplicate identifier");
+    let across_types = new_user(&env, &pool, json!({ "identifiers": [{ "type": "external", "value": "Alice@Bank.example", "external_type": "login", "source": "legacy" }] })).await;
+    across_types.assert_status(409, "sign-in accepts any identifier, so values are unique across types");
     new_user(&env, &pool, json!({ "identifiers": [{ "type": "mobile", "value": "0770" }] })).await.assert_error(400, &["invalid_request"], "bad mobile");
     new_user(&env, &pool, json!({ "identifiers": [{ "type": "external", "value": "X" }] })).await.assert_error(400, &["invalid_request"], "external without source");
     let added = admin(&env, Method::POST, &format!("{base}/identifiers"), Some(json!({ "type": "uuid", "value": "c770aef3-6784-41f7-8e0e-ff5f97bddb3a" }))).await;
@@ -293,6 +298,16 @@ async fn pool_users_sign_in_and_an_expired_password_must_be_changed_first() {
     let login2 = again.open_authorize(&tpp.client_id, par2.json["request_uri"].as_str().expect("request_uri")).await;
     submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "Old-Password-1")]).await.assert_status(401, "old password");
     submit(&again, &login2, &[("username", "dana@bank.example"), ("password", "New-Password-22")]).await.assert_status(303, "new password");
+
+    // An administrator's password reset ends the sessions opened before it.
+    let par3 = env.push(&tpp, &AuthRequest::new("openid accounts")).await;
+    let page = again.open_authorize(&tpp.client_id, par3.json["request_uri"].as_str().expect("request_uri")).await;
+    assert!(page.body.contains("name=\"decision\""), "signed in: straight to consent: {page}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    admin(&env, Method::PUT, &format!("/admin/pools/retail/users/{subject}"), Some(json!({ "password": "Reset-By-Admin-3" }))).await.assert_status(200, "reset");
+    let par4 = env.push(&tpp, &AuthRequest::new("openid accounts")).await;
+    let page = again.open_authorize(&tpp.client_id, par4.json["request_uri"].as_str().expect("request_uri")).await;
+    assert!(page.body.contains("name=\"password\""), "the session ended with the reset: {page}");
 }
 
 /// The code in the newest inbox message to `to`.
@@ -380,4 +395,27 @@ async fn one_time_codes_sign_in_and_let_an_imported_user_set_a_first_password() 
     let password_form = &login2.body[login2.body.find("Or sign in with your password").expect("second form")..];
     submit_html(&again, password_form, &[("username", "erin@bank.example"), ("password", "First-Password-123")]).await.assert_status(401, "an address is not an identifier");
     submit_html(&again, password_form, &[("username", "C-777"), ("password", "First-Password-123")]).await.assert_status(303, "password sign-in");
+}
+
+#[tokio::test]
+async fn one_time_codes_are_limited_per_user_across_sign_ins() {
+    let mut config = base_config(&unique_dir("identity-otp-limits"));
+    config.admin.tokens = vec![ADMIN_TOKEN.into()];
+    config.tenants[0].workspaces[0].identity_pool = Some("codes".into());
+    let env = TestEnv::start_with(config).await;
+    new_pool(&env, json!({ "id": "codes", "name": "Codes", "preferred_mechanism": "sms_otp" })).await;
+    new_user(&env, "codes", json!({ "identifiers": [{ "type": "mobile", "value": "+447700900456" }], "addresses": [{ "type": "mobile", "value": "+447700900456", "verified": true }] }))
+        .await
+        .assert_status(201, "user");
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let par = env.push(&tpp, &AuthRequest::new("openid accounts")).await;
+    let browser = env.browser();
+    let login = browser.open_authorize(&tpp.client_id, par.json["request_uri"].as_str().expect("request_uri")).await;
+    assert!(login.body.contains("by text message"), "{login}");
+    for _ in 0..7 {
+        submit(&browser, &login, &[("username", "+447700900456")]).await.assert_status(200, "code page");
+    }
+    let sent = admin(&env, Method::GET, "/admin/inbox?to=%2B447700900456", None).await;
+    assert_eq!(sent.json["messages"].as_array().map(Vec::len), Some(5), "at most 5 codes per user per 15 minutes: {sent}");
+    assert_eq!(sent.json["messages"][0]["channel"], "sms");
 }

@@ -44,8 +44,16 @@ impl FromRequestParts<SharedState> for Admin {
     }
 }
 
+/// Parses a JSON body. The error names the kind of problem and its place, never the value:
+/// serde's own text quotes values, and a body may hold a password.
 fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> OAuthResult<T> {
-    serde_json::from_slice(body).map_err(|e| OAuthError::invalid_request(format!("the body is not the expected JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => "is not JSON",
+            serde_json::error::Category::Data => "has a member that is unknown, missing or of the wrong type",
+        };
+        OAuthError::invalid_request(format!("the body {kind} (line {}, column {}); see /admin/openapi.json", e.line(), e.column()))
+    })
 }
 
 fn not_found(what: &str) -> OAuthError {
@@ -261,16 +269,18 @@ fn is_uuid(v: &str) -> bool {
     parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Identifier values are unique per pool and type.
+/// Identifier values are unique per pool.
 fn refuse_duplicates(state: &AppState, pool_id: &str, user_id: &str, identifiers: &[Identifier]) -> OAuthResult<()> {
+    // Sign-in accepts any identifier whatever its type, so values are unique across types.
+    let same = |a: &Identifier, b: &Identifier| normalised(a.kind, &a.value).eq_ignore_ascii_case(&normalised(b.kind, &b.value));
     for (i, a) in identifiers.iter().enumerate() {
-        if identifiers[..i].iter().any(|b| a.kind == b.kind && normalised(a.kind, &a.value) == normalised(b.kind, &b.value)) {
+        if identifiers[..i].iter().any(|b| same(a, b)) {
             return Err(conflict(format!("identifier {:?} is listed twice", a.value)));
         }
     }
     for other in state.directory.users(pool_id).iter().filter(|u| u.id != user_id) {
         for a in identifiers {
-            if other.identifiers.iter().any(|b| a.kind == b.kind && normalised(a.kind, &a.value) == normalised(b.kind, &b.value)) {
+            if other.identifiers.iter().any(|b| same(a, b)) {
                 return Err(conflict(format!("identifier {:?} already belongs to another user of this pool", a.value)));
             }
         }
@@ -342,29 +352,39 @@ pub async fn update_user(_: Admin, State(state): State<SharedState>, Path((pool_
     if !input.identifiers.is_empty() || !input.addresses.is_empty() {
         return Err(OAuthError::invalid_request("change identifiers and addresses through …/identifiers and …/addresses"));
     }
-    let pool = state.directory.pool(&pool_id).ok_or_else(|| not_found("pool"))?;
-    let current = state.directory.user(&pool_id, &user_id).ok_or_else(|| not_found("user"))?;
-    let expires_at = match input.password_expires_at {
-        Some(explicit) => explicit,
-        None => current.password.as_ref().and_then(|p| p.expires_at).or(current.password_expires_at),
-    };
-    let password = match input.password {
-        Some(p) => Some(new_password(&state, &pool, &current, p, expires_at).await?),
+    let name = name_of(input.name, "name")?;
+    // argon2 runs before the writer lock (it is slow); everything decided from the user's
+    // current state is decided again under the lock, on a fresh copy.
+    let hashed = match &input.password {
+        Some(p) => {
+            let pool = state.directory.pool(&pool_id).ok_or_else(|| not_found("pool"))?;
+            let current = state.directory.user(&pool_id, &user_id).ok_or_else(|| not_found("user"))?;
+            Some(new_password(&state, &pool, &current, p.clone(), None).await?)
+        }
         None => None,
     };
-    let name = name_of(input.name, "name")?;
     let _writer = state.directory.lock_writer().await;
+    let pool = state.directory.pool(&pool_id).ok_or_else(|| not_found("pool"))?;
     let mut user = state.directory.user(&pool_id, &user_id).ok_or_else(|| not_found("user"))?;
+    if let Some(p) = &input.password {
+        let unmet = pool.password_policy.check(p, user.identifier_values());
+        if !unmet.is_empty() {
+            return Err(OAuthError::invalid_request(policy::describe(&unmet)));
+        }
+    }
     if let Some(n) = name {
         user.name = n;
     }
-    match password {
-        Some(p) => user.password = Some(p),
-        None => {
-            if let Some(p) = user.password.as_mut() {
-                p.expires_at = expires_at;
-            }
-        }
+    // The expiry changes only when the body names it; a new password keeps the current one.
+    let expires_at = match input.password_expires_at {
+        Some(explicit) => explicit,
+        None => user.password.as_ref().and_then(|p| p.expires_at).or(user.password_expires_at),
+    };
+    if let Some(mut credential) = hashed {
+        credential.expires_at = expires_at;
+        user.password = Some(credential);
+    } else if let Some(p) = user.password.as_mut() {
+        p.expires_at = expires_at;
     }
     user.password_expires_at = expires_at;
     user.updated_at = fapilab_jose::now();

@@ -47,7 +47,10 @@ pub async fn send(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderM
         Err(e) => return crate::error::OAuthError::server(e).into_response(),
     };
     let now = fapilab_jose::now();
-    let subject = address.as_ref().and(user.as_ref()).map(|u| u.id.clone());
+    // Per-user limits (`otp::Throttle`): past them nothing is sent and the stored code names
+    // nobody, so the page stays the same and no code works.
+    let subject = address.as_ref().and(user.as_ref()).map(|u| u.id.clone()).filter(|s| state.otp_throttle.allow_send(s, now));
+    let address = address.filter(|_| subject.is_some());
     let record = OneTimeCode::new(subject, &code, now);
     // One code per sign-in: asking again replaces the previous one.
     if let Err(e) = state.records.put(Kind::OneTimeCode, &plain_key(&ws.key, &interaction_id), Some(record.expires_at), &record) {
@@ -81,13 +84,22 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let entered = form.get("code").unwrap_or_default().to_owned();
     let now = fapilab_jose::now();
     let mut outcome = None;
-    // Checked and spent in one store update, so two racing attempts cannot both count once.
+    // Checked and spent in one store update: two racing attempts cannot both use it.
     let updated = state.records.modify::<OneTimeCode>(Kind::OneTimeCode, &key, |record| {
+        if record.subject.as_deref().is_some_and(|s| state.otp_throttle.locked(s, now)) {
+            outcome = Some(Err(otp::CodeFailure::TooManyAttempts));
+            return false;
+        }
         outcome = Some(record.check(&entered, now));
         true
     });
     let outcome = match (updated, outcome) {
-        (Ok(Some(_)), Some(o)) => o,
+        (Ok(Some(before)), Some(o)) => {
+            if let (Err(otp::CodeFailure::Wrong { .. } | otp::CodeFailure::TooManyAttempts), Some(s)) = (&o, &before.subject) {
+                state.otp_throttle.record_failure(s, now);
+            }
+            o
+        }
         (Ok(_), _) => return login_again(&state, &ws, &interaction_id, &interaction.csrf_token, &client_name, "Ask for a code first."),
         (Err(e), _) => return crate::error::OAuthError::server(e).into_response(),
     };

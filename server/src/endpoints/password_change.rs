@@ -34,7 +34,11 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     if form.get("confirm_password").unwrap_or_default() != new_password {
         return again(&["the two entries differ".to_owned()]);
     }
-    let mut problems: Vec<String> = pool.password_policy.check(&new_password, user.identifier_values()).iter().map(ToString::to_string).collect();
+    let problems: Vec<String> = pool.password_policy.check(&new_password, user.identifier_values()).iter().map(ToString::to_string).collect();
+    // The policy first: argon2 runs only for a password that could be accepted.
+    if !problems.is_empty() {
+        return again(&problems);
+    }
     let old_hash = user.password.as_ref().map(|p| p.hash.clone()).unwrap_or_else(|| crate::endpoints::login::DUMMY_HASH.to_owned());
     let candidate = new_password.clone();
     let outcome = state
@@ -47,10 +51,7 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         return pages::error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
     };
     if reused {
-        problems.push("a password different from the expired one".to_owned());
-    }
-    if !problems.is_empty() {
-        return again(&problems);
+        return again(&["a password different from the expired one".to_owned()]);
     }
     let hash = match hashed {
         Ok(h) => h,

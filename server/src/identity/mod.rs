@@ -9,8 +9,8 @@
 //! written through: the store first, then memory, under one writer lock.
 //!
 //! Invariants: a password hash never leaves this module except to the verifier (views show
-//! only whether one is set and when it expires); identifier values are unique per pool and
-//! type (case-insensitive for email).
+//! only whether one is set and when it expires); identifier values are unique per pool,
+//! across types and case-insensitively, because sign-in accepts any of them.
 
 pub mod otp;
 pub mod pagination;
@@ -195,6 +195,10 @@ impl Directory {
         }
         for (key, value) in records.store().list(Kind::PoolUser, "")? {
             let user: PoolUser = serde_json::from_value(value).map_err(|e| corrupt(Kind::PoolUser, &key, e))?;
+            if !contents.pools.contains_key(&user.pool_id) {
+                tracing::warn!(pool = %user.pool_id, user = %user.id, "a user of a deleted pool is left in the store; skipped");
+                continue;
+            }
             contents.users.insert((user.pool_id.clone(), user.id.clone()), user);
         }
         Ok(Directory { inner: RwLock::new(contents), writer: tokio::sync::Mutex::new(()) })
@@ -234,18 +238,20 @@ impl Directory {
         Ok(())
     }
 
-    /// Deletes a pool and every user in it. Call with the writer lock held.
+    /// Deletes a pool and every user in it. Call with the writer lock held. The pool goes
+    /// first: should a user deletion then fail, the rest are orphans nobody can reach, and
+    /// `load` skips them.
     pub fn delete_pool(&self, records: &Records, pool_id: &str) -> Result<(), StoreError> {
+        records.delete(Kind::IdentityPool, pool_id)?;
+        self.write(|c| {
+            c.pools.remove(pool_id);
+        });
         for user in self.users(pool_id) {
             records.delete(Kind::PoolUser, &user_key(pool_id, &user.id))?;
             self.write(|c| {
                 c.users.remove(&(pool_id.to_owned(), user.id.clone()));
             });
         }
-        records.delete(Kind::IdentityPool, pool_id)?;
-        self.write(|c| {
-            c.pools.remove(pool_id);
-        });
         Ok(())
     }
 

@@ -62,15 +62,71 @@ impl OneTimeCode {
         if self.attempts_left == 0 {
             return Err(CodeFailure::TooManyAttempts);
         }
-        let entered = fapilab_jose::sha256_b64url(entered.trim().as_bytes());
+        let digits: String = entered.chars().filter(|c| !c.is_whitespace()).collect();
+        let entered = fapilab_jose::sha256_b64url(digits.as_bytes());
         let matches = aws_lc_rs::constant_time::verify_slices_are_equal(entered.as_bytes(), self.code_sha256.as_bytes()).is_ok();
         match (&self.subject, matches) {
-            (Some(subject), true) => Ok(subject.clone()),
+            (Some(subject), true) => {
+                // Spent in the same update that checked it: a racing second use finds no
+                // attempts left.
+                self.attempts_left = 0;
+                Ok(subject.clone())
+            }
             _ => {
                 self.attempts_left -= 1;
                 if self.attempts_left == 0 { Err(CodeFailure::TooManyAttempts) } else { Err(CodeFailure::Wrong { attempts_left: self.attempts_left }) }
             }
         }
+    }
+}
+
+/// Per-user limits across sign-ins: each interaction gets a fresh code with fresh attempts, so
+/// without these an attacker would open sign-in after sign-in and guess on. In memory (a
+/// restart forgets them); the windows are short anyway.
+#[derive(Default)]
+pub struct Throttle {
+    sends: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
+    failures: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
+}
+
+/// At most this many codes per user per [`SEND_WINDOW`] seconds.
+pub const MAX_SENDS: usize = 5;
+pub const SEND_WINDOW: i64 = 900;
+/// At most this many wrong codes per user per [`FAILURE_WINDOW`] seconds; then the user's codes
+/// stop working until the window has passed.
+pub const MAX_FAILURES: usize = 10;
+pub const FAILURE_WINDOW: i64 = 3600;
+
+fn within(map: &std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>, subject: &str, window: i64, now: i64) -> usize {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, times| {
+        times.retain(|t| now - t < window);
+        !times.is_empty()
+    });
+    map.get(subject).map_or(0, Vec::len)
+}
+
+fn note(map: &std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>, subject: &str, now: i64) {
+    map.lock().unwrap_or_else(|e| e.into_inner()).entry(subject.to_owned()).or_default().push(now);
+}
+
+impl Throttle {
+    /// Whether another code may be sent to `subject` now; counts it when so.
+    pub fn allow_send(&self, subject: &str, now: i64) -> bool {
+        if within(&self.sends, subject, SEND_WINDOW, now) >= MAX_SENDS || self.locked(subject, now) {
+            return false;
+        }
+        note(&self.sends, subject, now);
+        true
+    }
+
+    pub fn record_failure(&self, subject: &str, now: i64) {
+        note(&self.failures, subject, now);
+    }
+
+    /// Too many wrong codes lately: no code of this user is accepted.
+    pub fn locked(&self, subject: &str, now: i64) -> bool {
+        within(&self.failures, subject, FAILURE_WINDOW, now) >= MAX_FAILURES
     }
 }
 
@@ -90,13 +146,29 @@ mod tests {
     fn right_wrong_expired_and_locked() {
         let mut code = OneTimeCode::new(Some("usr_1".into()), "123456", 1_000);
         assert_eq!(code.check("000000", 1_001), Err(CodeFailure::Wrong { attempts_left: 4 }));
-        assert_eq!(code.check(" 123456 ", 1_002), Ok("usr_1".into()), "spaces around a pasted code are fine");
+        assert_eq!(code.clone().check("123 456", 1_002), Ok("usr_1".into()), "spaces in a pasted code are fine");
+        assert_eq!(code.check(" 123456 ", 1_002), Ok("usr_1".into()));
+        assert_eq!(code.check("123456", 1_002), Err(CodeFailure::TooManyAttempts), "a used code is spent");
+        let mut code = OneTimeCode::new(Some("usr_1".into()), "123456", 1_000);
+        code.check("000000", 1_001).expect_err("wrong");
         assert_eq!(code.clone().check("123456", 1_000 + CODE_LIFETIME), Err(CodeFailure::Expired));
         for left in (1..4).rev() {
             assert_eq!(code.check("999999", 1_003), Err(CodeFailure::Wrong { attempts_left: left }));
         }
         assert_eq!(code.check("999999", 1_003), Err(CodeFailure::TooManyAttempts));
         assert_eq!(code.check("123456", 1_003), Err(CodeFailure::TooManyAttempts), "the right code no longer helps");
+        let throttle = Throttle::default();
+        for _ in 0..MAX_SENDS {
+            assert!(throttle.allow_send("u", 0));
+        }
+        assert!(!throttle.allow_send("u", 1), "too many codes");
+        assert!(throttle.allow_send("u", SEND_WINDOW), "the window moves on");
+        for _ in 0..MAX_FAILURES {
+            assert!(!throttle.locked("v", 5));
+            throttle.record_failure("v", 5);
+        }
+        assert!(throttle.locked("v", 6) && !throttle.allow_send("v", 6));
+        assert!(!throttle.locked("v", 5 + FAILURE_WINDOW));
         let mut nobody = OneTimeCode::new(None, "123456", 1_000);
         assert_eq!(nobody.check("123456", 1_001), Err(CodeFailure::Wrong { attempts_left: 4 }), "nobody signs in with a code sent to nobody");
     }

@@ -63,7 +63,14 @@ impl std::fmt::Display for PolicyViolation {
 impl PasswordPolicy {
     /// A policy that no password can meet is a configuration error, named here.
     pub fn validate(&self) -> Result<(), String> {
-        let required = self.min_lowercase + self.min_uppercase + self.min_digits + self.min_special;
+        // NIST SP 800-63B §5.1.1.2: at least 8 characters.
+        if self.min_length < 8 {
+            return Err(format!("min_length {} is below 8", self.min_length));
+        }
+        let required = [self.min_lowercase, self.min_uppercase, self.min_digits, self.min_special]
+            .iter()
+            .try_fold(0usize, |sum, n| sum.checked_add(*n))
+            .unwrap_or(usize::MAX);
         if self.max_length == 0 || self.min_length > self.max_length {
             return Err(format!("min_length {} exceeds max_length {}", self.min_length, self.max_length));
         }
@@ -150,6 +157,8 @@ mod tests {
         assert!(PasswordPolicy { min_length: 30, max_length: 20, ..PasswordPolicy::default() }.validate().is_err());
         assert!(PasswordPolicy { max_length: 4, min_length: 1, min_digits: 5, ..PasswordPolicy::default() }.validate().is_err());
         assert!(PasswordPolicy::default().validate().is_ok());
+        assert!(PasswordPolicy { min_length: 0, ..PasswordPolicy::default() }.validate().is_err(), "empty passwords");
+        assert!(PasswordPolicy { min_lowercase: usize::MAX, min_uppercase: 1, ..PasswordPolicy::default() }.validate().is_err(), "no overflow");
     }
 
     proptest! {
