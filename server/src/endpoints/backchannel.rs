@@ -113,7 +113,7 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
         binding_message: binding_message.to_owned(),
         expires_at: now + expires_in as i64,
         interval: settings.interval as i64,
-        last_poll: None,
+        last_poll_ms: None,
         status: BackchannelStatus::Pending,
         notification: notification.map(|(endpoint, client_notification_token)| PingNotification {
             endpoint,

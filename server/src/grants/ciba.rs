@@ -34,6 +34,8 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
     }
     let auth_req_id = form.require("auth_req_id", "CIBA-05")?;
     let now = fapilab_jose::now();
+    // CIBA-06 intervals are compared in milliseconds (see `BackchannelRequest::last_poll_ms`).
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(now * 1000, |d| d.as_millis() as i64);
     let mut poll = None;
     let found = state
         .records
@@ -52,8 +54,8 @@ pub fn exchange(state: &AppState, ws: &Workspace, client: &Client, form: &FormPa
             }
             match r.status.clone() {
                 BackchannelStatus::Pending => {
-                    let too_soon = r.last_poll.is_some_and(|last| now - last < r.interval) && !state.faults.active(Fault::CibaSlowDown);
-                    r.last_poll = Some(now);
+                    let too_soon = r.last_poll_ms.is_some_and(|last| now_ms - last < r.interval * 1000) && !state.faults.active(Fault::CibaSlowDown);
+                    r.last_poll_ms = Some(now_ms);
                     if too_soon {
                         r.interval += 5;
                         poll = Some(Poll::SlowDown);

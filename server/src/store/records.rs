@@ -181,7 +181,10 @@ pub struct BackchannelRequest {
     pub expires_at: i64,
     /// CIBA-06: minimum seconds between polls; grows by 5 after each `slow_down`.
     pub interval: i64,
-    pub last_poll: Option<i64>,
+    /// When the client last polled, in Unix milliseconds: whole seconds cannot tell a poll
+    /// 0.2 s later from one a second later when the two straddle a second boundary.
+    #[serde(default)]
+    pub last_poll_ms: Option<i64>,
     pub status: BackchannelStatus,
     /// Ping mode: where and with which token to notify the client.
     pub notification: Option<PingNotification>,
