@@ -37,6 +37,7 @@ pub mod outbound;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod theme;
 pub mod tls;
 pub mod workspace;
 

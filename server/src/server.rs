@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{admin, admin_openapi, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, otp, par, password_change, register, revoke, token, userinfo};
+use crate::endpoints::{admin, admin_openapi, admin_themes, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, otp, par, password_change, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -52,6 +52,9 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/fdx/clients/{{client_id}}/status"), axum::routing::put(fdx_status::update))
         .route("/admin/openapi.json", get(admin_openapi::document))
         .route("/admin/inbox", get(admin::inbox).delete(admin::clear_inbox))
+        .route("/admin/themes/{tenant}/{workspace}", get(admin_themes::read).put(admin_themes::upload).delete(admin_themes::reset))
+        .route("/admin/themes/{tenant}/{workspace}/preview/{page}", get(admin_themes::preview))
+        .route("/admin/themes/{tenant}/{workspace}/activate", post(admin_themes::activate))
         .route("/admin/pools", get(admin::list_pools).post(admin::create_pool))
         .route("/admin/pools/{pool_id}", get(admin::read_pool).put(admin::update_pool).delete(admin::delete_pool))
         .route("/admin/pools/{pool_id}/users", get(admin::list_users).post(admin::create_user))
@@ -232,9 +235,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         directory,
         inbox: crate::inbox::Inbox::default(),
         otp_throttle: crate::identity::otp::Throttle::default(),
+        themes: std::sync::RwLock::new(HashMap::new()),
         admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
     });
     state.faults.warn();
+    crate::endpoints::admin_themes::load_active(&state);
     let router = app(state.clone());
     let purge_records = state.records.clone();
     let refresh_state = state.clone();

@@ -36,11 +36,19 @@ pub struct AppState {
     pub inbox: crate::inbox::Inbox,
     /// Per-user limits on one-time codes sent and guessed.
     pub otp_throttle: crate::identity::otp::Throttle,
+    /// Each workspace's active custom theme, compiled (absent: the built-in one).
+    pub themes: std::sync::RwLock<HashMap<String, Arc<crate::theme::Theme>>>,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
+    /// The theme `ws`'s pages render with.
+    pub fn theme(&self, ws: &Workspace) -> Arc<crate::theme::Theme> {
+        let themes = self.themes.read().unwrap_or_else(|e| e.into_inner());
+        themes.get(&ws.key).cloned().unwrap_or_else(crate::theme::builtin)
+    }
+
     /// Runs argon2 work off the async workers, in one of the bounded `password_slots`, with a
     /// reused `password_memory` buffer. `None` when the work could not run (shutdown).
     pub async fn with_password_memory<T: Send + 'static>(

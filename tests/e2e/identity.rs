@@ -419,3 +419,62 @@ async fn one_time_codes_are_limited_per_user_across_sign_ins() {
     assert_eq!(sent.json["messages"].as_array().map(Vec::len), Some(5), "at most 5 codes per user per 15 minutes: {sent}");
     assert_eq!(sent.json["messages"][0]["channel"], "sms");
 }
+
+/// A fresh login page of the default workspace.
+async fn login_page(env: &TestEnv) -> Resp {
+    let par = env.push(&env.tpp("pkjwt-dpop-1"), &AuthRequest::new("openid accounts")).await;
+    env.browser().open_authorize("pkjwt-dpop-1", par.json["request_uri"].as_str().expect("request_uri")).await
+}
+
+/// The built-in theme's sources, as the admin API takes them.
+fn builtin_theme() -> Value {
+    let source = fapilab_server::theme::builtin_source();
+    json!({ "templates": source.templates, "css": source.css })
+}
+
+#[tokio::test]
+async fn a_workspace_theme_is_validated_previewed_activated_and_reset() {
+    let mut env = admin_env().await;
+    let base = "/admin/themes/default/fapi2";
+    admin(&env, Method::PUT, "/admin/themes/default/nope", Some(builtin_theme())).await.assert_status(404, "unknown workspace");
+
+    // Every problem at once: a missing template, a form without its fields, a stylesheet that
+    // would close its <style> element.
+    let mut broken = builtin_theme();
+    broken["templates"].as_object_mut().expect("templates").remove("consent.html");
+    broken["templates"]["login.html"] = json!("{% extends \"layout.html\" %}{% block content %}<p>Sign in elsewhere</p>{% endblock %}");
+    broken["css"] = json!("body{}</style><script>alert(1)</script>");
+    let refused = admin(&env, Method::PUT, base, Some(broken)).await;
+    refused.assert_error(400, &["invalid_request"], "a broken theme");
+    let why = refused.json["error_description"].as_str().expect("description");
+    for problem in ["consent.html: missing", "login.html: the rendered page lacks the form field", "password", "css"] {
+        assert!(why.contains(problem), "{problem} missing from {why}");
+    }
+
+    let mut acme = builtin_theme();
+    let login = acme["templates"]["login.html"].as_str().expect("login").replace("<h1>Sign in</h1>", "<h1>Sign in to Acme Bank</h1>");
+    acme["templates"]["login.html"] = json!(login);
+    acme["css"] = json!("body{background:#fdf6e3}");
+    let draft = admin(&env, Method::PUT, base, Some(acme)).await;
+    draft.assert_status(200, "a valid draft");
+    assert_eq!(draft.json["status"], "draft");
+    let preview = admin(&env, Method::GET, &format!("{base}/preview/login.html"), None).await;
+    preview.assert_status(200, "preview");
+    assert!(preview.body.contains("Sign in to Acme Bank") && preview.body.contains("#fdf6e3"), "{preview}");
+    admin(&env, Method::GET, &format!("{base}/preview/layout.html"), None).await.assert_status(404, "the layout is not a page");
+
+    let tpp = env.tpp("pkjwt-dpop-1");
+    assert!(!login_page(&env).await.body.contains("Acme"), "a draft is not live");
+    admin(&env, Method::POST, &format!("{base}/activate"), None).await.assert_status(200, "activate");
+    let themed = login_page(&env).await;
+    assert!(themed.body.contains("Sign in to Acme Bank"), "{themed}");
+    // The themed login still signs in (its form carries every field the server reads).
+    let req = AuthRequest::new("openid accounts");
+    env.tokens(&tpp, &req).await;
+
+    // Kept across a restart; the reset brings back the built-in theme.
+    let env2 = env.restart().await;
+    assert!(login_page(&env2).await.body.contains("Sign in to Acme Bank"), "the active theme survives a restart");
+    admin(&env2, Method::DELETE, base, None).await.assert_status(204, "reset");
+    assert!(!login_page(&env2).await.body.contains("Acme"), "built-in again");
+}

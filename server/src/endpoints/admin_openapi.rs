@@ -68,6 +68,20 @@ pub fn openapi() -> Value {
                     "responses": responses("200", Some("Inbox")) },
                 "delete": { "summary": "Empty the inbox", "responses": responses("204", None) }
             },
+            "/admin/themes/{tenant}/{workspace}": {
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "get": { "summary": "The workspace's draft and active theme sources", "responses": responses("200", None) },
+                "put": { "summary": "Upload a theme as the draft (validated: every problem listed)", "requestBody": body("ThemeSource"), "responses": responses("200", None) },
+                "delete": { "summary": "Back to the built-in theme", "responses": responses("204", None) }
+            },
+            "/admin/themes/{tenant}/{workspace}/preview/{page}": {
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "page", "in": "path", "required": true, "schema": { "enum": ["login.html", "enter_code.html", "change_password.html", "consent.html", "error.html"] } }],
+                "get": { "summary": "The draft's page rendered with sample data (text/html)", "responses": responses("200", None) }
+            },
+            "/admin/themes/{tenant}/{workspace}/activate": {
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "post": { "summary": "Make the draft the workspace's theme", "responses": responses("200", None) }
+            },
             "/admin/pools": {
                 "get": { "summary": "List pools", "parameters": list_parameters(), "responses": responses("200", Some("PoolPage")) },
                 "post": { "summary": "Create a pool", "requestBody": body("PoolInput"), "responses": responses("201", Some("Pool")) }
@@ -149,6 +163,9 @@ pub fn openapi() -> Value {
                     "addresses": { "type": "array", "items": { "$ref": "#/components/schemas/Address" } },
                     "password": { "type": "object", "properties": { "set": { "type": "boolean" }, "expires_at": { "type": ["integer", "null"] } } },
                     "created_at": { "type": "integer" }, "updated_at": { "type": "integer" } } },
+                "ThemeSource": { "type": "object", "required": ["templates", "css"], "additionalProperties": false, "properties": {
+                    "templates": { "type": "object", "description": "minijinja sources of layout.html, login.html, enter_code.html, change_password.html, consent.html and error.html; each page extends layout.html and fills its content block", "additionalProperties": { "type": "string", "maxLength": 65536 } },
+                    "css": { "type": "string", "maxLength": 65536, "description": "inlined in a <style> element; may not contain <" } } },
                 "Inbox": { "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
                     "id": { "type": "string" }, "channel": { "enum": ["email", "sms"] }, "to": { "type": "string" },
                     "subject": { "type": "string" }, "body": { "type": "string" }, "sent_at": { "type": "integer" } } } } } },

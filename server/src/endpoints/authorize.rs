@@ -164,7 +164,7 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
         Some(session) => {
             let username = crate::end_users::by_subject(state, ws, &session.subject).map(|u| u.login).unwrap_or_default();
             let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
-            pages::consent(&ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
+            pages::consent(&state.theme(ws), &ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
         }
         None => crate::endpoints::login::page(state, ws, &id, &interaction.csrf_token, &client.client_name, None),
     };

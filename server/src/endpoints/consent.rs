@@ -38,6 +38,7 @@ pub async fn show(
     let username = crate::end_users::by_subject(&state, &ws, &session.subject).map(|u| u.login).unwrap_or_default();
     let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
     pages::consent(
+        &state.theme(&ws),
         &ws.endpoint(Listener::Tls, "consent"),
         id.unwrap_or_default(),
         &interaction.csrf_token,

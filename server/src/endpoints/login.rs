@@ -46,7 +46,7 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         if let Err(e) = interaction::save(&state, &ws, &interaction_id, &interaction) {
             return e.into_response();
         }
-        return pages::change_password(&ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[]);
+        return pages::change_password(&state.theme(&ws), &ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[]);
     }
     interaction::signed_in(&state, &ws, &interaction_id, &user.subject, &["pwd"])
 }
@@ -61,7 +61,7 @@ pub fn page(state: &AppState, ws: &Workspace, interaction_id: &str, csrf_token: 
         Mechanism::Password | Mechanism::Passkey => None,
     });
     let offer = code.map(|channel| pages::CodeOffer { action: &code_action, channel });
-    pages::login(&ws.endpoint(Listener::Tls, "login"), interaction_id, csrf_token, client_name, error, offer)
+    pages::login(&state.theme(ws), &ws.endpoint(Listener::Tls, "login"), interaction_id, csrf_token, client_name, error, offer)
 }
 
 /// argon2id of a random string nobody knows; used only to spend the same time.

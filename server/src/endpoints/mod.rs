@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_openapi;
+pub mod admin_themes;
 pub mod authorize;
 pub mod backchannel;
 pub mod ciba_device;

@@ -70,7 +70,7 @@ pub async fn send(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderM
         tracing::info!("one-time code asked for an identifier without a verified address; nothing sent");
     }
     let client_name = ws.client(&interaction.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
-    pages::enter_code(&ws.endpoint(Listener::Tls, "otp/verify"), &interaction_id, &interaction.csrf_token, &client_name, None)
+    pages::enter_code(&state.theme(&ws), &ws.endpoint(Listener::Tls, "otp/verify"), &interaction_id, &interaction.csrf_token, &client_name, None)
 }
 
 pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
@@ -108,7 +108,7 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         Err(failure) => {
             tracing::info!(%failure, "one-time code refused");
             let action = ws.endpoint(Listener::Tls, "otp/verify");
-            return pages::enter_code(&action, &interaction_id, &interaction.csrf_token, &client_name, Some(&failure.to_string()));
+            return pages::enter_code(&state.theme(&ws), &action, &interaction_id, &interaction.csrf_token, &client_name, Some(&failure.to_string()));
         }
     };
     // Used once.
@@ -128,7 +128,7 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
             if let Err(e) = interaction::save(&state, &ws, &interaction_id, &interaction) {
                 return e.into_response();
             }
-            pages::change_password(&ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[])
+            pages::change_password(&state.theme(&ws), &ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[])
         }
     }
 }

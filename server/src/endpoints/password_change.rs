@@ -26,7 +26,8 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     };
     let client_name = ws.client(&interaction.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
     let action = ws.endpoint(Listener::Tls, "password");
-    let again = |problems: &[String]| pages::change_password(&action, &interaction_id, &interaction.csrf_token, &client_name, problems);
+    let theme = state.theme(&ws);
+    let again = |problems: &[String]| pages::change_password(&theme, &action, &interaction_id, &interaction.csrf_token, &client_name, problems);
     let (Some(pool), Some(user)) = (state.directory.pool(&pool_id), state.directory.user(&pool_id, &subject)) else {
         return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "this account no longer exists");
     };

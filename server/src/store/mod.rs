@@ -37,6 +37,8 @@ pub enum Kind {
     PoolUser,
     /// A one-time sign-in code waiting to be entered, by interaction.
     OneTimeCode,
+    /// A workspace's draft and active theme, by workspace. Never expires by itself.
+    Theme,
 }
 
 impl Kind {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::IdentityPool => "identity_pool",
             Kind::PoolUser => "pool_user",
             Kind::OneTimeCode => "one_time_code",
+            Kind::Theme => "theme",
         }
     }
 }
