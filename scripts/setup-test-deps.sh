@@ -4,8 +4,8 @@
 #
 #   scripts/setup-test-deps.sh          # everything
 #
-# Each dependency has its own function below; add new ones (e.g. Debian chromium for the
-# browser tests) as a function plus one line in main().
+# Each dependency has its own function below; add new ones as a function plus one line in
+# main().
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,8 +32,27 @@ setup_interop_node() {
     npm ci --prefix tests/interop --no-audit --no-fund --silent
 }
 
+# tests/browser: Debian's Chromium (used headless by tests/e2e/browser.rs) and
+# playwright-core (npm) to drive it, as pinned by tests/browser/package-lock.json.
+setup_browser() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        need apt-get "Debian's package manager, to install chromium"
+        local sudo=""
+        if [ "$(id -u)" -ne 0 ]; then
+            need sudo "root rights to install chromium"
+            sudo="sudo"
+        fi
+        log "installing Debian's chromium (apt-get)"
+        $sudo apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null
+    fi
+    log "installing tests/browser npm dependencies (npm ci)"
+    npm ci --prefix tests/browser --no-audit --no-fund --silent
+}
+
 main() {
     setup_interop_node
+    setup_browser
     log "done"
 }
 

@@ -14,3 +14,4 @@ mod message_signing;
 mod ciba;
 mod fapi1;
 mod identity;
+mod browser;
