@@ -9,8 +9,9 @@
 //! the theme itself.
 //!
 //! Uploaded templates are data from an operator, not code: autoescaping is on for every
-//! template, the stylesheet may not close its `<style>` element, and rendering runs on a fuel
-//! budget so a template cannot loop for long.
+//! template and cannot be turned off (no `safe`, no `autoescape` — registered clients choose
+//! the names these pages show), the stylesheet may not close its `<style>` element, and
+//! rendering runs on a fuel budget so a template cannot loop for long.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -102,6 +103,31 @@ pub fn sample(page: &str) -> Value {
     context! { ..common, ..extra }
 }
 
+/// Whether a template's tags use `safe` or `autoescape` anywhere but the layout's stylesheet
+/// (`{{ css|safe }}`): a theme that printed a client's registered name unescaped would let any
+/// registered client script the sign-in page.
+fn turns_escaping_off(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = match after.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = &after[1..];
+                continue;
+            }
+        };
+        let end = after.find(close).map_or(after.len(), |e| e + 2);
+        let tag: String = after[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        if tag != "{{css|safe}}" && (tag.contains("safe") || tag.contains("autoescape")) {
+            return true;
+        }
+        rest = &after[end..];
+    }
+    false
+}
+
 impl Theme {
     /// Compiles and validates `source`; every problem found, at once.
     pub fn compile(source: &ThemeSource) -> Result<Theme, Vec<String>> {
@@ -124,6 +150,13 @@ impl Theme {
         }
         if source.css.len() > MAX_CSS_BYTES {
             problems.push(format!("css: larger than {MAX_CSS_BYTES} bytes"));
+        }
+        for (name, text) in &source.templates {
+            if turns_escaping_off(text) {
+                problems.push(format!(
+                    "{name}: may not turn escaping off (safe, autoescape): client names and messages are shown here; only {{{{ css|safe }}}} is allowed"
+                ));
+            }
         }
         if source.css.contains('<') {
             problems.push("css: may not contain \"<\" (it is inlined in a <style> element)".to_owned());
@@ -219,6 +252,19 @@ mod tests {
         source.templates.insert("login.html".into(), "{% extends \"layout.html\" %}{% block content %}<p>No form at all</p>{% endblock %}".into());
         let problems = Theme::compile(&source).expect_err("fields");
         assert!(problems.iter().any(|p| p.contains("name=\"password\"")), "{problems:?}");
+    }
+
+    #[test]
+    fn escaping_cannot_be_turned_off_except_for_the_stylesheet() {
+        for tag in ["{{ client_name|safe }}", "{{ client_name | safe }}", "{% autoescape false %}x{% endautoescape %}", "{% filter safe %}{{ error }}{% endfilter %}"] {
+            assert!(turns_escaping_off(&format!("<p>{tag}</p>")), "{tag}");
+        }
+        assert!(!turns_escaping_off("<style>{{ css|safe }}</style><p>{{ client_name }}</p>{% if error %}{% endif %}"));
+        assert!(!turns_escaping_off("plain { braces } and a lone {"));
+        let mut source = builtin_source();
+        let login = source.templates["login.html"].replace("{{ client_name }}", "{{ client_name|safe }}");
+        source.templates.insert("login.html".into(), login);
+        assert!(Theme::compile(&source).expect_err("unsafe").iter().any(|p| p.starts_with("login.html: may not turn escaping off")));
     }
 
     #[test]
