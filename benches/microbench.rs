@@ -76,7 +76,7 @@ fn client_assertion(c: &mut Criterion) {
     let jwks = Jwks::from_value(&json!({ "keys": [es.public_jwk().to_value(), ps.public_jwk().to_value()] }))
         .expect("client jwks");
     let policy = ProfileId::Fapi2SecurityProfile.policy();
-    let ctx = AssertionContext { issuer: ISSUER, token_endpoint: TOKEN_ENDPOINT, receiving_endpoint: TOKEN_ENDPOINT, algorithms: policy.token_endpoint_auth_signing_algorithms, now: NOW };
+    let ctx = AssertionContext { issuer: ISSUER, endpoint_urls: &[TOKEN_ENDPOINT], algorithms: policy.token_endpoint_auth_signing_algorithms, now: NOW };
     for (name, signer) in [("client_assertion/verify_es256", &es), ("client_assertion/verify_ps256", &ps)] {
         let token = assertion(signer);
         client_assertion::verify(&token, CLIENT_ID, &jwks, &policy, &ctx).expect("assertion verifies");
