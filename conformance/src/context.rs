@@ -158,6 +158,8 @@ pub struct ModuleContext {
     pub admin: AdminState,
     /// The module's CIBA ping notification endpoint, once a `ping_listener` step started it.
     pub ping: Option<crate::ping::Listener>,
+    /// The module's software passkey, account page and registered passkeys.
+    pub passkeys: crate::passkey::PasskeyState,
     /// Set by a step that cannot run the module (with the reason).
     pub skipped: Option<String>,
     /// Set when a step could not continue (later steps are not run).
@@ -202,6 +204,7 @@ impl ModuleContext {
             clients: [ClientState::new()?, ClientState::new()?],
             admin: AdminState { dpop_key: fresh_key()?, as_nonce: None, tokens: std::collections::HashMap::new() },
             ping: None,
+            passkeys: crate::passkey::PasskeyState::default(),
             skipped: None,
             aborted: false,
         })

@@ -57,6 +57,11 @@ step_list! {
     "ping_listener" => "start the module's HTTPS ping notification endpoint with the target's certificate; it answers 204, 401 or a redirect", params: ["answer"];
     "ping_notification" => "wait for the ping notification of the client's last authentication request and check its bearer token and body; with watch, that it is neither retried nor redirected", params: ["seconds", "watch"];
     "device_decide" => "approve or deny the client's pending authentication request on the target's device API, found by its binding message", params: ["decision"];
+    "passkey_account" => "sign in to the target's account page with the target user's password, in a browser of its own (the page must ask for it)", params: [];
+    "passkey_register" => "on the account page, ask for creation options (checked), answer them with the module's software passkey, post it with a name; check it is listed", params: [];
+    "passkey_remove" => "remove the passkey registered last on the account page; check it is gone", params: [];
+    "passkey_login" => "in a browser with no cookies, open the pushed request's authorization URL, ask for request options (checked), sign in usernameless with the passkey registered last; check the 303 and the session, then consent and the redirect with the code", params: [];
+    "check_passkey_claims" => "check the ID token of the last token response after a passkey sign-in: amr with user and one of hwk/swk, acr", params: [];
 }
 
 fn build_catalog() -> Vec<StepInfo> {
@@ -167,6 +172,11 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
             "device_decide" => steps::device_decide::run(&mut ctx, &step).await,
             "ping_listener" => steps::ping_listener::run(&mut ctx, &step).await,
             "ping_notification" => steps::ping_notification::run(&mut ctx, &step).await,
+            "passkey_account" => steps::passkey_account::run(&mut ctx, &step).await,
+            "passkey_register" => steps::passkey_register::run(&mut ctx, &step).await,
+            "passkey_remove" => steps::passkey_remove::run(&mut ctx, &step).await,
+            "passkey_login" => steps::passkey_login::run(&mut ctx, &step).await,
+            "check_passkey_claims" => steps::check_passkey_claims::run(&mut ctx, &step).await,
             other => steps::harness_problem(
                 &mut ctx,
                 "module.scenario",
@@ -175,6 +185,8 @@ pub async fn execute(target: Arc<Target>, scenario: &Scenario, variant: Variant)
             ),
         }
     }
+    // Housekeeping on the target, whatever the verdict: the module's passkeys go again.
+    steps::passkey_remove::clean_up(&mut ctx).await;
     // Shared conditions name the FAPI 2.0 rules; cite the module's own profile's instead.
     let profile = ctx.messages.profile;
     for c in &mut ctx.conditions {

@@ -13,6 +13,7 @@
 //! - [`execute`], [`context`], [`steps`], [`mutations`], [`conditions`]: running one module
 //! - [`registration`]: what the client registration steps share (RFC 7591/7592, FDX status)
 //! - [`http`], [`login`], [`tls_probe`]: talking to the server (recorded, redacted)
+//! - [`passkey`]: the software passkey and the browser the passkey steps sign in with
 //! - [`runner`], [`expected`], [`certify`], [`report`]: a whole run and its reports
 
 pub mod certify;
@@ -25,6 +26,7 @@ pub mod load;
 pub mod login;
 pub mod model;
 pub mod mutations;
+pub mod passkey;
 pub mod ping;
 pub mod plan;
 pub mod registration;

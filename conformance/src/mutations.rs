@@ -32,6 +32,10 @@ const UPDATE: &[&str] = &["update_registration"];
 const STATUS: &[&str] = &["set_fdx_status"];
 /// CIBA authentication requests (OpenID CIBA Core §7.1, §7.1.1).
 const BC: &[&str] = &["backchannel_authorize"];
+/// The passkey ceremonies (`shared/spec/passkeys.md` §2, §4).
+const PASSKEY_REGISTER: &[&str] = &["passkey_register"];
+const PASSKEY_LOGIN: &[&str] = &["passkey_login"];
+const PASSKEY_BOTH: &[&str] = &["passkey_register", "passkey_login"];
 
 /// Every mutation.
 pub const ALL: &[Mutation] = &[
@@ -398,6 +402,44 @@ pub const ALL: &[Mutation] = &[
     Mutation { name: "bc_alg_none", steps: BC, summary: "an unsecured request JWT, alg none (CIBA-02, FCIBA-09)" },
     Mutation { name: "bc_signed_by_other_client", steps: BC, summary: "request JWT signed with the other client's key (CIBA-02)" },
     Mutation { name: "bc_bad_signature", steps: BC, summary: "request JWT with a corrupted signature (CIBA-02)" },
+    // passkeys (WebAuthn): each makes the ceremony invalid; the step expects a refusal
+    Mutation {
+        name: "passkey_uv_discouraged",
+        steps: PASSKEY_BOTH,
+        summary: "the options' userVerification downgraded to discouraged, so the authenticator leaves UV unset (REG-09, AUTH-06)",
+    },
+    Mutation {
+        name: "passkey_other_origin_port",
+        steps: PASSKEY_BOTH,
+        summary: "clientDataJSON with the origin on another port (REG-04, AUTH-04)",
+    },
+    Mutation {
+        name: "passkey_registration_replay",
+        steps: PASSKEY_REGISTER,
+        summary: "fresh creation options, then the registration response the server already accepted (REG-03, REG-15)",
+    },
+    Mutation {
+        name: "passkey_replay",
+        steps: PASSKEY_LOGIN,
+        summary: "a valid sign-in, then the same assertion posted again to the same interaction without the session (AUTH-04, AUTH-11)",
+    },
+    Mutation {
+        name: "passkey_other_interaction",
+        steps: PASSKEY_LOGIN,
+        summary: "the assertion made for the other client's authorization's challenge, posted to this one (INT-PK-03)",
+    },
+    Mutation {
+        name: "passkey_tampered_authenticator_data",
+        steps: PASSKEY_LOGIN,
+        summary: "a sign counter byte of authenticatorData changed after signing (AUTH-08)",
+    },
+    Mutation { name: "passkey_tampered_signature", steps: PASSKEY_LOGIN, summary: "a byte of the assertion signature changed (AUTH-08)" },
+    Mutation {
+        name: "passkey_unknown_user_handle",
+        steps: PASSKEY_LOGIN,
+        summary: "a userHandle of random bytes that names nobody; the signature stays valid (AUTH-02)",
+    },
+    Mutation { name: "passkey_no_user_handle", steps: PASSKEY_LOGIN, summary: "no userHandle in a usernameless sign-in (AUTH-02)" },
 ];
 
 /// Mutations that change only a signed request object (or, `no_request_object`, its

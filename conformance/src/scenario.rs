@@ -18,7 +18,7 @@
 //! [requires]                                  # optional: what the target must offer
 //! profile = "fdx"                             # sandbox.json: run against the workspace of this profile
 //! features = ["registration", "fdx"]          # registration | fdx | dcr_manage | other_workspace
-//!                                             # | introspection_client | ciba
+//!                                             # | introspection_client | ciba | passkeys
 //!
 //! [[steps]]
 //! step = "par"                                # a step implemented in Rust (see `fapilab certify --list`)
@@ -114,11 +114,22 @@ pub enum Feature {
     /// CIBA (OpenID CIBA Core 1.0) with a simulated authentication device the harness can
     /// drive: users it approves, denies or leaves pending, and its device API.
     Ciba,
+    /// Passkey (WebAuthn) sign-in: the RP ID and origin the harness's software authenticator
+    /// answers for, and the account page where the target's user registers passkeys
+    /// (`shared/spec/passkeys.md`).
+    Passkeys,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 6] =
-        [Feature::Registration, Feature::Fdx, Feature::DcrManage, Feature::OtherWorkspace, Feature::IntrospectionClient, Feature::Ciba];
+    pub const ALL: [Feature; 7] = [
+        Feature::Registration,
+        Feature::Fdx,
+        Feature::DcrManage,
+        Feature::OtherWorkspace,
+        Feature::IntrospectionClient,
+        Feature::Ciba,
+        Feature::Passkeys,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Registration => "registration",
@@ -127,6 +138,7 @@ impl Feature {
             Feature::OtherWorkspace => "other_workspace",
             Feature::IntrospectionClient => "introspection_client",
             Feature::Ciba => "ciba",
+            Feature::Passkeys => "passkeys",
         }
     }
 }

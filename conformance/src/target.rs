@@ -81,6 +81,13 @@
 //! notification_endpoint_key_file = "ping.key"   # trusted by the server) and key of the harness's
 //!                                        # ping notification endpoint (CIBA-08)
 //!
+//! [passkeys]                            # optional: passkey (WebAuthn) sign-in (shared/spec/passkeys.md)
+//! rp_id = "as.example"                   # default: the issuer's host (REG-OPT-02)
+//! origin = "https://as.example"          # default: the issuer's scheme://host[:port]; the
+//!                                        # software authenticator's clientDataJSON origin
+//! account_url = "{issuer}/account"       # default; the page where a signed-in user registers
+//!                                        # and removes passkeys (`{issuer}` is replaced)
+//!
 //! [login]
 //! mode = "form"                          # | "manual": print the URL, paste the final redirect URL
 //! username = "alice"
@@ -257,6 +264,70 @@ pub struct Target {
     pub introspection_client: Option<TargetClient>,
     /// `None`: the target offers no CIBA to the harness.
     pub ciba: Option<Ciba>,
+    /// `None`: the target offers no passkey sign-in to the harness.
+    pub passkeys: Option<Passkeys>,
+}
+
+/// Passkey sign-in at the target (`shared/spec/passkeys.md`): the WebAuthn RP ID, the origin
+/// its pages run at (what the harness's software authenticator puts in `clientDataJSON`:
+/// REG-04, AUTH-04) and the account page where a signed-in user registers and removes
+/// passkeys. The sign-in and account pages name the WebAuthn endpoints themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkeys {
+    pub rp_id: String,
+    /// `scheme://host[:port]`, no path.
+    pub origin: String,
+    pub account_url: String,
+}
+
+/// `[passkeys]` of a target file, and `passkeys` of a sandbox workspace: the same members,
+/// each defaulting to what the issuer implies.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePasskeys {
+    rp_id: Option<String>,
+    origin: Option<String>,
+    account_url: Option<String>,
+}
+
+/// The host of `scheme://host[:port]`, without the port.
+fn origin_host(origin: &str) -> Option<&str> {
+    let authority = origin.split_once("://")?.1.split(['/', '?', '#']).next()?;
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    authority.split(':').next().filter(|h| !h.is_empty())
+}
+
+impl FilePasskeys {
+    /// With the defaults from `issuer`; an error is (key, message).
+    fn load(&self, key: &str, issuer: &str) -> Result<Passkeys, (String, String)> {
+        let bad = |member: &str, message: String| (format!("{key}.{member}"), message);
+        let origin = match &self.origin {
+            Some(o) => o.trim_end_matches('/').to_owned(),
+            None => crate::login::origin(issuer).ok_or_else(|| bad("origin", format!("no origin in the issuer {issuer:?}")))?,
+        };
+        let host = origin_host(&origin).ok_or_else(|| bad("origin", format!("{origin:?} is not scheme://host[:port]")))?.to_owned();
+        if crate::login::origin(&origin).as_deref() != Some(origin.as_str()) {
+            return Err(bad("origin", format!("{origin:?}: expected scheme://host[:port] in lower case, without a path (REG-04)")));
+        }
+        let secure = origin.starts_with("https://") || (origin.starts_with("http://") && host == "localhost");
+        if !secure {
+            return Err(bad("origin", format!("{origin:?} is not https (REG-04: http only for localhost)")));
+        }
+        let rp_id = self.rp_id.clone().unwrap_or_else(|| host.clone());
+        if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+            return Err(bad("rp_id", format!("{rp_id:?} is not the origin's host {host:?} or a domain it is under (REG-OPT-02)")));
+        }
+        let account_url = match &self.account_url {
+            Some(u) => u.replace("{issuer}", issuer.trim_end_matches('/')),
+            None => format!("{}/account", issuer.trim_end_matches('/')),
+        };
+        if !account_url.starts_with("https://") {
+            return Err(bad("account_url", format!("{account_url:?} is not an https URL (FAPI2-SP-NET-01)")));
+        }
+        Ok(Passkeys { rp_id, origin, account_url })
+    }
 }
 
 /// CIBA at the target (OpenID CIBA Core 1.0, FAPI-CIBA): where to send authentication
@@ -350,6 +421,7 @@ struct FileTarget {
     registration: Option<FileRegistration>,
     introspection_client: Option<FileIntrospectionClient>,
     ciba: Option<FileCiba>,
+    passkeys: Option<FilePasskeys>,
 }
 
 #[derive(Deserialize)]
@@ -459,6 +531,9 @@ struct ManifestWorkspace {
     /// CIBA, when the workspace offers it.
     #[serde(default)]
     ciba: Option<FileCiba>,
+    /// Passkey sign-in, when the workspace offers it.
+    #[serde(default)]
+    passkeys: Option<FilePasskeys>,
 }
 
 
@@ -683,7 +758,6 @@ impl Target {
             .transpose()
             .map_err(|(k, m)| invalid(&k, m))?;
         Ok(Target {
-            issuer,
             discovery_url,
             ca_pem,
             resource_url: file.resource_url,
@@ -696,6 +770,8 @@ impl Target {
             registration,
             introspection_client,
             ciba: file.ciba.as_ref().map(|c| c.load("ciba", &resolve)).transpose().map_err(|(k, m)| invalid(&k, m))?,
+            passkeys: file.passkeys.as_ref().map(|p| p.load("passkeys", &issuer)).transpose().map_err(|(k, m)| invalid(&k, m))?,
+            issuer,
         })
     }
 
@@ -791,6 +867,12 @@ impl Target {
                 .map(|c| c.load(&format!("workspaces[{w}].ciba"), &|p: &Path| p.to_owned()))
                 .transpose()
                 .map_err(|(k, m)| invalid(&k, m))?,
+            passkeys: ws
+                .passkeys
+                .as_ref()
+                .map(|p| p.load(&format!("workspaces[{w}].passkeys"), &ws.issuer))
+                .transpose()
+                .map_err(|(k, m)| invalid(&k, m))?,
         })
     }
 
@@ -819,6 +901,22 @@ impl Target {
                 }
                 continue;
             }
+            if *feature == Feature::Passkeys {
+                if self.passkeys.is_none() {
+                    return Some(
+                        "the target offers no passkey sign-in to the harness ([passkeys] in a target file, `passkeys` of the \
+                         workspace in sandbox.json)"
+                            .to_owned(),
+                    );
+                }
+                if self.login == Login::Manual {
+                    return Some(
+                        "the passkey modules sign in to the account page with the target user's password: [login] mode = \"form\""
+                            .to_owned(),
+                    );
+                }
+                continue;
+            }
             let Some(r) = &self.registration else { return Some(no_registration()) };
             let admin_with = |scope: &str| r.admin_client.as_ref().is_some_and(|a| a.has_scope(scope));
             let reason = match feature {
@@ -838,7 +936,7 @@ impl Target {
                 Feature::OtherWorkspace if r.other_workspace_registration_endpoint.is_none() => {
                     Some("the target names no other_workspace_registration_endpoint (no second tenant to check isolation against)".to_owned())
                 }
-                Feature::OtherWorkspace | Feature::IntrospectionClient | Feature::Ciba => None,
+                Feature::OtherWorkspace | Feature::IntrospectionClient | Feature::Ciba | Feature::Passkeys => None,
             };
             if reason.is_some() {
                 return reason;
@@ -1405,6 +1503,93 @@ initial_status = "Pending"
         assert!(Target::load(&path).unwrap_err().to_string().contains("deny_user"));
         std::fs::write(&path, format!("{HEAD}{}{}{}", client("a"), client("b"), section.replace("ping.pem", "missing.pem"))).unwrap();
         assert!(Target::load(&path).unwrap_err().to_string().contains("ciba.notification_endpoint_cert_file"));
+    }
+
+    #[test]
+    fn passkeys_section_defaults_from_the_issuer_and_decides_the_feature() {
+        let d = dir();
+        let path = d.join("t.toml");
+        std::fs::write(&path, format!("{HEAD}{}{}", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert!(t.unmet(&[Feature::Passkeys]).unwrap().contains("[passkeys]"));
+        std::fs::write(&path, format!("{HEAD}{}{}\n[passkeys]\n", client("a"), client("b"))).unwrap();
+        let t = Target::load(&path).unwrap();
+        assert_eq!(t.unmet(&[Feature::Passkeys]), None);
+        assert_eq!(
+            t.passkeys,
+            Some(Passkeys {
+                rp_id: "as.example".into(),
+                origin: "https://as.example".into(),
+                account_url: "https://as.example/t/account".into()
+            })
+        );
+        let section = "\n[passkeys]\nrp_id = \"example\"\norigin = \"https://login.example:8443/\"\naccount_url = \"{issuer}/me\"\n";
+        std::fs::write(&path, format!("{HEAD}{}{}{section}", client("a"), client("b"))).unwrap();
+        let p = Target::load(&path).unwrap().passkeys.unwrap();
+        assert_eq!(
+            (p.rp_id.as_str(), p.origin.as_str(), p.account_url.as_str()),
+            ("example", "https://login.example:8443", "https://as.example/t/me")
+        );
+        for (bad, key) in [
+            (section.replace("rp_id = \"example\"", "rp_id = \"other.example\""), "passkeys.rp_id"),
+            (section.replace("https://login.example:8443/", "http://login.example"), "passkeys.origin"),
+            (section.replace("https://login.example:8443/", "https://login.example/login"), "passkeys.origin"),
+            (section.replace("rp_id", "rpid"), "rpid"),
+        ] {
+            std::fs::write(&path, format!("{HEAD}{}{}{bad}", client("a"), client("b"))).unwrap();
+            let err = Target::load(&path).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // A manual login has no password to reach the account page with.
+        let manual = HEAD.replace("mode = \"form\"\nusername = \"alice\"\npassword = \"pw\"", "mode = \"manual\"");
+        std::fs::write(&path, format!("{manual}{}{}\n[passkeys]\n", client("a"), client("b"))).unwrap();
+        assert!(Target::load(&path).unwrap().unmet(&[Feature::Passkeys]).unwrap().contains("mode = \"form\""));
+    }
+
+    #[test]
+    fn a_manifest_workspace_may_offer_passkeys() {
+        let d = dir();
+        let jwks = d.join("jwks.json");
+        let clients: Vec<serde_json::Value> = [1, 2]
+            .iter()
+            .map(|i| {
+                serde_json::json!({"client_id": format!("pkjwt-dpop-{i}"), "token_endpoint_auth_method": "private_key_jwt",
+                    "sender_constraint": "dpop", "private_jwks_file": jwks, "cert_file": null, "key_file": null,
+                    "redirect_uris": ["https://c.example/cb"], "scope": "openid accounts"})
+            })
+            .collect();
+        let ws = |name: &str, passkeys: serde_json::Value| {
+            serde_json::json!({"tenant": "default", "workspace": name, "profile": name, "issuer": format!("https://localhost:8443/default/{name}"),
+                "discovery_url": format!("https://localhost:8443/default/{name}/.well-known/openid-configuration"),
+                "clients": clients, "passkeys": passkeys})
+        };
+        let manifest = serde_json::json!({
+            "ca_file": d.join("ca.pem"), "bank_url": "https://bank.example",
+            "workspaces": [
+                ws("fapi2", serde_json::json!({"rp_id": "localhost", "origin": "https://localhost:8443", "account_url": "https://localhost:8443/default/fapi2/account"})),
+                ws("fdx", serde_json::Value::Null)
+            ],
+            "users": [{"username": "alice", "password": "pw"}]
+        });
+        let path = d.join("sandbox.json");
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        let targets = Targets::load_any(&path).unwrap();
+        let fapi2 = &targets.entries()[0].target;
+        assert_eq!(fapi2.unmet(&[Feature::Passkeys]), None);
+        let p = fapi2.passkeys.as_ref().unwrap();
+        assert_eq!((p.rp_id.as_str(), p.origin.as_str()), ("localhost", "https://localhost:8443"));
+        assert_eq!(p.account_url, "https://localhost:8443/default/fapi2/account");
+        assert!(targets.entries()[1].target.unmet(&[Feature::Passkeys]).unwrap().contains("`passkeys`"));
+        // Written relative to the issuer, or with a misspelt member.
+        let mut relative = manifest.clone();
+        relative["workspaces"][0]["passkeys"] =
+            serde_json::json!({"rp_id": "localhost", "origin": "https://localhost:8443", "account_url": "{issuer}/account"});
+        std::fs::write(&path, relative.to_string()).unwrap();
+        let t = Targets::load_any(&path).unwrap();
+        assert_eq!(t.entries()[0].target.passkeys.as_ref().unwrap().account_url, "https://localhost:8443/default/fapi2/account");
+        relative["workspaces"][0]["passkeys"] = serde_json::json!({"rpid": "localhost"});
+        std::fs::write(&path, relative.to_string()).unwrap();
+        assert!(Targets::load_any(&path).unwrap_err().to_string().contains("rpid"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! object, JARM and signed introspection faults ([`MS_CASES`]), the FAPI-CIBA plan against
 //! default/fapi2 for the CIBA faults ([`CIBA_CASES`]), the FAPI 1.0 Advanced plan against
 //! default/fapi1-adv for the FAPI 1.0 faults ([`FAPI1_CASES`], in that plan's own variants:
-//! request method and response mode) — and
+//! request method and response mode), the passkeys plan against default/fapi2 for the
+//! WebAuthn faults ([`PASSKEY_CASES`]) — and
 //!
 //! * every module listed as catching the fault ends with the listed verdict — FAILED, or
 //!   WARNING where the broken requirement is a SHOULD (PKJ-04, DP-13) — on the listed
@@ -41,6 +42,7 @@ const PLAN: &str = "fapi2-security-profile";
 const MS_PLAN: &str = "fapi2-message-signing";
 const CIBA_PLAN: &str = "fapi-ciba";
 const FAPI1_PLAN: &str = "fapi1-advanced";
+const PASSKEY_PLAN: &str = "passkeys";
 
 /// FAPI 1.0 Advanced, private_key_jwt, request object by value, `code id_token` responses.
 const FAPI1_BY_VALUE_HYBRID: &str = "client_auth=private_key_jwt,request_method=by_value,response_mode=hybrid";
@@ -301,6 +303,16 @@ const CIBA_CASES: &[Case] = &[
     case(Fault::CibaSingleUse, PKJWT_DPOP_OIDC, &[fails("ciba-happy-flow-poll", "ciba_token.rejected")]),
 ];
 
+/// WebAuthn faults (`shared/spec/passkeys.md`), caught by the passkeys plan.
+const PASSKEY_CASES: &[Case] = &[
+    // The assertion signed for client 2's challenge completes client 1's sign-in.
+    case(Fault::PasskeyInteractionBinding, PKJWT_DPOP_OIDC, &[fails("passkey-assertion-for-another-authorization", "passkey_login.refused")]),
+    // A random user handle (and then none) still signs in: the credential id finds the user.
+    case(Fault::PasskeyUserHandleBinding, PKJWT_DPOP_OIDC, &[fails("passkey-unknown-user-handle", "passkey_login.refused")]),
+    // The other port's registration is kept, and its assertion signs in.
+    case(Fault::PasskeyOriginPort, PKJWT_DPOP_OIDC, &[fails("passkey-other-origin-port", "passkey_register.refused")]),
+];
+
 /// Message Signing faults the CIBA plan catches too: the server verifies signed authentication
 /// requests with the request object verifier (CIBA-02), so its weakened checks show there.
 const MS_CASES_IN_CIBA: &[Case] = &[
@@ -558,6 +570,7 @@ fn the_tables_cover_every_fault_once() {
         .chain(MS_CASES)
         .chain(CIBA_CASES)
         .chain(FAPI1_CASES)
+        .chain(PASSKEY_CASES)
         .map(|c| c.fault)
         .chain(NOT_CAUGHT.iter().map(|(f, _)| *f))
         .collect();
@@ -566,10 +579,14 @@ fn the_tables_cover_every_fault_once() {
         assert_eq!(
             n,
             1,
-            "{} ({}) must be listed exactly once in CASES, MS_CASES, CIBA_CASES, FAPI1_CASES or NOT_CAUGHT",
+            "{} ({}) must be listed exactly once in CASES, MS_CASES, CIBA_CASES, FAPI1_CASES, PASSKEY_CASES or NOT_CAUGHT",
             fault.name(),
             fault.requirement()
         );
+    }
+    // The passkey table holds exactly the passkey faults.
+    for fault in Fault::ALL {
+        assert_eq!(fault.name().starts_with("passkey_"), PASSKEY_CASES.iter().any(|c| c.fault == fault), "{} and PASSKEY_CASES", fault.name());
     }
     // The FAPI 1.0 table holds the faults that only the FAPI 1.0 plan can show.
     for case in FAPI1_CASES {
@@ -602,6 +619,7 @@ fn the_tables_cover_every_fault_once() {
     check_table(&all, CIBA_PLAN, CIBA_CASES);
     check_table(&all, CIBA_PLAN, MS_CASES_IN_CIBA);
     check_table(&all, FAPI1_PLAN, FAPI1_CASES);
+    check_table(&all, PASSKEY_PLAN, PASSKEY_CASES);
 }
 
 /// The variants of `plans` (one plan) that the filter `spec` picks.
@@ -647,6 +665,11 @@ async fn every_ciba_fault_is_caught_by_its_modules_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fapi1_fault_is_caught_by_its_modules_and_nothing_else() {
     check_faults(FAPI1_PLAN, FAPI1_CASES.iter().collect(), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_passkey_fault_is_caught_by_its_modules_and_nothing_else() {
+    check_faults(PASSKEY_PLAN, PASSKEY_CASES.iter().collect(), &[]).await;
 }
 
 /// Runs `plan` against a sandbox with each fault of `cases` and a control sandbox without,

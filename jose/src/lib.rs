@@ -90,6 +90,22 @@ pub fn try_random_token(bytes: usize) -> Result<String, JoseError> {
     Ok(b64::encode(&buf))
 }
 
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month 1..=12, day 1..=31), after
+/// Howard Hinnant's `civil_from_days`: dates for reports, HTTP dates and pages without a
+/// calendar crate.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+}
+
 /// The current time in Unix seconds (negative before 1970).
 pub fn now() -> i64 {
     use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,6 +117,14 @@ pub fn now() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn civil_dates_from_days() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(super::civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(super::civil_from_days(20_786), (2026, 11, 29));
+    }
+
     use super::*;
 
     #[test]

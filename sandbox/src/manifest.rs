@@ -56,6 +56,18 @@ pub struct ManifestWorkspace {
     pub registration: Option<ManifestRegistration>,
     /// CIBA, when the workspace offers it.
     pub ciba: Option<ManifestCiba>,
+    /// Passkeys (WebAuthn), when the workspace's issuer can be a relying party.
+    #[serde(default)]
+    pub passkeys: Option<ManifestPasskeys>,
+}
+
+/// Passkeys in a workspace: the relying party a software authenticator must answer for, and
+/// the account page where a signed-in user registers them (README "Login form contract").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestPasskeys {
+    pub rp_id: String,
+    pub origin: String,
+    pub account_url: String,
 }
 
 /// CIBA in a workspace: the backchannel endpoint and the simulated authentication device.
@@ -254,7 +266,18 @@ fn describe_workspace(ws: &Workspace, ca: &CaDir) -> ManifestWorkspace {
         introspection_client: ws.clients.values().find(|c| c.resource_server).map(|c| describe_client(c, ca)),
         registration: describe_registration(ws, ca),
         ciba: describe_ciba(ws, ca),
+        passkeys: describe_passkeys(ws),
     }
+}
+
+fn describe_passkeys(ws: &Workspace) -> Option<ManifestPasskeys> {
+    let rp = ws.relying_party.as_ref()?;
+    let origin = rp.get_allowed_origins().first()?;
+    Some(ManifestPasskeys {
+        rp_id: origin.domain()?.to_owned(),
+        origin: origin.origin().ascii_serialization(),
+        account_url: ws.endpoint(Listener::Tls, "account"),
+    })
 }
 
 fn describe_ciba(ws: &Workspace, ca: &CaDir) -> Option<ManifestCiba> {
@@ -319,6 +342,7 @@ mod tests {
                 introspection_client: None,
                 registration: None,
                 ciba: None,
+                passkeys: None,
             }],
             users: vec![ManifestUser {
                 username: "alice".into(),

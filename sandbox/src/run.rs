@@ -64,7 +64,8 @@ pub struct Sandbox {
     pub manifest_path: PathBuf,
 }
 
-/// The sandbox's workspaces: `fapi2` (FAPI 2.0 Security Profile) and `fdx` (FDX offline
+/// The sandbox's workspaces: `fapi2` (FAPI 2.0 Security Profile; passkey sign-ins get their
+/// own `acr`) and `fdx` (FDX offline
 /// approval: new registrations start `Pending`), both open to dynamic registration with an
 /// initial access token generated at start (and published in the manifest), `fapi2-ms`
 /// (FAPI 2.0 Message Signing: signed request objects, JARM), `fapi1-adv` (FAPI 1.0 Advanced:
@@ -78,6 +79,9 @@ fn sandbox_workspaces() -> Vec<WorkspaceConfig> {
     };
     let mut fapi2 = WorkspaceConfig::default();
     registration(&mut fapi2);
+    // A user-verified passkey is multi-factor (INT-PK-01): its own acr.
+    fapi2.acr_values.push(PASSKEY_ACR.into());
+    fapi2.acr_by_method.passkey = Some(PASSKEY_ACR.into());
     let mut fdx = WorkspaceConfig { id: "fdx".into(), profile: ProfileId::Fdx, ..WorkspaceConfig::default() };
     registration(&mut fdx);
     fdx.fdx.initial_status = FdxStatus::Pending;
@@ -115,6 +119,8 @@ fn ciba(ws: &mut WorkspaceConfig) {
         .collect();
 }
 
+/// The `acr` of passkey sign-ins in the `fapi2` workspace.
+const PASSKEY_ACR: &str = "urn:fapilab:acr:passkey";
 /// The sandbox's CIBA users besides the default one.
 const CIBA_PENDING_USER: &str = "bob";
 const CIBA_DENIED_USER: &str = "mallory";

@@ -58,6 +58,15 @@ pub fn respond(state: &AppState, ws: &Workspace, pushed: &PushedRequest, outcome
         return pages::error(StatusCode::BAD_REQUEST, "invalid_request", "the client of this request no longer exists");
     };
     let mut params: Vec<(&str, String)> = Vec::new();
+    let outcome = match outcome {
+        // OIDC §5.5.1.1: a sign-in that did not reach an essential `acr` is a failed
+        // authentication, not a grant at a lower level (INT-PK-01).
+        Outcome::Approved(session) if !meets_essential_acr(pushed, session) => Outcome::Refused {
+            error: "unmet_authentication_requirements",
+            description: "the sign-in did not reach an acr the request marked essential [OIDC-5.5.1.1]",
+        },
+        other => other,
+    };
     match outcome {
         Outcome::Approved(session) => match issue_code(state, ws, pushed, session) {
             Ok(code) => {
@@ -111,7 +120,7 @@ fn detached_id_token(state: &AppState, ws: &Workspace, client: &Client, pushed: 
     {
         hashes.push(("s_hash", fapilab_jose::id_token_hash(alg, s)));
     }
-    let acr = granted_acr(ws, pushed, session);
+    let acr = granted_acr(session);
     let audience = if faults.active(Fault::FrontChannelIdTokenAudience) { ws.issuer.as_str() } else { client.client_id.as_str() };
     let claims = IdTokenClaims {
         subject: &session.subject,
@@ -195,7 +204,7 @@ fn see_other(target: &str) -> Response {
 fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Result<String, OAuthError> {
     let now = fapilab_jose::now();
     let code = fapilab_jose::random_token(32);
-    let acr = granted_acr(ws, pushed, session);
+    let acr = granted_acr(session);
     let record = AuthorizationCode {
         client_id: pushed.client_id.clone(),
         params: pushed.params.clone(),
@@ -215,14 +224,16 @@ fn issue_code(state: &AppState, ws: &Workspace, pushed: &PushedRequest, session:
     Ok(code)
 }
 
-/// OIDC §5.5.1.1: an essential `acr` the workspace supports, else the session's.
-fn granted_acr(ws: &Workspace, pushed: &PushedRequest, session: &Session) -> Option<String> {
-    pushed
-        .params
-        .essential_acr
-        .as_ref()
-        .and_then(|wanted| wanted.iter().find(|w| ws.settings.acr_values.contains(w)).cloned())
-        .or_else(|| Some(session.acr.clone()).filter(|a| !a.is_empty()))
+/// Whether the session's `acr` is one of those the request marked essential (if any).
+pub fn meets_essential_acr(pushed: &PushedRequest, session: &Session) -> bool {
+    pushed.params.essential_acr.as_ref().is_none_or(|wanted| wanted.contains(&session.acr))
+}
+
+/// The `acr` of the way the user signed in (`acr_by_method`, INT-PK-01) — never a requested
+/// value the sign-in did not reach. An essential request no supported value can meet was
+/// refused with the request (OIDC §5.5.1.1, `authorization_request`).
+fn granted_acr(session: &Session) -> Option<String> {
+    Some(session.acr.clone()).filter(|a| !a.is_empty())
 }
 
 fn redirect(ws: &Workspace, redirect_uri: &str, params: &[(&str, String)], with_iss: bool) -> Response {

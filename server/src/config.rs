@@ -177,6 +177,9 @@ pub struct WorkspaceConfig {
     pub access_token_audience: String,
     pub scopes: Vec<String>,
     pub acr_values: Vec<String>,
+    /// The `acr` a session gets from the way the user signed in (INT-PK-01); each must be one
+    /// of `acr_values`. Unset: the first of `acr_values`.
+    pub acr_by_method: AcrByMethod,
     /// The identity pool (admin API) whose users sign in here; none: the `users` below.
     pub identity_pool: Option<String>,
     /// PKJ-03: algorithms accepted on client assertions, advertised as
@@ -192,6 +195,30 @@ pub struct WorkspaceConfig {
     pub default_clients: bool,
     pub clients: Vec<ClientConfig>,
     pub users: Vec<UserConfig>,
+}
+
+/// `acr` per sign-in method (`acr_by_method` in a workspace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcrByMethod {
+    pub password: Option<String>,
+    pub one_time_code: Option<String>,
+    /// A passkey with user verification: possession and a PIN or biometric (multi-factor).
+    pub passkey: Option<String>,
+}
+
+impl WorkspaceConfig {
+    /// The `acr` of a sign-in that proved `amr` (RFC 8176 values).
+    pub fn acr_for(&self, amr: &[&str]) -> String {
+        let chosen = if amr.iter().any(|m| *m == "hwk" || *m == "swk") {
+            &self.acr_by_method.passkey
+        } else if amr.contains(&"otp") {
+            &self.acr_by_method.one_time_code
+        } else {
+            &self.acr_by_method.password
+        };
+        chosen.clone().or_else(|| self.acr_values.first().cloned()).unwrap_or_default()
+    }
 }
 
 impl Default for WorkspaceConfig {
@@ -212,6 +239,7 @@ impl Default for WorkspaceConfig {
             access_token_audience: "urn:fapilab:bank".into(),
             scopes: vec!["openid".into(), "profile".into(), "email".into(), "accounts".into()],
             acr_values: vec!["urn:fapilab:acr:password".into()],
+            acr_by_method: AcrByMethod::default(),
             identity_pool: None,
             token_endpoint_auth_signing_alg_values: vec!["PS256".into(), "ES256".into()],
             registration: RegistrationConfig::default(),
@@ -535,6 +563,13 @@ impl Config {
 impl WorkspaceConfig {
     fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let policy = self.profile.policy();
+        for (method, acr) in [("password", &self.acr_by_method.password), ("one_time_code", &self.acr_by_method.one_time_code), ("passkey", &self.acr_by_method.passkey)] {
+            if let Some(acr) = acr
+                && !self.acr_values.contains(acr)
+            {
+                return Err(invalid(format!("{key}.acr_by_method.{method}"), format!("{acr:?} is not one of acr_values {:?}", self.acr_values)));
+            }
+        }
         let alg: fapilab_jose::Algorithm = self
             .signing_alg
             .parse()
@@ -764,6 +799,19 @@ mod tests {
     fn request_uri_lifetime_must_stay_below_600() {
         let e = parse("[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nrequest_uri_lifetime=600\n").expect_err("too long");
         assert!(e.to_string().contains("request_uri_lifetime"), "{e}");
+    }
+
+    #[test]
+    fn the_acr_of_each_sign_in_method_is_a_supported_one() {
+        let ws = "[[tenants]]\nid='t'\n[[tenants.workspaces]]\nid='w'\nacr_values=['urn:a:pwd','urn:a:mfa']\n[tenants.workspaces.acr_by_method]\n";
+        let e = parse(&format!("{ws}passkey='urn:a:other'\n")).expect_err("unsupported acr");
+        assert!(e.to_string().contains("tenants[0].workspaces[0].acr_by_method.passkey"), "{e}");
+        let config = parse(&format!("{ws}passkey='urn:a:mfa'\n")).expect("valid");
+        let settings = &config.tenants[0].workspaces[0];
+        assert_eq!(settings.acr_for(&["hwk", "user"]), "urn:a:mfa");
+        assert_eq!(settings.acr_for(&["swk", "user"]), "urn:a:mfa");
+        assert_eq!(settings.acr_for(&["pwd"]), "urn:a:pwd", "unset: the first acr value");
+        assert_eq!(settings.acr_for(&["otp"]), "urn:a:pwd");
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     ExpiredToken,
     UnknownUserId,
     InvalidBindingMessage,
+    /// OIDC Core §3.1.2.6: the page needs a signed-in user.
+    LoginRequired,
 }
 
 impl ErrorCode {
@@ -78,13 +80,14 @@ impl ErrorCode {
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::UnknownUserId => "unknown_user_id",
             ErrorCode::InvalidBindingMessage => "invalid_binding_message",
+            ErrorCode::LoginRequired => "login_required",
         }
     }
 
     /// The status RFC 6749 §5.2 / RFC 6750 §3.1 / RFC 9449 pair with the code.
     pub fn default_status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken | ErrorCode::LoginRequired => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope | ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -155,11 +155,19 @@ pub enum Fault {
     AssertionEndpointAudience,
     /// A-IDT-05: the front-channel ID token's `aud` is the issuer instead of the client.
     FrontChannelIdTokenAudience,
+    /// INT-PK-03: a passkey sign-in answers the workspace's latest challenge, whichever
+    /// interaction asked for it.
+    PasskeyInteractionBinding,
+    /// AUTH-02: a passkey sign-in finds the user by the credential id; the user handle is
+    /// not checked (it may name nobody, or be missing).
+    PasskeyUserHandleBinding,
+    /// REG-04 / AUTH-04: WebAuthn responses from the issuer's host on any port are accepted.
+    PasskeyOriginPort,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 65] = [
+    pub const ALL: [Fault; 68] = [
         Fault::PkceCheck,
         Fault::PkcePlainAllowed,
         Fault::ParPkceRequired,
@@ -225,6 +233,9 @@ impl Fault {
         Fault::RequestObjectRequiredMembers,
         Fault::AssertionEndpointAudience,
         Fault::FrontChannelIdTokenAudience,
+        Fault::PasskeyInteractionBinding,
+        Fault::PasskeyUserHandleBinding,
+        Fault::PasskeyOriginPort,
     ];
 
     /// The configuration name (`faults = ["pkce_check"]`).
@@ -289,6 +300,9 @@ impl Fault {
             Fault::AuthorizeOutsideParams => "A-AS-10",
             Fault::RequestObjectRequiredMembers => "A-AS-23",
             Fault::AssertionEndpointAudience => "RFC9126-2",
+            Fault::PasskeyInteractionBinding => "INT-PK-03",
+            Fault::PasskeyUserHandleBinding => "AUTH-02",
+            Fault::PasskeyOriginPort => "AUTH-04",
         }
     }
 }

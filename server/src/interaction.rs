@@ -109,20 +109,36 @@ pub fn save(state: &AppState, ws: &Workspace, interaction_id: &str, interaction:
         .map_err(OAuthError::server)
 }
 
-/// Opens a session for `subject` and sends the browser on to consent with a 303 (AZ-10,
-/// AZ-11), the session cookie set.
-pub fn signed_in(state: &AppState, ws: &Workspace, interaction_id: &str, subject: &str, amr: &[&str]) -> Response {
+/// Starts a sign-in that leads to the account page rather than to consent.
+pub fn start_for_account(state: &AppState, ws: &Workspace) -> Result<(String, Interaction), OAuthError> {
+    start(state, ws, "", "")
+}
+
+/// Opens a session for `subject` and sends the browser on with a 303 (AZ-10, AZ-11), the
+/// session cookie set: to consent, or to the account page when that is where the sign-in
+/// began.
+pub fn signed_in(state: &AppState, ws: &Workspace, interaction_id: &str, interaction: &Interaction, subject: &str, amr: &[&str]) -> Response {
     let (session_id, _) = match create_session(state, ws, subject, amr) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    tracing::info!(subject, "user signed in");
-    let target = format!("{}?interaction_id={interaction_id}", ws.endpoint(crate::workspace::Listener::Tls, "consent"));
+    tracing::info!(subject, ?amr, "user signed in");
+    let for_account = interaction.request_handle.is_empty();
+    let target = if for_account {
+        finish(state, ws, interaction_id);
+        ws.endpoint(crate::workspace::Listener::Tls, "account")
+    } else {
+        format!("{}?interaction_id={interaction_id}", ws.endpoint(crate::workspace::Listener::Tls, "consent"))
+    };
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::from_str(&target) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     set_cookie(&mut response, ws, SESSION_COOKIE, &session_id, SESSION_LIFETIME);
+    if for_account {
+        // No consent follows to expire it.
+        set_cookie(&mut response, ws, &interaction_cookie_name(interaction_id), "", 0);
+    }
     response
 }
 
@@ -141,16 +157,18 @@ pub fn current_session(state: &AppState, ws: &Workspace, headers: &HeaderMap) ->
     (session.expires_at > fapilab_jose::now() && user.password_changed_at <= session.auth_time).then_some(session)
 }
 
-/// `amr`: the RFC 8176 methods the user just proved (`pwd`, `otp`, …).
+/// `amr`: the RFC 8176 methods the user just proved (`pwd`, `otp`, `hwk`/`swk` + `user`);
+/// the session's `acr` follows from them (`acr_by_method`, INT-PK-01).
 pub fn create_session(state: &AppState, ws: &Workspace, subject: &str, amr: &[&str]) -> Result<(String, Session), OAuthError> {
     let id = fapilab_jose::random_token(32);
     let now = fapilab_jose::now();
     let session = Session {
         subject: subject.to_owned(),
         auth_time: now,
-        acr: ws.settings.acr_values.first().cloned().unwrap_or_default(),
+        acr: ws.settings.acr_for(amr),
         amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         expires_at: now + SESSION_LIFETIME,
+        csrf_token: fapilab_jose::random_token(24),
     };
     state
         .records

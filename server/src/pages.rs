@@ -1,11 +1,19 @@
-//! The server-rendered pages: login, one-time code, change password, consent and errors,
-//! rendered from the workspace's theme (`theme.rs`; templates in `server/templates/`). Plain
-//! HTML with labels and a natural focus order, no JavaScript. The form field names are a documented contract
-//! (README "Login form contract") that the harness and scripts rely on:
+//! The server-rendered pages: login, one-time code, change password, consent, the account
+//! page (passkeys) and errors, rendered from the workspace's theme (`theme.rs`; templates in
+//! `server/templates/`). Plain HTML with labels and a natural focus order; the only script is
+//! the passkey ceremony (`server/assets/passkey.js`), without which every other form still
+//! works. The form field names are a documented contract (README "Login form contract") that
+//! the harness and scripts rely on:
 //!
 //! - login: `POST {issuer}/login` with `interaction_id`, `csrf_token`, `username`, `password`
+//! - passkey sign-in: `POST {issuer}/passkey/options` (`interaction_id`, `csrf_token`) →
+//!   WebAuthn request options as JSON; `POST {issuer}/passkey/login` with the same fields and
+//!   `credential` (the WebAuthn response as JSON)
 //! - consent: `POST {issuer}/consent` with `interaction_id`, `csrf_token`, `decision` =
 //!   `approve` | `deny`
+//! - account: `POST {issuer}/account/passkeys/options` (`csrf_token`) → WebAuthn creation
+//!   options; `POST {issuer}/account/passkeys` (`csrf_token`, `name`, `credential`);
+//!   `POST {issuer}/account/passkeys/remove` (`csrf_token`, `passkey_id`)
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -28,15 +36,17 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Security headers of every page: never cached, never framed, nothing but inline styles.
+/// Security headers of every page: never cached, never framed, inline styles, and scripts and
+/// fetches only from this origin (the passkey script and its option requests).
 pub fn secure(status: StatusCode, html: String) -> Response {
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"),
     );
     response
 }
@@ -74,17 +84,84 @@ pub struct CodeOffer<'a> {
     pub channel: &'a str,
 }
 
+/// Passkey sign-in offered on the login page: where its options come from, where the
+/// response goes, the script, and whether it comes first (the pool prefers passkeys).
+pub struct PasskeyOffer {
+    pub options: String,
+    pub action: String,
+    pub script: String,
+    pub first: bool,
+}
+
 /// A themed page with the security headers every page carries.
 fn themed(theme: &Theme, status: StatusCode, page: &str, ctx: minijinja::Value) -> Response {
     secure(status, theme.render(page, ctx))
 }
 
-/// The login page. With a code offer (the pool prefers one-time codes) that form comes first
-/// and the password form second (the preferred mechanism is offered first).
-pub fn login(theme: &Theme, action: &str, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>, code: Option<CodeOffer<'_>>) -> Response {
-    let code_offer = code.map(|c| context! { action => c.action, channel => c.channel });
+/// What the login page offers besides the password form.
+pub struct LoginOffers<'a> {
+    pub code: Option<CodeOffer<'a>>,
+    pub passkey: Option<PasskeyOffer>,
+}
+
+/// The login page. The pool's preferred mechanism comes first: a passkey, or a one-time code
+/// before the password form.
+/// Who the login page signs in for: a client (shown by name), or the account page.
+pub enum SignInFor<'a> {
+    Client(&'a str),
+    Account,
+}
+
+pub fn login(theme: &Theme, action: &str, interaction_id: &str, csrf_token: &str, signing_in_for: SignInFor<'_>, error: Option<&str>, offers: LoginOffers<'_>) -> Response {
+    let code_offer = offers.code.map(|c| context! { action => c.action, channel => c.channel });
+    let passkey = offers.passkey.map(|p| context! { options => p.options, action => p.action, script => p.script, first => p.first });
+    let (client_name, for_account) = match signing_in_for {
+        SignInFor::Client(name) => (name, false),
+        SignInFor::Account => ("", true),
+    };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    themed(theme, status, "login.html", context! { action, interaction_id, csrf_token, client_name, error, code_offer })
+    themed(theme, status, "login.html", context! { action, interaction_id, csrf_token, client_name, for_account, error, code_offer, passkey })
+}
+
+/// One passkey as the account page lists it.
+pub struct PasskeyLine {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub synced: bool,
+}
+
+/// Registration on the account page: where the options come from, where the response goes;
+/// or, when the sign-in is too old to add a passkey, where to sign in again.
+pub struct PasskeyRegistration {
+    pub options: String,
+    pub action: String,
+    pub script: String,
+    pub sign_in_again: Option<String>,
+}
+
+/// The account page: the signed-in user's passkeys, each removable, and the form that adds
+/// one (absent where the workspace cannot be a WebAuthn relying party).
+pub struct AccountPage<'a> {
+    pub username: &'a str,
+    pub csrf_token: &'a str,
+    pub remove_action: String,
+    pub passkeys: Vec<PasskeyLine>,
+    pub register: Option<PasskeyRegistration>,
+}
+
+pub fn account(theme: &Theme, status: StatusCode, page: AccountPage<'_>, error: Option<&str>) -> Response {
+    let passkeys: Vec<minijinja::Value> = page
+        .passkeys
+        .into_iter()
+        .map(|p| context! { id => p.id, name => p.name, created => p.created, last_used => p.last_used, synced => p.synced })
+        .collect();
+    let register = page.register.map(|r| context! { options => r.options, action => r.action, script => r.script, sign_in_again => r.sign_in_again });
+    let ctx = context! {
+        username => page.username, csrf_token => page.csrf_token, remove_action => page.remove_action, passkeys, register, error,
+    };
+    themed(theme, status, "account.html", ctx)
 }
 
 /// Where the one-time code is entered.

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, url_for};
-use crate::endpoints::{admin, admin_openapi, admin_themes, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, otp, par, password_change, register, revoke, token, userinfo};
+use crate::endpoints::{account, admin, admin_openapi, admin_passkeys, admin_themes, authorize, backchannel, ciba_device, consent, discovery, fdx_status, introspect, jwks, login, otp, par, passkey_login, passkey_script, password_change, register, revoke, token, userinfo};
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::replay::ReplayCache;
 use crate::state::{AppState, SharedState};
@@ -39,6 +39,13 @@ pub fn app(state: SharedState) -> Router {
         .route(&format!("{ws}/otp"), post(otp::send))
         .route(&format!("{ws}/otp/verify"), post(otp::verify))
         .route(&format!("{ws}/consent"), get(consent::show).post(consent::decide))
+        .route(&format!("{ws}/passkey/options"), post(passkey_login::options))
+        .route(&format!("{ws}/passkey/login"), post(passkey_login::sign_in))
+        .route(&format!("{ws}/passkey.js"), get(passkey_script::script))
+        .route(&format!("{ws}/account"), get(account::show))
+        .route(&format!("{ws}/account/passkeys/options"), post(account::options))
+        .route(&format!("{ws}/account/passkeys"), post(account::register))
+        .route(&format!("{ws}/account/passkeys/remove"), post(account::remove))
         .route(&format!("{ws}/token"), post(token::token))
         .route(&format!("{ws}/introspect"), post(introspect::introspect))
         .route(&format!("{ws}/revoke"), post(revoke::revoke))
@@ -55,6 +62,8 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/themes/{tenant}/{workspace}", get(admin_themes::read).put(admin_themes::upload).delete(admin_themes::reset))
         .route("/admin/themes/{tenant}/{workspace}/preview/{page}", get(admin_themes::preview))
         .route("/admin/themes/{tenant}/{workspace}/activate", post(admin_themes::activate))
+        .route("/admin/passkeys/{tenant}/{workspace}/{subject}", get(admin_passkeys::list))
+        .route("/admin/passkeys/{tenant}/{workspace}/{subject}/{id}", axum::routing::delete(admin_passkeys::remove))
         .route("/admin/pools", get(admin::list_pools).post(admin::create_pool))
         .route("/admin/pools/{pool_id}", get(admin::read_pool).put(admin::update_pool).delete(admin::delete_pool))
         .route("/admin/pools/{pool_id}/users", get(admin::list_users).post(admin::create_user))
@@ -202,6 +211,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let records = Records::new(store.clone());
     let mut workspaces = HashMap::new();
     let mut password_memory = Vec::new();
+    let faults = crate::faults::FaultSet::new(&config.faults);
     for tenant in &config.tenants {
         for settings in &tenant.workspaces {
             let ws = Workspace::build(WorkspaceInputs {
@@ -213,6 +223,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 ca: &ca_dir,
                 leaf_days: config.ca.leaf_days,
                 extra_client_cas: &extra_client_cas,
+                faults: &faults,
             }, &mut password_memory)?;
             let registered = crate::registry::load(&ws, &records)?;
             tracing::info!(issuer = %ws.issuer, profile = ws.profile.as_str(), clients = ws.clients.len(), registered, "workspace ready");
@@ -230,12 +241,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         password_memory: std::sync::Mutex::new(Vec::new()),
         hsts_max_age: config.server.hsts_max_age,
         client_cert_proxies: if config.server.client_cert_header.enabled { config.server.client_cert_header.trusted_proxies.clone() } else { Vec::new() },
-        faults: crate::faults::FaultSet::new(&config.faults),
+        faults: faults.clone(),
         outbound: crate::outbound::Outbound::new(&fetcher_roots).map_err(StartError::Http)?,
         directory,
         inbox: crate::inbox::Inbox::default(),
         otp_throttle: crate::identity::otp::Throttle::default(),
         themes: std::sync::RwLock::new(HashMap::new()),
+        passkeys: crate::identity::passkeys::Passkeys::new(faults),
         admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
     });
     state.faults.warn();

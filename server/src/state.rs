@@ -38,6 +38,8 @@ pub struct AppState {
     pub otp_throttle: crate::identity::otp::Throttle,
     /// Each workspace's active custom theme, compiled (absent: the built-in one).
     pub themes: std::sync::RwLock<HashMap<String, Arc<crate::theme::Theme>>>,
+    /// Passkey ceremonies in progress and the passkey records' writer lock.
+    pub passkeys: crate::identity::passkeys::Passkeys,
 }
 
 pub type SharedState = Arc<AppState>;

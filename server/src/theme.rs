@@ -1,5 +1,5 @@
 //! Themes: the templates (minijinja) and stylesheet of the sign-in pages — login, one-time
-//! code, change password, consent — and of error pages.
+//! code, change password, consent, the account page with its passkeys — and of error pages.
 //!
 //! The built-in theme lives in `server/templates/`. A workspace may have its own, uploaded
 //! through the admin API (`endpoints/admin_themes.rs`): it is validated before it is kept
@@ -20,7 +20,7 @@ use minijinja::{Environment, Value, context};
 use serde::{Deserialize, Serialize};
 
 /// The templates a theme consists of; every one is required.
-pub const TEMPLATES: [&str; 6] = ["layout.html", "login.html", "enter_code.html", "change_password.html", "consent.html", "error.html"];
+pub const TEMPLATES: [&str; 7] = ["layout.html", "login.html", "enter_code.html", "change_password.html", "consent.html", "account.html", "error.html"];
 
 /// Bounds what an uploaded theme may cost to store and render.
 const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
@@ -49,8 +49,12 @@ impl std::fmt::Debug for Theme {
 
 /// The form fields the server reads from each page's forms: a theme that drops one would
 /// break sign-in, so it is refused.
-const REQUIRED_FIELDS: [(&str, &[&str]); 4] = [
-    ("login.html", &["name=\"interaction_id\"", "name=\"csrf_token\"", "name=\"username\"", "name=\"password\""]),
+const REQUIRED_FIELDS: [(&str, &[&str]); 5] = [
+    (
+        "login.html",
+        &["name=\"interaction_id\"", "name=\"csrf_token\"", "name=\"username\"", "name=\"password\"", "id=\"passkey-login\"", "name=\"credential\"", "/passkey.js\""],
+    ),
+    ("account.html", &["name=\"csrf_token\"", "name=\"passkey_id\"", "id=\"passkey-register\"", "name=\"name\"", "name=\"credential\"", "/passkey.js\""]),
     ("enter_code.html", &["name=\"interaction_id\"", "name=\"csrf_token\"", "name=\"code\""]),
     ("change_password.html", &["name=\"interaction_id\"", "name=\"csrf_token\"", "name=\"new_password\"", "name=\"confirm_password\""]),
     ("consent.html", &["name=\"interaction_id\"", "name=\"csrf_token\"", "name=\"decision\"", "value=\"approve\"", "value=\"deny\""]),
@@ -63,6 +67,7 @@ pub fn builtin_source() -> ThemeSource {
         ("enter_code.html", include_str!("../templates/enter_code.html")),
         ("change_password.html", include_str!("../templates/change_password.html")),
         ("consent.html", include_str!("../templates/consent.html")),
+        ("account.html", include_str!("../templates/account.html")),
         ("error.html", include_str!("../templates/error.html")),
     ];
     ThemeSource {
@@ -94,7 +99,18 @@ pub fn sample(page: &str) -> Value {
         client_name => "Sample Fintech",
     };
     let extra = match page {
-        "login.html" => context! { error => "The username or password is not right.", code_offer => context! { action => "https://as.example/t/w/otp", channel => "email" } },
+        "login.html" => context! {
+            error => "The username or password is not right.",
+            code_offer => context! { action => "https://as.example/t/w/otp", channel => "email" },
+            passkey => context! { action => "https://as.example/t/w/passkey/login", options => "https://as.example/t/w/passkey/options", script => "https://as.example/t/w/passkey.js", first => true },
+        },
+        "account.html" => context! {
+            username => "alice@bank.example",
+            error => "The new passkey did not verify.",
+            remove_action => "https://as.example/t/w/account/passkeys/remove",
+            passkeys => vec![context! { id => "c2FtcGxl", name => "Laptop", created => "2026-11-29 10:00 UTC", last_used => "2026-11-29 11:00 UTC", synced => true }],
+            register => context! { action => "https://as.example/t/w/account/passkeys", options => "https://as.example/t/w/account/passkeys/options", script => "https://as.example/t/w/passkey.js", sign_in_again => () },
+        },
         "enter_code.html" => context! { error => "The code is not right. 4 attempt(s) left." },
         "change_password.html" => context! { problems => vec!["at least 12 characters", "at least 1 digit(s)"] },
         "consent.html" => context! { username => "alice@bank.example", scopes => vec!["Confirm who you are", "See your accounts, balances and transactions"] },

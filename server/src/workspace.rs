@@ -142,6 +142,9 @@ pub struct Workspace {
     pub initial_access_token_hashes: Vec<String>,
     /// The trusted software statement issuers' keys (DCR-05).
     pub software_statement_jwks: Option<Jwks>,
+    /// The WebAuthn relying party of the TLS listener's origin (`identity::passkeys`); none
+    /// when the issuer's host cannot be an RP ID (an IP address): no passkeys then.
+    pub relying_party: Option<Arc<webauthn_rs::Webauthn>>,
     dpop_nonce_key: aws_lc_rs::hmac::Key,
 }
 
@@ -161,6 +164,8 @@ pub struct WorkspaceInputs<'a> {
     pub leaf_days: u32,
     /// Further CAs trusted for `tls_client_auth` (config `ca.trusted_client_ca_files`).
     pub extra_client_cas: &'a [CertificateDer<'static>],
+    /// Test-only removed protections that shape the workspace itself.
+    pub faults: &'a crate::faults::FaultSet,
 }
 
 impl Workspace {
@@ -230,10 +235,18 @@ impl Workspace {
         let dpop_nonce_key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
             .map_err(|_| fail("could not generate the DPoP nonce key".into()))?;
 
+        let issuer = format!("{}/{}/{}", input.base_url, input.tenant, settings.id);
+        let relying_party = match crate::identity::passkeys::relying_party(&issuer, &format!("{}/{}", input.tenant, settings.id), input.faults.active(crate::faults::Fault::PasskeyOriginPort)) {
+            Ok(rp) => Some(Arc::new(rp)),
+            Err(why) => {
+                tracing::warn!(%issuer, "no passkeys in this workspace: {why}");
+                None
+            }
+        };
         Ok(Workspace {
             tenant: input.tenant.to_owned(),
             id: settings.id.clone(),
-            issuer: format!("{}/{}/{}", input.base_url, input.tenant, settings.id),
+            issuer,
             mtls_issuer: format!("{}/{}/{}", input.mtls_base_url, input.tenant, settings.id),
             key,
             profile: settings.profile,
@@ -250,6 +263,7 @@ impl Workspace {
             initial_access_token_hashes,
             device_api_token_hashes: settings.ciba.device_api_tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),
             software_statement_jwks,
+            relying_party,
             dpop_nonce_key,
         })
     }

@@ -37,7 +37,7 @@ try {
     // Labels are tied to their inputs: fill by label, as a screen reader user would find them.
     await page.getByLabel('Username').fill(flow.username);
     await page.getByLabel('Password', { exact: true }).fill(flow.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     if (flow.new_password) {
       await page.waitForSelector('#new_password');
       await shot('2-change-password');

@@ -14,4 +14,5 @@ mod message_signing;
 mod ciba;
 mod fapi1;
 mod identity;
+mod passkeys;
 mod browser;

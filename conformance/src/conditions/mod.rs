@@ -6,7 +6,8 @@
 //! One file per area: discovery (§3.1 of the suite research), PAR (§3.2), authorization
 //! response (§3.3), token (§3.5), ID token (§3.6), error responses (§3.7), keys (§3.8), TLS
 //! (§3.9), resource and DPoP (§3.10); client registration and its management, with the FDX
-//! client status (`shared/spec/oauth-building-blocks.md` §5, `shared/spec/fdx.md`).
+//! client status (`shared/spec/oauth-building-blocks.md` §5, `shared/spec/fdx.md`); passkey
+//! options, refusals and sign-in claims (`shared/spec/passkeys.md`).
 
 pub mod authorize;
 pub mod ciba;
@@ -18,6 +19,7 @@ pub mod introspection;
 pub mod jarm;
 pub mod keys;
 pub mod par;
+pub mod passkeys;
 pub mod registration;
 pub mod request_object;
 pub mod resource;

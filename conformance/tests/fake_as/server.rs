@@ -728,6 +728,8 @@ impl Fake {
                 ..client(1)
             }),
             ciba: Some(Ciba { approved_user: Some(USERNAME.into()), ..Ciba::default() }),
+            // The fake server has no passkey pages: the passkey plan's modules are skipped.
+            passkeys: None,
             issuer,
         }
     }

@@ -108,7 +108,7 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
             }
             // RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past century.
             let yy = y.parse::<i64>().ok()?;
-            let this_year = civil_from_days(fapilab_jose::now().div_euclid(86_400)).0;
+            let this_year = fapilab_jose::civil_from_days(fapilab_jose::now().div_euclid(86_400)).0;
             let mut year = this_year - this_year % 100 + yy;
             if year > this_year + 50 {
                 year -= 100;
@@ -214,7 +214,7 @@ const MONTHS: [&str; 12] = [
 pub fn imf_fixdate(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let seconds = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = fapilab_jose::civil_from_days(days);
     // 1970-01-01 was a Thursday.
     let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
     let month = MONTHS[(month - 1) as usize];
@@ -226,25 +226,6 @@ pub fn imf_fixdate(unix: i64) -> String {
     )
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month 1..=12, day 1..=31), after
-/// Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 #[cfg(test)]
 pub(crate) mod tests {

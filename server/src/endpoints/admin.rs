@@ -177,6 +177,9 @@ pub async fn update_pool(_: Admin, State(state): State<SharedState>, Path(pool_i
 pub async fn delete_pool(_: Admin, State(state): State<SharedState>, Path(pool_id): Path<String>) -> OAuthResult<Response> {
     let _writer = state.directory.lock_writer().await;
     state.directory.pool(&pool_id).ok_or_else(|| not_found("pool"))?;
+    for user in state.directory.users(&pool_id) {
+        forget_passkeys(&state, &pool_id, &user.id)?;
+    }
     state.directory.delete_pool(&state.records, &pool_id).map_err(OAuthError::server)?;
     tracing::info!(pool = %pool_id, "identity pool deleted with its users");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -395,8 +398,17 @@ pub async fn update_user(_: Admin, State(state): State<SharedState>, Path((pool_
 pub async fn delete_user(_: Admin, State(state): State<SharedState>, Path((pool_id, user_id)): Path<(String, String)>) -> OAuthResult<Response> {
     let _writer = state.directory.lock_writer().await;
     state.directory.user(&pool_id, &user_id).ok_or_else(|| not_found("user"))?;
+    forget_passkeys(&state, &pool_id, &user_id)?;
     state.directory.delete_user(&state.records, &pool_id, &user_id).map_err(OAuthError::server)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A deleted user's passkeys go too, in every workspace that signs in from the pool.
+fn forget_passkeys(state: &AppState, pool_id: &str, user_id: &str) -> OAuthResult<()> {
+    for ws in state.workspaces.values().filter(|ws| ws.settings.identity_pool.as_deref() == Some(pool_id)) {
+        state.passkeys.forget_user(&state.records, &ws.key, user_id).map_err(OAuthError::server)?;
+    }
+    Ok(())
 }
 
 /// Applies `change` to a stored user under the writer lock and answers with the user.

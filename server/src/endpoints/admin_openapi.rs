@@ -75,12 +75,20 @@ pub fn openapi() -> Value {
                 "delete": { "summary": "Back to the built-in theme", "responses": responses("204", None) }
             },
             "/admin/themes/{tenant}/{workspace}/preview/{page}": {
-                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "page", "in": "path", "required": true, "schema": { "enum": ["login.html", "enter_code.html", "change_password.html", "consent.html", "error.html"] } }],
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "page", "in": "path", "required": true, "schema": { "enum": ["login.html", "enter_code.html", "change_password.html", "consent.html", "account.html", "error.html"] } }],
                 "get": { "summary": "The draft's page rendered with sample data (text/html)", "responses": responses("200", None) }
             },
             "/admin/themes/{tenant}/{workspace}/activate": {
                 "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "post": { "summary": "Make the draft the workspace's theme", "responses": responses("200", None) }
+            },
+            "/admin/passkeys/{tenant}/{workspace}/{subject}": {
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "subject", "in": "path", "required": true, "schema": { "type": "string" }, "description": "a pool user's id, or a configured user's subject" }],
+                "get": { "summary": "An end user's passkeys in the workspace: id, name, created_at, last_used_at, backup flags, signature counter (no keys)", "responses": responses("200", None) }
+            },
+            "/admin/passkeys/{tenant}/{workspace}/{subject}/{id}": {
+                "parameters": [{ "name": "tenant", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "workspace", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "subject", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "the credential id, base64url" }],
+                "delete": { "summary": "Remove one passkey (a lost device): it no longer signs in", "responses": responses("204", None) }
             },
             "/admin/pools": {
                 "get": { "summary": "List pools", "parameters": list_parameters(), "responses": responses("200", Some("PoolPage")) },
@@ -164,7 +172,7 @@ pub fn openapi() -> Value {
                     "password": { "type": "object", "properties": { "set": { "type": "boolean" }, "expires_at": { "type": ["integer", "null"] } } },
                     "created_at": { "type": "integer" }, "updated_at": { "type": "integer" } } },
                 "ThemeSource": { "type": "object", "required": ["templates", "css"], "additionalProperties": false, "properties": {
-                    "templates": { "type": "object", "description": "minijinja sources of layout.html, login.html, enter_code.html, change_password.html, consent.html and error.html; each page extends layout.html and fills its content block", "additionalProperties": { "type": "string", "maxLength": 65536 } },
+                    "templates": { "type": "object", "description": "minijinja sources of layout.html, login.html, enter_code.html, change_password.html, consent.html, account.html and error.html; each page extends layout.html and fills its content block", "additionalProperties": { "type": "string", "maxLength": 65536 } },
                     "css": { "type": "string", "maxLength": 65536, "description": "inlined in a <style> element; may not contain <" } } },
                 "Inbox": { "type": "object", "properties": { "messages": { "type": "array", "items": { "type": "object", "properties": {
                     "id": { "type": "string" }, "channel": { "enum": ["email", "sms"] }, "to": { "type": "string" },

@@ -88,7 +88,7 @@ pub async fn preview(_: Admin, State(state): State<SharedState>, Path((tenant, w
     let key = workspace_key(&state, &tenant, &workspace)?;
     let draft = stored(&state, &key)?.draft.ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "no draft theme; upload one first"))?;
     if !crate::theme::TEMPLATES.contains(&page.as_str()) || page == "layout.html" {
-        return Err(OAuthError::new(ErrorCode::NotFound, format!("no page {page:?}; previews: login.html, enter_code.html, change_password.html, consent.html, error.html")));
+        return Err(OAuthError::new(ErrorCode::NotFound, format!("no page {page:?}; previews: {}", crate::theme::TEMPLATES.iter().filter(|p| **p != "layout.html").copied().collect::<Vec<_>>().join(", "))));
     }
     let theme = Theme::compile(&draft).map_err(invalid)?;
     Ok(crate::pages::secure(StatusCode::OK, theme.render(&page, crate::theme::sample(&page))))

@@ -158,7 +158,9 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
     let session = session.filter(|s| {
         let fresh_enough = pushed.params.max_age.is_none_or(|max| now - s.auth_time <= max);
         let prompt_login = pushed.params.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == "login"));
-        fresh_enough && !prompt_login
+        // A session below an essential acr cannot be reused: the user signs in again, and may
+        // choose a method that reaches it (OIDC §5.5.1.1).
+        fresh_enough && !prompt_login && authorization_response::meets_essential_acr(pushed, s)
     });
     let mut response = match session {
         Some(session) => {
@@ -166,7 +168,7 @@ fn show_login_or_consent(state: &AppState, ws: &Workspace, headers: &HeaderMap, 
             let scopes: Vec<&str> = pushed.params.scope.split_whitespace().collect();
             pages::consent(&state.theme(ws), &ws.endpoint(crate::workspace::Listener::Tls, "consent"), &id, &interaction.csrf_token, &client.client_name, &username, &scopes)
         }
-        None => crate::endpoints::login::page(state, ws, &id, &interaction.csrf_token, &client.client_name, None),
+        None => crate::endpoints::login::page(state, ws, &id, &interaction, None),
     };
     interaction::set_cookie(
         &mut response,

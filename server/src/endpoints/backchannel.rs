@@ -94,11 +94,10 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
             Some((endpoint.clone(), token.to_owned()))
         }
     };
-    let acr = params
-        .get("acr_values")
-        .and_then(|wanted| wanted.split_whitespace().find(|a| ws.settings.acr_values.iter().any(|s| s == a)))
-        .map(str::to_owned)
-        .or_else(|| ws.settings.acr_values.first().cloned());
+    // The simulated authentication device confirms with a password-level sign-in: its `acr`
+    // is that method's, whatever `acr_values` asked for (`acr_values` is a wish, CIBA §7.1;
+    // the ID token says what happened, INT-PK-01).
+    let acr = Some(ws.settings.acr_for(&["pwd"])).filter(|a| !a.is_empty());
 
     let now = fapilab_jose::now();
     // CIBA-04: opaque, 256 bits of entropy.

@@ -14,6 +14,7 @@ use crate::interaction;
 use crate::pages;
 use crate::identity::Mechanism;
 use crate::state::{AppState, SharedState};
+use crate::store::records::Interaction;
 use crate::workspace::{Listener, Workspace};
 
 pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: HeaderMap, OAuthForm(form): OAuthForm) -> Response {
@@ -37,7 +38,7 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let verified = state.with_password_memory(move |memory| crate::password::verify_in(&candidate, &hash, memory)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| verified && has_password) else {
         tracing::info!("login failed");
-        return page(&state, &ws, &interaction_id, &interaction.csrf_token, &client_name, Some("The username or password is not right."));
+        return page(&state, &ws, &interaction_id, &interaction, Some("The username or password is not right."));
     };
     if expired {
         tracing::info!(subject = %user.subject, "password expired: change required before sign-in");
@@ -48,20 +49,31 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         }
         return pages::change_password(&state.theme(&ws), &ws.endpoint(Listener::Tls, "password"), &interaction_id, &interaction.csrf_token, &client_name, &[]);
     }
-    interaction::signed_in(&state, &ws, &interaction_id, &user.subject, &["pwd"])
+    interaction::signed_in(&state, &ws, &interaction_id, &interaction, &user.subject, &["pwd"])
 }
 
-/// The login page of `ws`: the password form, and first the one-time code form when the
-/// workspace's identity pool prefers codes.
-pub fn page(state: &AppState, ws: &Workspace, interaction_id: &str, csrf_token: &str, client_name: &str, error: Option<&str>) -> Response {
+/// The login page of `ws`: the password form; the one-time code form first when the
+/// workspace's identity pool prefers codes; passkey sign-in wherever the workspace can be a
+/// WebAuthn relying party, first when the pool prefers passkeys.
+pub fn page(state: &AppState, ws: &Workspace, interaction_id: &str, interaction: &Interaction, error: Option<&str>) -> Response {
     let code_action = ws.endpoint(Listener::Tls, "otp");
-    let code = end_users::pool_of(ws).and_then(|p| state.directory.pool(p)).and_then(|pool| match pool.preferred_mechanism {
-        Mechanism::EmailOtp => Some("email"),
-        Mechanism::SmsOtp => Some("text message"),
-        Mechanism::Password | Mechanism::Passkey => None,
+    let preferred = end_users::pool_of(ws).and_then(|p| state.directory.pool(p)).map(|pool| pool.preferred_mechanism);
+    let code = match preferred {
+        Some(Mechanism::EmailOtp) => Some("email"),
+        Some(Mechanism::SmsOtp) => Some("text message"),
+        _ => None,
+    };
+    let passkey = ws.relying_party.as_ref().map(|_| pages::PasskeyOffer {
+        options: ws.endpoint(Listener::Tls, "passkey/options"),
+        action: ws.endpoint(Listener::Tls, "passkey/login"),
+        script: ws.endpoint(Listener::Tls, "passkey.js"),
+        first: preferred == Some(Mechanism::Passkey),
     });
-    let offer = code.map(|channel| pages::CodeOffer { action: &code_action, channel });
-    pages::login(&state.theme(ws), &ws.endpoint(Listener::Tls, "login"), interaction_id, csrf_token, client_name, error, offer)
+    let offers = pages::LoginOffers { code: code.map(|channel| pages::CodeOffer { action: &code_action, channel }), passkey };
+    // An interaction without an authorization request signs in for the account page.
+    let client_name = ws.client(&interaction.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
+    let signing_in_for = if interaction.request_handle.is_empty() { pages::SignInFor::Account } else { pages::SignInFor::Client(&client_name) };
+    pages::login(&state.theme(ws), &ws.endpoint(Listener::Tls, "login"), interaction_id, &interaction.csrf_token, signing_in_for, error, offers)
 }
 
 /// argon2id of a random string nobody knows; used only to spend the same time.

@@ -1,7 +1,9 @@
 //! One file per endpoint. Handlers are thin: extract, call the protocol code, answer.
 
+pub mod account;
 pub mod admin;
 pub mod admin_openapi;
+pub mod admin_passkeys;
 pub mod admin_themes;
 pub mod authorize;
 pub mod backchannel;
@@ -14,6 +16,8 @@ pub mod jwks;
 pub mod login;
 pub mod otp;
 pub mod par;
+pub mod passkey_login;
+pub mod passkey_script;
 pub mod password_change;
 pub mod register;
 pub mod revoke;

@@ -100,7 +100,7 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
             }
             o
         }
-        (Ok(_), _) => return login_again(&state, &ws, &interaction_id, &interaction.csrf_token, &client_name, "Ask for a code first."),
+        (Ok(_), _) => return login_again(&state, &ws, &interaction_id, &interaction, "Ask for a code first."),
         (Err(e), _) => return crate::error::OAuthError::server(e).into_response(),
     };
     let subject = match outcome {
@@ -116,10 +116,10 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         return crate::error::OAuthError::server(e).into_response();
     }
     let Some(user) = end_users::by_subject(&state, &ws, &subject) else {
-        return login_again(&state, &ws, &interaction_id, &interaction.csrf_token, &client_name, "This account no longer exists.");
+        return login_again(&state, &ws, &interaction_id, &interaction, "This account no longer exists.");
     };
     match user.password {
-        Password::Set { expired: false, .. } => interaction::signed_in(&state, &ws, &interaction_id, &subject, &["otp"]),
+        Password::Set { expired: false, .. } => interaction::signed_in(&state, &ws, &interaction_id, &interaction, &subject, &["otp"]),
         // A user imported without a password (or whose password expired) proved control of a
         // verified address: now they choose a password.
         Password::NotSet | Password::Set { expired: true, .. } => {
@@ -133,6 +133,6 @@ pub async fn verify(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     }
 }
 
-fn login_again(state: &crate::state::AppState, ws: &crate::workspace::Workspace, interaction_id: &str, csrf: &str, client_name: &str, why: &str) -> Response {
-    crate::endpoints::login::page(state, ws, interaction_id, csrf, client_name, Some(why))
+fn login_again(state: &crate::state::AppState, ws: &crate::workspace::Workspace, interaction_id: &str, interaction: &crate::store::records::Interaction, why: &str) -> Response {
+    crate::endpoints::login::page(state, ws, interaction_id, interaction, Some(why))
 }

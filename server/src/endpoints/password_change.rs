@@ -78,5 +78,5 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
         return e.into_response();
     }
     let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
-    interaction::signed_in(&state, &ws, &interaction_id, &subject, &amr)
+    interaction::signed_in(&state, &ws, &interaction_id, &interaction, &subject, &amr)
 }

@@ -14,6 +14,7 @@
 
 pub mod otp;
 pub mod pagination;
+pub mod passkeys;
 pub mod policy;
 
 use std::collections::BTreeMap;

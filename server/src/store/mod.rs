@@ -39,6 +39,12 @@ pub enum Kind {
     OneTimeCode,
     /// A workspace's draft and active theme, by workspace. Never expires by itself.
     Theme,
+    /// A user's passkeys in a workspace, by `workspace/subject` (`identity::passkeys`).
+    PasskeyAccount,
+    /// Whose passkeys a WebAuthn user handle names, by `workspace/handle`.
+    PasskeyHandle,
+    /// Whose passkey a credential id is, by `workspace/credential id` (REG-15).
+    PasskeyCredential,
 }
 
 impl Kind {
@@ -58,6 +64,9 @@ impl Kind {
             Kind::PoolUser => "pool_user",
             Kind::OneTimeCode => "one_time_code",
             Kind::Theme => "theme",
+            Kind::PasskeyAccount => "passkey_account",
+            Kind::PasskeyHandle => "passkey_handle",
+            Kind::PasskeyCredential => "passkey_credential",
         }
     }
 }

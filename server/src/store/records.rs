@@ -135,9 +135,13 @@ pub struct Session {
     pub acr: String,
     pub amr: Vec<String>,
     pub expires_at: i64,
+    /// Hidden field of the account page's forms (CSRF, PK-05).
+    #[serde(default)]
+    pub csrf_token: String,
 }
 
-/// One browser's walk through login and consent for one pushed request.
+/// One browser's walk through login and consent for one pushed request — or, with an empty
+/// `request_handle` and `client_id`, through login to the account page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Interaction {
     pub request_handle: String,
