@@ -246,6 +246,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         directory,
         inbox: crate::inbox::Inbox::default(),
         otp_throttle: crate::identity::otp::Throttle::default(),
+        password_failures: crate::identity::attempts::Attempts::default(),
         themes: std::sync::RwLock::new(HashMap::new()),
         passkeys: crate::identity::passkeys::Passkeys::new(faults),
         admin_token_hashes: config.admin.tokens.iter().map(|t| fapilab_jose::sha256_b64url(t.as_bytes())).collect(),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub inbox: crate::inbox::Inbox,
     /// Per-user limits on one-time codes sent and guessed.
     pub otp_throttle: crate::identity::otp::Throttle,
+    /// Recent wrong passwords per account (`endpoints/login.rs`).
+    pub password_failures: crate::identity::attempts::Attempts,
     /// Each workspace's active custom theme, compiled (absent: the built-in one).
     pub themes: std::sync::RwLock<HashMap<String, Arc<crate::theme::Theme>>>,
     /// Passkey ceremonies in progress and the passkey records' writer lock.

@@ -1731,3 +1731,38 @@ fn other_ecdsa_encoding(signature: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&negated);
     out
 }
+
+/// Ten wrong passwords within 15 minutes lock the account's password (the right one too) for
+/// the rest of the window, and an identifier that names nobody locks the same way — the lock
+/// says nothing about who exists. Another account is not affected.
+#[tokio::test]
+async fn wrong_passwords_lock_the_password_for_a_while() {
+    let mut config = base_config(&unique_dir("lockout"));
+    let users = &mut config.tenants[0].workspaces[0].users;
+    if users.is_empty() {
+        users.push(fapilab_server::config::UserConfig { username: DEFAULT_USER.into(), password: DEFAULT_PASSWORD.into(), name: None, email: None });
+    }
+    users.push(fapilab_server::config::UserConfig { username: "bob".into(), password: "bob-builder-2026".into(), name: None, email: None });
+    let env = TestEnv::start_with(config).await;
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let par = env.push(&tpp, &AuthRequest::new("openid accounts")).await;
+    let browser = env.browser();
+    let page = browser.open_authorize(&tpp.client_id, par.json["request_uri"].as_str().expect("request_uri")).await;
+    let form = parse_form(&page.body).expect("login form");
+    let attempt = |username: &str, password: &str| {
+        let mut fields = form.hidden.clone();
+        fields.push(("username".into(), username.into()));
+        fields.push(("password".into(), password.into()));
+        let (browser, action) = (&browser, form.action.clone());
+        async move { browser.post(&action, &fields).await }
+    };
+    for who in [DEFAULT_USER, "nobody-at-all"] {
+        for i in 0..10 {
+            let resp = attempt(who, "wrong-password").await;
+            assert!(resp.status == 401 && resp.body.contains("not right"), "{who}: wrong password {i}: {resp}");
+        }
+        let locked = attempt(who, if who == DEFAULT_USER { DEFAULT_PASSWORD } else { "anything" }).await;
+        assert!(locked.status == 401 && locked.body.contains("Too many wrong passwords"), "{who}: locked: {locked}");
+    }
+    attempt("bob", "bob-builder-2026").await.assert_status(303, "another account is not locked");
+}

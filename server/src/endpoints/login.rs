@@ -3,6 +3,11 @@
 //! pool), then either opens a session and sends the browser on to consent with a 303 (AZ-10,
 //! AZ-11), or — for a correct but expired password — shows the change-password step
 //! (`endpoints/password_change.rs`).
+//!
+//! After [`MAX_WRONG_PASSWORDS`] wrong passwords within [`WRONG_PASSWORD_WINDOW`] seconds an
+//! account takes no password until the window moves on (passkeys and codes still work): one
+//! sign-in after another would otherwise guess without end. Identifiers that name nobody are
+//! counted and locked the same way, so the lock says nothing about who exists.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -27,6 +32,15 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let login = form.get("username").unwrap_or_default();
     let candidate = form.get("password").unwrap_or_default().to_owned();
     let user = end_users::by_login(&state, &ws, login);
+    let now = fapilab_jose::now();
+    let attempts_key = match &user {
+        Some(u) => format!("{}|{}", ws.key, u.subject),
+        None => format!("{}|unknown|{}", ws.key, login.trim().to_lowercase()),
+    };
+    if state.password_failures.count(&attempts_key, WRONG_PASSWORD_WINDOW, now) >= MAX_WRONG_PASSWORDS {
+        tracing::info!("login refused: too many wrong passwords");
+        return page(&state, &ws, &interaction_id, &interaction, Some(LOCKED));
+    }
     // Verify against a real hash even for unknown users (and users without a password), so
     // timing does not reveal them.
     let (hash, expired) = match user.as_ref().map(|u| &u.password) {
@@ -38,8 +52,10 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     let verified = state.with_password_memory(move |memory| crate::password::verify_in(&candidate, &hash, memory)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| verified && has_password) else {
         tracing::info!("login failed");
+        state.password_failures.note(&attempts_key, WRONG_PASSWORD_WINDOW, now);
         return page(&state, &ws, &interaction_id, &interaction, Some("The username or password is not right."));
     };
+    state.password_failures.clear(&attempts_key);
     if expired {
         tracing::info!(subject = %user.subject, "password expired: change required before sign-in");
         interaction.password_change_for = Some(user.subject.clone());
@@ -51,6 +67,10 @@ pub async fn submit(State(state): State<SharedState>, Ws(ws): Ws, headers: Heade
     }
     interaction::signed_in(&state, &ws, &interaction_id, &interaction, &user.subject, &["pwd"])
 }
+
+pub const MAX_WRONG_PASSWORDS: usize = 10;
+pub const WRONG_PASSWORD_WINDOW: i64 = 900;
+const LOCKED: &str = "Too many wrong passwords for this account: wait 15 minutes, or sign in another way.";
 
 /// The login page of `ws`: the password form; the one-time code form first when the
 /// workspace's identity pool prefers codes; passkey sign-in wherever the workspace can be a

@@ -12,6 +12,7 @@
 //! only whether one is set and when it expires); identifier values are unique per pool,
 //! across types and case-insensitively, because sign-in accepts any of them.
 
+pub mod attempts;
 pub mod otp;
 pub mod pagination;
 pub mod passkeys;

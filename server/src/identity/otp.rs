@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::attempts::Attempts;
+
 pub const CODE_LIFETIME: i64 = 300;
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -81,12 +83,11 @@ impl OneTimeCode {
 }
 
 /// Per-user limits across sign-ins: each interaction gets a fresh code with fresh attempts, so
-/// without these an attacker would open sign-in after sign-in and guess on. In memory (a
-/// restart forgets them); the windows are short anyway.
+/// without these an attacker would open sign-in after sign-in and guess on.
 #[derive(Default)]
 pub struct Throttle {
-    sends: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
-    failures: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
+    sends: Attempts,
+    failures: Attempts,
 }
 
 /// At most this many codes per user per [`SEND_WINDOW`] seconds.
@@ -97,36 +98,23 @@ pub const SEND_WINDOW: i64 = 900;
 pub const MAX_FAILURES: usize = 10;
 pub const FAILURE_WINDOW: i64 = 3600;
 
-fn within(map: &std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>, subject: &str, window: i64, now: i64) -> usize {
-    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    map.retain(|_, times| {
-        times.retain(|t| now - t < window);
-        !times.is_empty()
-    });
-    map.get(subject).map_or(0, Vec::len)
-}
-
-fn note(map: &std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>, subject: &str, now: i64) {
-    map.lock().unwrap_or_else(|e| e.into_inner()).entry(subject.to_owned()).or_default().push(now);
-}
-
 impl Throttle {
     /// Whether another code may be sent to `subject` now; counts it when so.
     pub fn allow_send(&self, subject: &str, now: i64) -> bool {
-        if within(&self.sends, subject, SEND_WINDOW, now) >= MAX_SENDS || self.locked(subject, now) {
+        if self.sends.count(subject, SEND_WINDOW, now) >= MAX_SENDS || self.locked(subject, now) {
             return false;
         }
-        note(&self.sends, subject, now);
+        self.sends.note(subject, SEND_WINDOW, now);
         true
     }
 
     pub fn record_failure(&self, subject: &str, now: i64) {
-        note(&self.failures, subject, now);
+        self.failures.note(subject, FAILURE_WINDOW, now);
     }
 
     /// Too many wrong codes lately: no code of this user is accepted.
     pub fn locked(&self, subject: &str, now: i64) -> bool {
-        within(&self.failures, subject, FAILURE_WINDOW, now) >= MAX_FAILURES
+        self.failures.count(subject, FAILURE_WINDOW, now) >= MAX_FAILURES
     }
 }
 
