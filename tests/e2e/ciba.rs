@@ -303,3 +303,46 @@ async fn ciba_md_02_registered_clients_choose_poll_or_ping_never_push() {
     let auth_req_id = started(&bc_authorize(&env, &tpp, &request_claims(&env, &tpp, "alice")).await);
     poll_until_decided(&env, &tpp, &auth_req_id).await.assert_status(200, "tokens for a registered CIBA client");
 }
+
+/// With an identity pool, `login_hint` is any identifier of a pool user (as at the login
+/// page): the device rule for that identifier decides, the tokens are the pool user's, and
+/// the ID token's `acr` is the device's sign-in, not what `acr_values` wished for.
+#[tokio::test]
+async fn pool_users_are_found_by_any_identifier() {
+    const ADMIN: &str = "admin-token-for-the-ciba-pool-test-0123456789";
+    let mut config = base_config(&unique_dir("ciba-pool"));
+    config.admin.tokens = vec![ADMIN.into()];
+    let ws = &mut config.tenants[0].workspaces[0];
+    configure(ws, None);
+    ws.identity_pool = Some("retail".into());
+    ws.acr_values = vec!["urn:fapilab:acr:password".into(), "urn:fapilab:acr:passkey".into()];
+    ws.acr_by_method.passkey = Some("urn:fapilab:acr:passkey".into());
+    ws.ciba.device_rules = vec![DeviceRule { login_hint: Some("+447700900123".into()), decision: DeviceDecision::Approve, after_ms: 300 }];
+    let env = TestEnv::start_with(config).await;
+    let admin = |path: &str, body: Value| {
+        let request = env.http.post(format!("{}{path}", env.info.base_url)).header("authorization", format!("Bearer {ADMIN}")).json(&body);
+        async move { Resp::read(request.send().await.expect("admin call")).await }
+    };
+    admin("/admin/pools", json!({ "id": "retail", "name": "Retail" })).await.assert_status(201, "pool");
+    let identifiers = json!([{ "type": "email", "value": "ivy@bank.example" }, { "type": "mobile", "value": "+447700900123" }]);
+    let created = admin("/admin/pools/retail/users", json!({ "identifiers": identifiers, "password": "Ivy-Password-2026" })).await;
+    created.assert_status(201, "user");
+    let subject = created.json["id"].as_str().expect("id").to_owned();
+
+    let tpp = env.tpp("pkjwt-dpop-1");
+    let mut claims = request_claims(&env, &tpp, "+447700900123");
+    claims.insert("acr_values".into(), json!("urn:fapilab:acr:passkey"));
+    let id = started(&bc_authorize(&env, &tpp, &claims).await);
+    let tokens = poll_until_decided(&env, &tpp, &id).await;
+    tokens.assert_status(200, "approved by the device rule for the mobile number");
+    let (_, id_token) = jwt_parts(tokens.json["id_token"].as_str().expect("id_token"));
+    assert_eq!((id_token["sub"].as_str(), id_token["acr"].as_str()), (Some(subject.as_str()), Some("urn:fapilab:acr:password")), "INT-PK-01");
+
+    // The email identifies the same user (left pending: no rule names it); configured users
+    // are not this workspace's users any more, and unknown identifiers are unknown.
+    started(&bc_authorize(&env, &tpp, &request_claims(&env, &tpp, "IVY@bank.example")).await);
+    for nobody in ["alice", "nobody@bank.example"] {
+        let refused = bc_authorize(&env, &tpp, &request_claims(&env, &tpp, nobody)).await;
+        assert_eq!(refused.error(), Some("unknown_user_id"), "{nobody}: {refused}");
+    }
+}

@@ -23,7 +23,8 @@ use crate::protocol::request_object::{self, RequestKind, RequestObjectContext};
 use crate::state::{AppState, SharedState};
 use crate::store::Kind;
 use crate::store::records::{BackchannelRequest, BackchannelStatus, PingNotification, secret_key};
-use crate::workspace::{Client, User, Workspace};
+use crate::end_users::{self, EndUser};
+use crate::workspace::{Client, Workspace};
 
 /// CIBA §7.1: binding messages are short, shown on the authentication device.
 const MAX_BINDING_MESSAGE: usize = 64;
@@ -55,7 +56,7 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
     if let Some(s) = scope.split_whitespace().find(|s| !client.scopes.iter().any(|c| c == s)) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {s:?} is not allowed for client {} [RFC6749-3.3]", client.client_id)));
     }
-    let user = user_of(&ws, &client.client_id, &params, faults)?;
+    let user = user_of(&state, &ws, &client.client_id, &params, faults)?;
     let binding_message = match params.get("binding_message") {
         None if faults.active(Fault::CibaBindingMessageRequired) => "",
         None => return Err(OAuthError::invalid_request("binding_message is required: it ties the request to what the user sees on the device [FCIBA-03]")),
@@ -106,7 +107,7 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
         device_id: fapilab_jose::random_token(12),
         client_id: client.client_id.clone(),
         subject: user.subject.clone(),
-        username: user.username.clone(),
+        username: user.login.clone(),
         scope: scope.to_owned(),
         acr,
         binding_message: binding_message.to_owned(),
@@ -124,7 +125,7 @@ pub async fn authenticate(State(state): State<SharedState>, Ws(ws): Ws, peer: Pe
     // Kept a little past expiry, so a late poll still hears expired_token (CIBA-06).
     state.records.put(Kind::BackchannelRequest, &key, Some(record.expires_at + 3600), &record).map_err(OAuthError::server)?;
     tracing::info!(client_id = %client.client_id, device_id = %record.device_id, "CIBA request accepted");
-    crate::ciba::apply_device_rules(&state, &ws, key, &user.username);
+    crate::ciba::apply_device_rules(&state, &ws, key, &user.login);
 
     let mut response = Json(json!({ "auth_req_id": auth_req_id, "expires_in": expires_in, "interval": settings.interval })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -148,8 +149,9 @@ fn signed_parameters(state: &AppState, ws: &Workspace, client: &Client, jwt: &st
     Ok(FormParams::from_pairs(request_object::parameters(&claims)))
 }
 
-/// CIBA-01: exactly one hint names the user.
-fn user_of<'a>(ws: &'a Arc<Workspace>, client_id: &str, params: &FormParams, faults: &FaultSet) -> OAuthResult<&'a User> {
+/// CIBA-01: exactly one hint names the user — a configured user, or any identifier of a user
+/// of the workspace's identity pool (`end_users`), as at the login page.
+fn user_of(state: &AppState, ws: &Arc<Workspace>, client_id: &str, params: &FormParams, faults: &FaultSet) -> OAuthResult<EndUser> {
     let hints: Vec<&str> = ["login_hint", "id_token_hint", "login_hint_token"].into_iter().filter(|h| params.contains(h)).collect();
     let several_allowed = hints.len() > 1 && faults.active(Fault::CibaSingleHint);
     if hints.len() != 1 && !several_allowed {
@@ -160,7 +162,7 @@ fn user_of<'a>(ws: &'a Arc<Workspace>, client_id: &str, params: &FormParams, fau
     }
     let unknown = || OAuthError::new(ErrorCode::UnknownUserId, "the hint does not name a user of this server [CIBA-03]");
     match hints[0] {
-        "login_hint" => ws.users.get(params.get("login_hint").unwrap_or_default()).ok_or_else(unknown),
+        "login_hint" => end_users::by_login(state, ws, params.get("login_hint").unwrap_or_default()).ok_or_else(unknown),
         "id_token_hint" => {
             let hint = params.get("id_token_hint").unwrap_or_default();
             let jws = CompactJws::parse(hint).map_err(|_| OAuthError::invalid_request("id_token_hint is not a JWT [CIBA-01]"))?;
@@ -179,7 +181,7 @@ fn user_of<'a>(ws: &'a Arc<Workspace>, client_id: &str, params: &FormParams, fau
                 return Err(OAuthError::invalid_request("id_token_hint must be an ID token issued to this client [CIBA-01]"));
             }
             let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unknown)?;
-            ws.users.values().find(|u| u.subject == subject).ok_or_else(unknown)
+            end_users::by_subject(state, ws, subject).ok_or_else(unknown)
         }
         _ => Err(OAuthError::invalid_request("login_hint_token is not supported; send login_hint or id_token_hint [CIBA-01, FCIBA-10]")),
     }
