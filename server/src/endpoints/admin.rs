@@ -281,11 +281,9 @@ fn refuse_duplicates(state: &AppState, pool_id: &str, user_id: &str, identifiers
             return Err(conflict(format!("identifier {:?} is listed twice", a.value)));
         }
     }
-    for other in state.directory.users(pool_id).iter().filter(|u| u.id != user_id) {
-        for a in identifiers {
-            if other.identifiers.iter().any(|b| same(a, b)) {
-                return Err(conflict(format!("identifier {:?} already belongs to another user of this pool", a.value)));
-            }
+    for a in identifiers {
+        if state.directory.identifier_owner(pool_id, a.kind, &a.value).is_some_and(|owner| owner != user_id) {
+            return Err(conflict(format!("identifier {:?} already belongs to another user of this pool", a.value)));
         }
     }
     Ok(())

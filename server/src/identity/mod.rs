@@ -18,7 +18,7 @@ pub mod pagination;
 pub mod passkeys;
 pub mod policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
@@ -180,6 +180,32 @@ struct Contents {
     pools: BTreeMap<String, Pool>,
     /// By (pool id, user id).
     users: BTreeMap<(String, String), PoolUser>,
+    /// (pool id, [`identifier_key`]) → user id: sign-in and duplicate checks without a scan.
+    by_identifier: HashMap<(String, String), String>,
+}
+
+/// An identifier as the index knows it: normalised, then ASCII case folded — the
+/// equivalence under which identifier values are unique in a pool.
+fn identifier_key(kind: IdentifierKind, value: &str) -> String {
+    normalised(kind, value).to_ascii_lowercase()
+}
+
+impl Contents {
+    fn insert_user(&mut self, user: PoolUser) {
+        self.remove_user(&user.pool_id, &user.id);
+        for i in &user.identifiers {
+            self.by_identifier.insert((user.pool_id.clone(), identifier_key(i.kind, &i.value)), user.id.clone());
+        }
+        self.users.insert((user.pool_id.clone(), user.id.clone()), user);
+    }
+
+    fn remove_user(&mut self, pool_id: &str, user_id: &str) {
+        if let Some(old) = self.users.remove(&(pool_id.to_owned(), user_id.to_owned())) {
+            for i in &old.identifiers {
+                self.by_identifier.remove(&(pool_id.to_owned(), identifier_key(i.kind, &i.value)));
+            }
+        }
+    }
 }
 
 fn user_key(pool_id: &str, user_id: &str) -> String {
@@ -201,7 +227,7 @@ impl Directory {
                 tracing::warn!(pool = %user.pool_id, user = %user.id, "a user of a deleted pool is left in the store; skipped");
                 continue;
             }
-            contents.users.insert((user.pool_id.clone(), user.id.clone()), user);
+            contents.insert_user(user);
         }
         Ok(Directory { inner: RwLock::new(contents), writer: tokio::sync::Mutex::new(()) })
     }
@@ -226,9 +252,24 @@ impl Directory {
         self.read(|c| c.users.get(&(pool_id.to_owned(), user_id.to_owned())).cloned())
     }
 
-    /// The user of `pool_id` with an identifier equal to `value` (any kind), if any.
+    /// The user of `pool_id` with an identifier equal to `value` (any kind, compared as that
+    /// kind compares), if any.
     pub fn find_by_identifier(&self, pool_id: &str, value: &str) -> Option<PoolUser> {
-        self.users(pool_id).into_iter().find(|u| u.identifiers.iter().any(|i| normalised(i.kind, &i.value) == normalised(i.kind, value)))
+        self.read(|c| {
+            let kinds = [IdentifierKind::Email, IdentifierKind::Mobile, IdentifierKind::Uuid, IdentifierKind::External];
+            kinds
+                .iter()
+                .filter_map(|k| c.by_identifier.get(&(pool_id.to_owned(), identifier_key(*k, value))))
+                .filter_map(|id| c.users.get(&(pool_id.to_owned(), id.clone())))
+                .find(|u| u.identifiers.iter().any(|i| normalised(i.kind, &i.value) == normalised(i.kind, value)))
+                .cloned()
+        })
+    }
+
+    /// The id of the user of `pool_id` holding an identifier equivalent to this one (values
+    /// are unique per pool across kinds), if any.
+    pub fn identifier_owner(&self, pool_id: &str, kind: IdentifierKind, value: &str) -> Option<String> {
+        self.read(|c| c.by_identifier.get(&(pool_id.to_owned(), identifier_key(kind, value))).cloned())
     }
 
     /// Stores then keeps a pool. Call with the writer lock held.
@@ -250,9 +291,7 @@ impl Directory {
         });
         for user in self.users(pool_id) {
             records.delete(Kind::PoolUser, &user_key(pool_id, &user.id))?;
-            self.write(|c| {
-                c.users.remove(&(pool_id.to_owned(), user.id.clone()));
-            });
+            self.write(|c| c.remove_user(pool_id, &user.id));
         }
         Ok(())
     }
@@ -260,17 +299,13 @@ impl Directory {
     /// Stores then keeps a user. Call with the writer lock held.
     pub fn put_user(&self, records: &Records, user: PoolUser) -> Result<(), StoreError> {
         records.put(Kind::PoolUser, &user_key(&user.pool_id, &user.id), None, &user)?;
-        self.write(|c| {
-            c.users.insert((user.pool_id.clone(), user.id.clone()), user);
-        });
+        self.write(|c| c.insert_user(user));
         Ok(())
     }
 
     pub fn delete_user(&self, records: &Records, pool_id: &str, user_id: &str) -> Result<(), StoreError> {
         records.delete(Kind::PoolUser, &user_key(pool_id, user_id))?;
-        self.write(|c| {
-            c.users.remove(&(pool_id.to_owned(), user_id.to_owned()));
-        });
+        self.write(|c| c.remove_user(pool_id, user_id));
         Ok(())
     }
 
@@ -284,5 +319,60 @@ impl Directory {
     fn write(&self, f: impl FnOnce(&mut Contents)) {
         let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    fn user(id: &str, identifiers: &[(IdentifierKind, &str)]) -> PoolUser {
+        PoolUser {
+            id: id.into(),
+            pool_id: "retail".into(),
+            name: id.into(),
+            identifiers: identifiers
+                .iter()
+                .enumerate()
+                .map(|(n, (kind, value))| Identifier { id: format!("idf_{n}"), kind: *kind, value: (*value).into(), external_type: None, source: None })
+                .collect(),
+            addresses: Vec::new(),
+            password: None,
+            password_expires_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn identifiers_are_found_through_the_index_as_each_kind_compares() {
+        let records = Records::new(Arc::new(MemoryStore::default()));
+        let pool = Pool { id: "retail".into(), name: "Retail".into(), password_policy: PasswordPolicy::default(), preferred_mechanism: Mechanism::Password, created_at: 0, updated_at: 0 };
+        let directory = Directory::load(&records).expect("empty");
+        directory.put_pool(&records, pool).expect("pool");
+        directory.put_user(&records, user("u1", &[(IdentifierKind::Email, "Ann@Bank.example"), (IdentifierKind::External, "C-77")])).expect("u1");
+        directory.put_user(&records, user("u2", &[(IdentifierKind::Mobile, "+447700900123")])).expect("u2");
+        let found = |value: &str| directory.find_by_identifier("retail", value).map(|u| u.id);
+        assert_eq!(found(" ann@bank.EXAMPLE "), Some("u1".into()), "emails compare case-insensitively");
+        assert_eq!(found("C-77"), Some("u1".into()));
+        assert_eq!(found("c-77"), None, "external identifiers compare exactly");
+        assert_eq!(found("+447700900123"), Some("u2".into()));
+        assert_eq!(found("nobody"), None);
+        assert!(directory.find_by_identifier("other", "C-77").is_none(), "per pool");
+        assert_eq!(directory.identifier_owner("retail", IdentifierKind::External, "c-77"), Some("u1".into()), "unique across case for duplicates");
+
+        // A changed user is found by its new identifiers only; a deleted one not at all; and
+        // the index survives a reload from the store.
+        directory.put_user(&records, user("u1", &[(IdentifierKind::Email, "ann@new.example")])).expect("update");
+        assert_eq!((found("ann@bank.example"), found("C-77"), found("ann@new.example")), (None, None, Some("u1".into())));
+        let reloaded = Directory::load(&records).expect("reload");
+        assert_eq!(reloaded.find_by_identifier("retail", "ANN@new.example").map(|u| u.id), Some("u1".into()));
+        directory.delete_user(&records, "retail", "u1").expect("delete");
+        assert_eq!(found("ann@new.example"), None);
+        directory.delete_pool(&records, "retail").expect("delete pool");
+        assert_eq!(found("+447700900123"), None);
     }
 }
