@@ -60,8 +60,8 @@ step_list! {
     "passkey_account" => "sign in to the target's account page with the target user's password, in a browser of its own (the page must ask for it)", params: [];
     "passkey_register" => "on the account page, ask for creation options (checked), answer them with the module's software passkey, post it with a name; check it is listed", params: [];
     "passkey_remove" => "remove the passkey registered last on the account page; check it is gone", params: [];
-    "passkey_login" => "in a browser with no cookies, open the pushed request's authorization URL, ask for request options (checked), sign in usernameless with the passkey registered last; check the 303 and the session, then consent and the redirect with the code", params: [];
-    "check_passkey_claims" => "check the ID token of the last token response after a passkey sign-in: amr with user and one of hwk/swk, acr", params: [];
+    "passkey_login" => "in a browser with no cookies, open the pushed request's authorization URL, ask for request options (checked), sign in usernameless with the passkey a valid registration added last; check the 303 and the session, then consent and the redirect with the code", params: [];
+    "check_passkey_claims" => "check the ID token of the last token response after a passkey sign-in: amr with user and hwk (swk for a backup-eligible passkey), acr", params: [];
 }
 
 fn build_catalog() -> Vec<StepInfo> {

@@ -107,8 +107,50 @@ pub fn attr(tag: &str, name: &str) -> Option<String> {
     None
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+/// `s` with its character references decoded, in one pass: the named ones HTML escapers write
+/// (`&amp;` `&lt;` `&gt;` `&quot;` `&apos;`) and numeric ones (`&#47;`, `&#x2f;`). Anything
+/// else is left as it is.
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find(';').filter(|end| *end <= 10).and_then(|end| reference(&after[..end]).map(|c| (c, end))) {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The character a reference (between `&` and `;`) stands for.
+fn reference(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => {
+            let number = name.strip_prefix('#')?;
+            let (digits, radix) = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => (hex, 16),
+                None => (number, 10),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            char::from_u32(u32::from_str_radix(digits, radix).ok()?)
+        }
+    }
 }
 
 /// Resolves `reference` against `base` (absolute URL, absolute path, or relative path).
@@ -322,6 +364,17 @@ mod tests {
         assert_eq!(forms[0].hidden, vec![("interaction_id".into(), "i&1".into()), ("csrf_token".into(), "abc".into())]);
         assert!(forms[0].fields.contains(&"password".to_string()));
         assert_eq!(forms[1].buttons, vec![("decision".into(), "approve".into())]);
+    }
+
+    #[test]
+    fn character_references_are_decoded_once() {
+        assert_eq!(unescape("https:&#x2f;&#x2F;as.example&#47;t&#X2f;w?a=1&amp;b=&quot;2&quot;"), "https://as.example/t/w?a=1&b=\"2\"");
+        assert_eq!(unescape("&#39;&#x27;&apos; &lt;p&gt;"), "''' <p>");
+        // Decoded once: an escaped reference stays a reference.
+        assert_eq!(unescape("&amp;lt; &amp;#47;"), "&lt; &#47;");
+        // Not references: kept as written.
+        assert_eq!(unescape("a & b &nbsp; &#; &#xzz; &#1114112; &"), "a & b &nbsp; &#; &#xzz; &#1114112; &");
+        assert_eq!(attr("<form data-options='&#x2f;t&#x2f;w&#x2f;options'>", "data-options").as_deref(), Some("/t/w/options"));
     }
 
     #[test]

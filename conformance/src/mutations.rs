@@ -416,12 +416,17 @@ pub const ALL: &[Mutation] = &[
     Mutation {
         name: "passkey_registration_replay",
         steps: PASSKEY_REGISTER,
-        summary: "fresh creation options, then the registration response the server already accepted (REG-03, REG-15)",
+        summary: "fresh creation options, then the registration response the server already accepted (REG-03; after passkey_remove, only its used challenge can refuse it)",
+    },
+    Mutation {
+        name: "passkey_duplicate_credential_id",
+        steps: PASSKEY_REGISTER,
+        summary: "registrations built by hand (none attestation, ES256): one with a fresh credential id (accepted), then one with a new key and that same id (REG-15)",
     },
     Mutation {
         name: "passkey_replay",
         steps: PASSKEY_LOGIN,
-        summary: "a valid sign-in, then the same assertion posted again to the same interaction without the session (AUTH-04, AUTH-11)",
+        summary: "a valid sign-in, then fresh options and the same assertion posted again to the same interaction without the session (AUTH-04, AUTH-11)",
     },
     Mutation {
         name: "passkey_other_interaction",

@@ -26,14 +26,30 @@ const MODULES: &[(&str, &[&str])] = &[
         "passkey-happy-flow",
         &["passkey_register.listed", "passkey_login.session", "passkey_claims.amr", "passkey_claims.acr", "resource.status"],
     ),
-    ("passkey-replayed-assertion", &["passkey_login.session", "passkey_login.refused", "passkey_login.no_session"]),
+    (
+        "passkey-replayed-assertion",
+        &["passkey_login.session", "passkey_login.fresh_challenge", "passkey_login.refused", "passkey_login.no_session"],
+    ),
     (
         "passkey-assertion-for-another-authorization",
         &["passkey_login.refused", "passkey_login.no_session", "passkey_login.own_interaction"],
     ),
     ("passkey-tampered-assertion", &["passkey_login.refused", "passkey_login.no_session", "passkey_login.session"]),
     ("passkey-unknown-user-handle", &["passkey_login.refused", "passkey_login.no_session", "passkey_login.session"]),
-    ("passkey-registration-replayed", &["passkey_register.refused", "passkey_register.not_listed"]),
+    (
+        "passkey-registration-replayed",
+        &["passkey_remove.gone", "passkey_register.refused", "passkey_register.not_listed", "passkey_register.listed"],
+    ),
+    (
+        "passkey-duplicate-credential-id",
+        &[
+            "passkey_register.hand_built_status",
+            "passkey_register.hand_built_listed",
+            "passkey_register.refused",
+            "passkey_register.refusal_status",
+            "passkey_register.not_listed",
+        ],
+    ),
     (
         "passkey-registration-without-user-verification",
         &["passkey_register.refused", "passkey_register.not_listed", "passkey_register.listed"],
@@ -43,7 +59,7 @@ const MODULES: &[(&str, &[&str])] = &[
         "passkey-other-origin-port",
         &["passkey_register.refused", "passkey_login.refused", "passkey_login.no_session", "passkey_login.session"],
     ),
-    ("passkey-removed", &["passkey_remove.gone", "passkey_login.refused", "passkey_login.no_session"]),
+    ("passkey-removed", &["passkey_login.session", "passkey_remove.gone", "passkey_login.refused", "passkey_login.no_session"]),
 ];
 
 fn plan() -> Plan {
@@ -139,6 +155,31 @@ async fn passkeys_plan_passes_against_the_sandbox() {
                 "{}",
                 cookie(r, posts[1])
             );
+            // Between the two, the replaying browser asked for fresh options: a live challenge.
+            let options: Vec<usize> = r
+                .exchanges
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.method == "POST" && x.url.ends_with("/passkey/options"))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(options.len(), 2, "{}", r.variant);
+            assert!(options[0] < posts[0] && posts[0] < options[1] && options[1] < posts[1], "{options:?} {posts:?}");
+            assert_eq!(r.exchanges[options[1]].status, Some(200));
+            assert!(!cookie(r, options[1]).contains("fapilab_session"));
+        }
+        if r.module == "passkey-duplicate-credential-id" {
+            // Two hand-built registrations with one credential id: the first accepted, the second refused.
+            let posts: Vec<&fapilab_conformance::model::Exchange> =
+                r.exchanges.iter().filter(|x| x.method == "POST" && x.url.ends_with("/account/passkeys")).collect();
+            assert_eq!(posts.iter().map(|x| x.status).collect::<Vec<_>>(), vec![Some(303), Some(400)], "{}", r.variant);
+            let raw_id = |x: &fapilab_conformance::model::Exchange| {
+                let form: Vec<(String, String)> =
+                    form_urlencoded::parse(x.request_body.as_deref().unwrap_or_default().as_bytes()).into_owned().collect();
+                let credential = form.iter().find(|(n, _)| n == "credential").map(|(_, v)| v.clone()).expect("a credential");
+                serde_json::from_str::<serde_json::Value>(&credential).expect("JSON")["rawId"].as_str().expect("rawId").to_owned()
+            };
+            assert_eq!(raw_id(posts[0]), raw_id(posts[1]), "the same credential id twice");
         }
         if r.module == "passkey-happy-flow" {
             let claims = r.conditions.iter().find(|c| c.id == "passkey_claims.amr").expect("amr checked");

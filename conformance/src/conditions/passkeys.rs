@@ -1,7 +1,7 @@
 //! Passkeys (`shared/spec/passkeys.md`): the WebAuthn options the server sends for a
 //! registration (REG-OPT-01…05, PK-01, PK-02, PK-04) and a sign-in (AUTH-OPT-01, AUTH-OPT-02),
-//! how it answers a posted credential it must refuse, and the ID token of a passkey sign-in
-//! (INT-PK-01).
+//! how it answers a posted credential it must refuse, whether a refused sign-in left a session,
+//! and the ID token of a passkey sign-in (INT-PK-01).
 
 use serde_json::{Map, Value};
 use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement, UserVerificationPolicy};
@@ -9,7 +9,7 @@ use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse, Res
 use super::Check;
 use crate::http::Response;
 use crate::model::Condition;
-use crate::passkey::browser::alert_text;
+use crate::passkey::browser::{Landing, alert_text, form_by_id, is_sign_in_page};
 use crate::target::Passkeys;
 
 /// REG-OPT-01, AUTH-OPT-01: a challenge SHOULD have at least 16 bytes.
@@ -85,7 +85,7 @@ pub fn creation_options(
     );
     out.push(
         Check::new("passkey_register.user_verification", "user verification is required for a passwordless credential")
-            .req(&["REG-OPT-05", "INT-PK-01"])
+            .req(&["REG-OPT-05"])
             .warning()
             .expected("authenticatorSelection.userVerification = \"required\"")
             .observed(selection.map_or("absent (preferred)", |s| uv_name(&s.user_verification)).to_owned())
@@ -142,16 +142,21 @@ pub fn request_options(options: &RequestChallengeResponse, want: &Passkeys, evid
     ]
 }
 
-/// A posted credential the server must refuse: an error page with the status the target's
-/// contract names (`want_status`: 401 for a sign-in, 400 for a registration), never a redirect,
-/// and an error the user can read. `prefix` is the step, `what` the broken rule in words.
+/// What a refusal's status is judged by: the target's form contract, not a WebAuthn rule.
+pub const CONTRACT: &str = "README \"Login form contract\"";
+
+/// A posted credential the server must refuse: a 4xx answer without a redirect (`rules`), the
+/// status the target's contract names (`want_status`: 401 for a sign-in, 400 for a
+/// registration, [`CONTRACT`]) and a `role="alert"` text the user can read (a warning).
+/// `prefix` is the step, `what` the broken rule in words.
 pub fn refused(prefix: &str, what: &str, resp: &Response, want_status: u16, rules: &[&str], evidence: &[usize]) -> Vec<Condition> {
     let status = resp.status_or_zero();
     let location = resp.header("location").map(crate::http::redact_url);
+    let alert = alert_text(&resp.body);
     let observed = match (&resp.error, &location) {
         (Some(e), _) => format!("transport error: {e}"),
         (None, Some(l)) => format!("HTTP {status} to {l}"),
-        (None, None) => match alert_text(&resp.body) {
+        (None, None) => match &alert {
             Some(alert) => format!("HTTP {status}: {alert:?}"),
             None => format!("HTTP {status}"),
         },
@@ -163,55 +168,69 @@ pub fn refused(prefix: &str, what: &str, resp: &Response, want_status: u16, rule
             .observed(observed.clone())
             .evidence(evidence)
             .pass((400..500).contains(&status) && location.is_none()),
-        Check::new(&format!("{prefix}.refusal_status"), format!("the refusal is HTTP {want_status}"))
-            .req(rules)
-            .expected(format!("HTTP {want_status} with the page and its error"))
+        Check::new(&format!("{prefix}.refusal_status"), format!("the refusal is HTTP {want_status}, as the target's form contract says"))
+            .req(&[CONTRACT])
+            .expected(format!("HTTP {want_status}"))
             .observed(observed)
             .evidence(evidence)
             .pass(status == want_status),
         Check::new(&format!("{prefix}.error_shown"), "the page tells the user what went wrong")
             .req(rules)
             .warning()
-            .expected("an error element with role=\"alert\"")
-            .observed(if resp.body.contains("role=\"alert\"") { "present" } else { "absent" })
+            .expected("an error element with role=\"alert\" and its text")
+            .observed(alert.as_ref().map_or_else(|| "absent".to_owned(), |a| format!("{a:?}")))
             .evidence(evidence)
-            .pass(resp.body.contains("role=\"alert\"")),
+            .pass(alert.is_some()),
     ]
 }
 
 /// After a refused sign-in the browser holds no session: the account page, which needs one,
-/// asks it to sign in. `account_page` says whether the account page (its passkey registration
-/// form) came back.
-pub fn no_session(prefix: &str, account_page: bool, observed: String, rules: &[&str], evidence: &[usize]) -> Condition {
+/// answers with a sign-in page (HTTP 200, a form with the password field `password_field` or
+/// `form#passkey-login`, no registration form). Anything else — the account page, signed in
+/// (with the registration form, or with a "sign in again" link when the sign-in is old), an
+/// error, a redirect away, no answer — does not show that there is no session.
+pub fn no_session(prefix: &str, account: &Landing, password_field: &str, rules: &[&str]) -> Condition {
     let mut ids = rules.to_vec();
     if !ids.contains(&"INT-PK-01") {
         ids.push("INT-PK-01");
     }
+    let body = &account.response.body;
+    let sign_in = is_sign_in_page(body, &account.url, password_field);
+    let register = form_by_id(body, &account.url, "passkey-register").is_some();
+    let shows = if register {
+        "the account page with the registration form: signed in"
+    } else if sign_in {
+        "a sign-in page"
+    } else {
+        "no sign-in form"
+    };
     Check::new(&format!("{prefix}.no_session"), "the refused sign-in opened no session")
         .req(&ids)
-        .expected("the account page asks this browser to sign in")
-        .observed(observed)
+        .expected(format!("the account page asks this browser to sign in: HTTP 200, a `{password_field}` field or form#passkey-login"))
+        .observed(format!("{}: {shows}", account.describe()))
         .hint("the session cookie must be set only after the assertion verified (INT-PK-01)")
-        .evidence(evidence)
-        .pass(!account_page)
+        .evidence(&account.evidence)
+        .pass(account.is_page() && sign_in && !register)
 }
 
-/// The ID token after a passkey sign-in (INT-PK-01, RFC 8176): `amr` names user verification
-/// and exactly one kind of key (`hwk` or `swk`) and no password; an `acr`.
-pub fn sign_in_claims(claims: &Map<String, Value>, evidence: &[usize]) -> Vec<Condition> {
+/// The ID token after a passkey sign-in (INT-PK-01, RFC 8176): `amr` names user verification,
+/// the kind of key the registration's flags say — `hwk` for a device-bound credential
+/// (`backup_eligible` false, BE = 0), `swk` for a backup-eligible (synced) one, PK-03 — and
+/// no password; an `acr`.
+pub fn sign_in_claims(claims: &Map<String, Value>, backup_eligible: bool, evidence: &[usize]) -> Vec<Condition> {
     let amr: Option<Vec<&str>> = claims.get("amr").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect());
-    let keys = amr.as_ref().map_or(0, |a| a.iter().filter(|m| matches!(**m, "hwk" | "swk")).count());
-    let user = amr.as_ref().is_some_and(|a| a.contains(&"user"));
-    let password = amr.as_ref().is_some_and(|a| a.contains(&"pwd"));
+    let has = |m: &str| amr.as_ref().is_some_and(|a| a.contains(&m));
+    let (key, other, kind) =
+        if backup_eligible { ("swk", "hwk", "backup-eligible (BE = 1)") } else { ("hwk", "swk", "device-bound (BE = 0)") };
     let acr = claims.get("acr");
     vec![
-        Check::new("passkey_claims.amr", "amr says a user-verified key, and nothing else, signed in")
-            .req(&["INT-PK-01"])
-            .expected("amr with \"user\" and exactly one of \"hwk\" or \"swk\", without \"pwd\"")
+        Check::new("passkey_claims.amr", "amr says a user-verified key of the registered kind, and nothing else, signed in")
+            .req(&["INT-PK-01", "PK-03"])
+            .expected(format!("amr with \"user\" and \"{key}\" (the credential is {kind}), without \"{other}\" or \"pwd\""))
             .observed(claims.get("amr").map_or_else(|| "absent".to_owned(), Value::to_string))
             .hint("RFC 8176: hwk for a device-bound key, swk for a synced (backup-eligible) passkey, user for user verification")
             .evidence(evidence)
-            .pass(user && keys == 1 && !password),
+            .pass(has("user") && has(key) && !has(other) && !has("pwd")),
         Check::new("passkey_claims.acr", "the ID token names the authentication context class of the passkey sign-in")
             .req(&["INT-PK-01"])
             .expected("acr: a non-empty string")
@@ -293,22 +312,71 @@ mod tests {
         let ok = refused("passkey_login", "x", &page(401, vec![], "<p role=\"alert\">No.</p>"), 401, &["AUTH-08"], &[]);
         assert!(failed(&ok).is_empty());
         assert_eq!(ok[0].requirements, vec!["AUTH-08"]);
+        assert_eq!(ok[1].requirements, vec![CONTRACT], "the status is the target's contract, not a WebAuthn rule");
+        let single_quoted =
+            refused("passkey_register", "x", &page(400, vec![], "<p class='error' role='alert'>No.</p>"), 400, &["REG-09"], &[]);
+        assert!(failed(&single_quoted).is_empty());
         let other_status = refused("passkey_login", "x", &page(400, vec![], "<p>No.</p>"), 401, &["AUTH-08"], &[]);
         assert_eq!(failed(&other_status), vec!["passkey_login.refusal_status", "passkey_login.error_shown"]);
         let redirect = page(303, vec![("location".into(), "/t/w/consent?interaction_id=1".into())], "");
         assert_eq!(failed(&refused("passkey_login", "x", &redirect, 401, &["AUTH-08"], &[])).len(), 3);
-        assert!(!no_session("passkey_login", true, "account page".into(), &["AUTH-08"], &[]).passed);
-        assert_eq!(no_session("passkey_login", false, "sign-in page".into(), &["AUTH-08"], &[]).requirements, vec!["AUTH-08", "INT-PK-01"]);
+        let server_error = page(500, vec![], "<p role=\"alert\">Oops</p>");
+        assert_eq!(failed(&refused("passkey_login", "x", &server_error, 401, &["AUTH-08"], &[])).len(), 2);
+    }
+
+    #[test]
+    fn no_session_needs_a_sign_in_page() {
+        const URL: &str = "https://localhost:8443/t/w/account";
+        let landing = |status: Option<u16>, body: &str, left_to: Option<(String, u16)>| Landing {
+            response: Response {
+                index: 3,
+                status,
+                headers: Vec::new(),
+                body: body.into(),
+                error: status.is_none().then(|| "reset".to_owned()),
+            },
+            url: URL.into(),
+            left_to,
+            evidence: vec![3],
+        };
+        let login = r#"<form method="post" action="/t/w/login"><input type="hidden" name="csrf_token" value="c"><input name="username"><input name="password" type="password"></form>"#;
+        let passkey_only =
+            r#"<form id="passkey-login" method="post" action="/t/w/passkey/login" data-options="/t/w/passkey/options"></form>"#;
+        let account = r#"<form id="passkey-register" method="post" action="/t/w/account/passkeys" data-options="/t/w/account/passkeys/options"><input name="name"></form>"#;
+        let sign_in_again = r#"<p>Signed in as alice.</p><a href="/t/w/account?sign_in=again">sign in again</a>"#;
+        let judge = |l: &Landing| no_session("passkey_login", l, "password", &["AUTH-08"]);
+        assert!(judge(&landing(Some(200), login, None)).passed);
+        assert!(judge(&landing(Some(200), passkey_only, None)).passed);
+        assert_eq!(judge(&landing(Some(200), login, None)).requirements, vec!["AUTH-08", "INT-PK-01"]);
+        for (what, l) in [
+            ("signed in", landing(Some(200), account, None)),
+            ("signed in, an old sign-in", landing(Some(200), sign_in_again, None)),
+            ("a sign-in form next to the account", landing(Some(200), &format!("{login}{account}"), None)),
+            ("a server error", landing(Some(500), login, None)),
+            ("rate limited", landing(Some(429), "<p>Too many requests</p>", None)),
+            ("no answer", landing(None, "", None)),
+            ("a redirect away", landing(Some(200), "", Some(("https://client.example/cb".into(), 303)))),
+        ] {
+            let c = judge(&l);
+            assert!(!c.passed, "{what}: {}", c.observed);
+        }
+        assert!(!no_session("passkey_login", &landing(Some(200), login, None), "passcode", &[]).passed, "the target's password field");
     }
 
     #[test]
     fn judges_amr_and_acr() {
         let claims = |v: Value| v.as_object().unwrap().clone();
-        assert!(failed(&sign_in_claims(&claims(json!({"amr": ["hwk", "user"], "acr": "urn:x:passkey"})), &[])).is_empty());
-        assert!(failed(&sign_in_claims(&claims(json!({"amr": ["user", "swk", "mfa"], "acr": "1"})), &[])).is_empty());
-        for bad in [json!(["hwk"]), json!(["hwk", "swk", "user"]), json!(["pwd", "hwk", "user"]), json!("hwk user")] {
-            assert_eq!(failed(&sign_in_claims(&claims(json!({"amr": bad, "acr": "1"})), &[])), vec!["passkey_claims.amr"], "{bad}");
+        let device_bound = |v: Value| failed(&sign_in_claims(&claims(v), false, &[])).into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let synced = |v: Value| failed(&sign_in_claims(&claims(v), true, &[])).into_iter().map(str::to_owned).collect::<Vec<_>>();
+        assert!(device_bound(json!({"amr": ["hwk", "user"], "acr": "urn:x:passkey"})).is_empty());
+        assert!(synced(json!({"amr": ["user", "swk", "mfa"], "acr": "1"})).is_empty());
+        // The kind of key follows the registration's BE flag.
+        assert_eq!(device_bound(json!({"amr": ["swk", "user"], "acr": "1"})), vec!["passkey_claims.amr"]);
+        assert_eq!(synced(json!({"amr": ["hwk", "user"], "acr": "1"})), vec!["passkey_claims.amr"]);
+        for bad in [json!(["hwk"]), json!(["hwk", "swk", "user"]), json!(["pwd", "hwk", "user"]), json!("hwk user"), json!([])] {
+            assert_eq!(device_bound(json!({"amr": bad, "acr": "1"})), vec!["passkey_claims.amr"], "{bad}");
         }
-        assert_eq!(failed(&sign_in_claims(&claims(json!({"amr": ["hwk", "user"], "acr": ""})), &[])), vec!["passkey_claims.acr"]);
+        assert_eq!(device_bound(json!({"amr": ["hwk", "user"], "acr": ""})), vec!["passkey_claims.acr"]);
+        assert_eq!(device_bound(json!({"amr": ["hwk", "user"]})), vec!["passkey_claims.acr"]);
     }
 }

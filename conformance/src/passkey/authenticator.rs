@@ -10,8 +10,10 @@
 //! `allowCredentials` (AUTH-OPT-02) is answered with its resident credential for that RP ID,
 //! and the answer carries the remembered user handle — which the assertion signature does not
 //! cover (AUTH-08 signs `authenticatorData ‖ SHA-256(clientDataJSON)`), so this is exactly what
-//! a resident authenticator returns. Like one, it refuses to make a credential for an RP whose
-//! `excludeCredentials` names one it holds (REG-OPT-05).
+//! a resident authenticator returns. Like one (CTAP2 `authenticatorMakeCredential`), it refuses
+//! to make a credential for an RP whose `excludeCredentials` names one it holds (REG-OPT-05),
+//! and a new credential for an RP ID and user handle it holds a credential for replaces that
+//! one: it keeps one discoverable credential per account and RP.
 //!
 //! The token is told that it verifies the user (`SoftPasskey::new(true)`): it sets UV exactly
 //! when the options ask for `userVerification: "required"`, and leaves it unset for
@@ -98,6 +100,27 @@ pub struct Resident {
     pub public_key: Vec<u8>,
 }
 
+/// Why the authenticator made no credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterError {
+    /// `excludeCredentials` names this credential, which it holds for the RP
+    /// (`InvalidStateError`, REG-OPT-05).
+    Excluded(Vec<u8>),
+    /// Anything else (options it cannot answer, a token error).
+    Refused(String),
+}
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegisterError::Excluded(id) => {
+                write!(f, "the authenticator already holds excluded credential {} (InvalidStateError)", fapilab_jose::b64::encode(id))
+            }
+            RegisterError::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
 /// The harness's software passkey provider (see the module documentation).
 pub struct SoftAuthenticator {
     token: SoftPasskey,
@@ -125,44 +148,47 @@ impl SoftAuthenticator {
         SoftAuthenticator { token: SoftPasskey::new(true), resident: Vec::new() }
     }
 
-    /// The credentials it made, oldest first.
+    /// The credentials it holds, oldest first.
+    #[cfg(test)]
     pub fn residents(&self) -> &[Resident] {
         &self.resident
     }
 
-    /// The resident credential with this id.
-    pub fn resident(&self, credential_id: &[u8]) -> Option<&Resident> {
-        self.resident.iter().find(|r| r.credential_id == credential_id)
-    }
-
     /// `navigator.credentials.create()` at `origin`: makes a credential for the options and
-    /// keeps it as a resident credential of the options' RP and user.
+    /// keeps it as the resident credential of the options' RP and user, in place of the one it
+    /// held for them.
     pub fn register(
         &mut self,
         origin: &str,
         options: CreationChallengeResponse,
-    ) -> Result<(RegisterPublicKeyCredential, Resident), String> {
-        let origin = parse_origin(origin)?;
+    ) -> Result<(RegisterPublicKeyCredential, Resident), RegisterError> {
+        let origin = parse_origin(origin).map_err(RegisterError::Refused)?;
         let mut options = options;
         let rp_id = options.public_key.rp.id.clone();
-        let user_handle = options.public_key.user.id.clone();
+        let user_handle = options.public_key.user.id.to_vec();
         if let Some(excluded) = options.public_key.exclude_credentials.as_ref()
-            && let Some(held) = excluded.iter().find(|c| self.resident.iter().any(|r| r.rp_id == rp_id && r.credential_id == c.id))
+            && let Some(held) =
+                excluded.iter().find(|c| self.resident.iter().any(|r| r.rp_id == rp_id && r.credential_id == c.id.as_slice()))
         {
-            return Err(format!(
-                "the authenticator already holds excluded credential {} for {rp_id} (InvalidStateError)",
-                fapilab_jose::b64::encode(&held.id)
-            ));
+            return Err(RegisterError::Excluded(held.id.to_vec()));
         }
         // The token cannot store resident keys: this wrapper keeps the discoverable part.
         if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
             selection.require_resident_key = false;
         }
-        let credential = self.token.do_registration(origin, options).map_err(|e| format!("the software authenticator refused: {e:?}"))?;
-        let auth_data = attestation_auth_data(&credential.response.attestation_object)?;
-        let credential_id = auth_data.credential_id.clone().ok_or("the registration has no attested credential data")?;
-        let public_key = cose_p256_point(auth_data.credential_public_key.as_deref().unwrap_or_default())?;
+        let credential = self
+            .token
+            .do_registration(origin, options)
+            .map_err(|e| RegisterError::Refused(format!("the software authenticator refused: {e:?}")))?;
+        let auth_data = attestation_auth_data(&credential.response.attestation_object).map_err(RegisterError::Refused)?;
+        let credential_id = auth_data
+            .credential_id
+            .clone()
+            .ok_or_else(|| RegisterError::Refused("the registration has no attested credential data".into()))?;
+        let public_key = cose_p256_point(auth_data.credential_public_key.as_deref().unwrap_or_default()).map_err(RegisterError::Refused)?;
         let resident = Resident { rp_id, credential_id, user_handle, flags: auth_data.flags, public_key };
+        // CTAP2: one discoverable credential per RP ID and user handle; the new one replaces it.
+        self.resident.retain(|r| !(r.rp_id == resident.rp_id && r.user_handle == resident.user_handle));
         self.resident.push(resident.clone());
         Ok((credential, resident))
     }
@@ -335,8 +361,30 @@ mod tests {
         );
         // excludeCredentials naming a held credential: no new credential (REG-OPT-05).
         let err = a.register(ORIGIN, serde_json::from_value(creation(&[1; 16], &[3; 32], &[&first.credential_id])).unwrap()).unwrap_err();
-        assert!(err.contains("excluded"), "{err}");
+        assert_eq!(err, RegisterError::Excluded(first.credential_id.clone()));
+        assert!(err.to_string().contains("excluded"), "{err}");
         assert_eq!(a.residents().len(), 2);
+    }
+
+    #[test]
+    fn a_new_credential_for_the_same_account_replaces_the_old_one() {
+        let mut a = SoftAuthenticator::new();
+        let (_, old) = a.register(ORIGIN, serde_json::from_value(creation(&[1; 16], &[1; 32], &[])).unwrap()).unwrap();
+        let (_, other_user) = a.register(ORIGIN, serde_json::from_value(creation(&[2; 16], &[2; 32], &[])).unwrap()).unwrap();
+        // The same RP ID and user handle, the old credential not excluded: CTAP2 overwrites it.
+        let (_, new) = a.register(ORIGIN, serde_json::from_value(creation(&[1; 16], &[3; 32], &[])).unwrap()).unwrap();
+        assert_ne!(new.credential_id, old.credential_id);
+        let held: Vec<&[u8]> = a.residents().iter().map(|r| r.credential_id.as_slice()).collect();
+        assert_eq!(held, vec![other_user.credential_id.as_slice(), new.credential_id.as_slice()]);
+        let err = a.authenticate(ORIGIN, serde_json::from_value(request(&[9; 32])).unwrap(), Some(&old.credential_id)).unwrap_err();
+        assert!(err.contains("no credential"), "{err}");
+        let answer = a.authenticate(ORIGIN, serde_json::from_value(request(&[9; 32])).unwrap(), Some(&new.credential_id)).unwrap();
+        assert_eq!(answer.response.user_handle, Some(vec![1; 16]));
+        // Another RP ID with the same user handle is another account: kept side by side.
+        let mut elsewhere = creation(&[1; 16], &[4; 32], &[]);
+        elsewhere["publicKey"]["rp"]["id"] = json!("login.localhost");
+        a.register("https://login.localhost", serde_json::from_value(elsewhere).unwrap()).unwrap();
+        assert_eq!(a.residents().len(), 3);
     }
 
     #[test]

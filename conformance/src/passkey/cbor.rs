@@ -1,6 +1,7 @@
-//! Just enough CBOR (RFC 8949) to read what an authenticator sends: the attestation object
+//! Just enough CBOR (RFC 8949) to read what an authenticator sends — the attestation object
 //! (`fmt`, `attStmt`, `authData`) and the COSE public key inside the authenticator data
-//! (`shared/spec/passkeys.md` §1). Definite lengths only — CTAP2 canonical CBOR has no others.
+//! (`shared/spec/passkeys.md` §1) — and to write the same for a registration built by hand.
+//! Definite lengths only — CTAP2 canonical CBOR has no others.
 
 /// One decoded data item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,66 @@ fn decode_at(data: &[u8], pos: usize, depth: usize) -> Result<(Item<'_>, usize),
     Ok((item, next))
 }
 
+/// Encodes `item` with definite lengths and the shortest argument encodings (RFC 8949 §4.2.1);
+/// map members in the order given (the caller orders them canonically).
+pub fn encode(item: &Item<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(item, &mut out);
+    out
+}
+
+fn head(major: u8, arg: u64, out: &mut Vec<u8>) {
+    let major = major << 5;
+    match arg {
+        0..=23 => out.push(major | arg as u8),
+        24..=0xff => out.extend([major | 24, arg as u8]),
+        0x100..=0xffff => {
+            out.push(major | 25);
+            out.extend((arg as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(major | 26);
+            out.extend((arg as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(major | 27);
+            out.extend(arg.to_be_bytes());
+        }
+    }
+}
+
+fn encode_into(item: &Item<'_>, out: &mut Vec<u8>) {
+    match item {
+        Item::Unsigned(n) => head(0, *n, out),
+        Item::Negative(n) => head(1, *n, out),
+        Item::Bytes(b) => {
+            head(2, b.len() as u64, out);
+            out.extend_from_slice(b);
+        }
+        Item::Text(t) => {
+            head(3, t.len() as u64, out);
+            out.extend_from_slice(t.as_bytes());
+        }
+        Item::Array(items) => {
+            head(4, items.len() as u64, out);
+            items.iter().for_each(|i| encode_into(i, out));
+        }
+        Item::Map(members) => {
+            head(5, members.len() as u64, out);
+            for (k, v) in members {
+                encode_into(k, out);
+                encode_into(v, out);
+            }
+        }
+        Item::Simple(n) => head(7, u64::from(*n), out),
+    }
+}
+
+/// The CBOR integer `n` (major type 0 or 1).
+pub fn int(n: i64) -> Item<'static> {
+    if n < 0 { Item::Negative(n.unsigned_abs() - 1) } else { Item::Unsigned(n.unsigned_abs()) }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -134,6 +195,37 @@ mod tests {
         assert_eq!(key.int_member(3), Some(&Item::Negative(6)));
         assert_eq!(key.int_member(-2).and_then(Item::as_bytes), Some(&[0xaa][..]));
         assert_eq!(key.int_member(-3), None);
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        // The attestation object of the first test, byte for byte.
+        let object = Item::Map(vec![
+            (Item::Text("fmt"), Item::Text("none")),
+            (Item::Text("attStmt"), Item::Map(Vec::new())),
+            (Item::Text("authData"), Item::Bytes(&[1, 2])),
+        ]);
+        let expected = [
+            0xa3, 0x63, b'f', b'm', b't', 0x64, b'n', b'o', b'n', b'e', 0x67, b'a', b't', b't', b'S', b't', b'm', b't', 0xa0, 0x68, b'a',
+            b'u', b't', b'h', b'D', b'a', b't', b'a', 0x42, 1, 2,
+        ];
+        assert_eq!(encode(&object), expected);
+        // COSE labels and the length boundaries of the argument encodings.
+        let cose = Item::Map(vec![(int(1), int(2)), (int(3), int(-7)), (int(-1), int(1)), (int(-2), Item::Bytes(&[0xaa]))]);
+        assert_eq!(encode(&cose), [0xa4, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x41, 0xaa]);
+        for n in [0u64, 23, 24, 255, 256, 65_535, 65_536, u64::from(u32::MAX), u64::from(u32::MAX) + 1, u64::MAX] {
+            let bytes = encode(&Item::Unsigned(n));
+            assert_eq!(decode(&bytes).unwrap(), (Item::Unsigned(n), bytes.len()));
+        }
+        assert_eq!(encode(&Item::Unsigned(24)), [0x18, 24]);
+        assert_eq!(encode(&int(-257)), [0x39, 0x01, 0x00]);
+        let long = vec![7u8; 300];
+        let bytes = encode(&Item::Bytes(&long));
+        assert_eq!(&bytes[..3], &[0x59, 0x01, 0x2c]);
+        assert_eq!(decode(&bytes).unwrap(), (Item::Bytes(&long), 303));
+        let nested = Item::Array(vec![Item::Simple(21), Item::Text("é"), Item::Map(vec![(int(-3), Item::Array(Vec::new()))])]);
+        let bytes = encode(&nested);
+        assert_eq!(decode(&bytes).unwrap(), (nested, bytes.len()));
     }
 
     #[test]

@@ -2,26 +2,33 @@
 //! passkey alone. In a browser with no cookies the step opens the authorization URL (`client_id`
 //! and `request_uri`), does what the sign-in page's script does — request options from the
 //! `data-options` of `form#passkey-login` (judged: AUTH-OPT-01, AUTH-OPT-02), let the module's
-//! software passkey answer usernameless with the passkey registered last, post the assertion —
-//! and expects a 303 on to consent that opens a session (INT-PK-01, INT-PK-02). It then
-//! approves consent and judges the redirect to the client like `authorize` (the code is kept
-//! for `token`). Plain responses to pushed requests only.
+//! software passkey answer usernameless with the passkey a valid registration added last, post
+//! the assertion — and expects a 303 on the server (to consent) that sets a new cookie, the
+//! session (INT-PK-01, INT-PK-02). It then approves consent and judges the redirect to the
+//! client like `authorize` (the code is kept for `token`). Plain responses to pushed requests
+//! only.
 //!
-//! Expecting `rejected` (HTTP 401 and the sign-in page again, no redirect, and afterwards the
-//! account page asks this browser to sign in — no session), with one mutation:
-//! - `passkey_replay`: a valid sign-in first (303 and a session), then the very same
-//!   `credential` posted again to the same interaction, from a browser holding the
-//!   interaction's cookies but not that session (AUTH-04, AUTH-11: a challenge is used once);
+//! Expecting `rejected`, with at most one mutation: the answer must be a 4xx error page without
+//! a redirect (the broken rule), HTTP 401 (the target's form contract), with a `role="alert"`
+//! text (a warning if absent); and the account page, opened afterwards in the same browser,
+//! must be a sign-in page — no session (INT-PK-01). The attempts:
+//! - `passkey_replay`: a valid sign-in first (303 and a session), then a browser holding the
+//!   interaction's cookies but not that session asks for options again, as the page's script
+//!   would — a new challenge, which must differ from the first (AUTH-OPT-01), is then live for
+//!   the interaction — and posts the very same `credential` (AUTH-04: its challenge is not the
+//!   live one; AUTH-11: a challenge is used once);
 //! - `passkey_other_interaction`: the other client's pushed request opens a second interaction;
 //!   the assertion made for its challenge is posted to this one, which has asked for its own
-//!   (INT-PK-03). The same assertion is then posted to its own interaction, where it should
-//!   pass (a warning if not: the refusal may have had another cause);
+//!   (INT-PK-03). The same assertion must then sign in to its own interaction — a 303 with a new
+//!   cookie, and the account page in that browser signed in — or the refusal may have had
+//!   another cause (`passkey_login.own_interaction`, a failure);
 //! - `passkey_tampered_authenticator_data`: the first sign counter byte of `authenticatorData`
 //!   flipped — the counter only grows, the flags and RP ID hash stay, so only the signature
 //!   can catch it (AUTH-08); `passkey_tampered_signature`: a byte inside the signature's `r`
 //!   flipped (AUTH-08);
 //! - `passkey_unknown_user_handle`: a `userHandle` of random bytes, naming nobody (AUTH-02: the
-//!   handle is not signed); `passkey_no_user_handle`: none, in a usernameless sign-in (AUTH-02);
+//!   handle is not signed); `passkey_no_user_handle`: none, in a usernameless sign-in (AUTH-02).
+//!   Another user's handle is not tried: a target gives the harness one user;
 //! - `passkey_other_origin_port`: `clientDataJSON` with an origin on another port (AUTH-04);
 //! - `passkey_uv_discouraged`: the options' `userVerification` downgraded to `discouraged`, so
 //!   the assertion has UV = 0 (AUTH-06);
@@ -39,7 +46,7 @@ use crate::context::ModuleContext;
 use crate::http::{Request, Response};
 use crate::login::{parse_forms, resolve};
 use crate::passkey::authenticator::{AuthenticatorData, FLAG_UV};
-use crate::passkey::browser::{Browser, ScriptedForm, alert_text, form_by_id};
+use crate::passkey::browser::{Browser, ScriptedForm, alert_text, form_by_id, is_sign_in_page};
 use crate::passkey::other_port;
 use crate::target::{FormScript, Passkeys};
 
@@ -58,22 +65,32 @@ enum Attempt {
     NoUserVerification,
 }
 
+/// The step's mutations and the attempt each makes.
+const MUTATIONS: [(&str, Attempt); 8] = [
+    ("passkey_replay", Attempt::Replay),
+    ("passkey_other_interaction", Attempt::OtherInteraction),
+    ("passkey_tampered_authenticator_data", Attempt::TamperedAuthenticatorData),
+    ("passkey_tampered_signature", Attempt::TamperedSignature),
+    ("passkey_unknown_user_handle", Attempt::UnknownUserHandle),
+    ("passkey_no_user_handle", Attempt::NoUserHandle),
+    ("passkey_other_origin_port", Attempt::OtherOrigin),
+    ("passkey_uv_discouraged", Attempt::NoUserVerification),
+];
+
 impl Attempt {
-    fn of(step: &StepRun<'_>, removed: bool) -> Attempt {
-        let table = [
-            ("passkey_replay", Attempt::Replay),
-            ("passkey_other_interaction", Attempt::OtherInteraction),
-            ("passkey_tampered_authenticator_data", Attempt::TamperedAuthenticatorData),
-            ("passkey_tampered_signature", Attempt::TamperedSignature),
-            ("passkey_unknown_user_handle", Attempt::UnknownUserHandle),
-            ("passkey_no_user_handle", Attempt::NoUserHandle),
-            ("passkey_other_origin_port", Attempt::OtherOrigin),
-            ("passkey_uv_discouraged", Attempt::NoUserVerification),
-        ];
-        match table.iter().find(|(m, _)| step.has(m)) {
-            Some((_, a)) => *a,
-            None if removed => Attempt::Removed,
-            None => Attempt::Valid,
+    /// The attempt the step's mutations ask for (`removed`: the current passkey was removed),
+    /// or why the step cannot run: each mutation is a whole attempt, so at most one.
+    fn of(step: &StepRun<'_>, removed: bool) -> Result<Attempt, String> {
+        let listed: Vec<&(&str, Attempt)> = MUTATIONS.iter().filter(|(m, _)| step.has(m)).collect();
+        match listed[..] {
+            [] if removed => Ok(Attempt::Removed),
+            [] => Ok(Attempt::Valid),
+            [(_, a)] => Ok(*a),
+            _ => Err(format!(
+                "line {}: {} each make a sign-in attempt of their own: list one per passkey_login step",
+                step.spec.line,
+                listed.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(" and ")
+            )),
         }
     }
 
@@ -94,7 +111,8 @@ impl Attempt {
     }
 }
 
-/// One authorization's sign-in page in its own browser.
+/// One authorization's sign-in page in a browser.
+#[derive(Clone)]
 struct Interaction {
     browser: Browser,
     form: ScriptedForm,
@@ -172,15 +190,16 @@ async fn open(ctx: &mut ModuleContext, index: u8) -> Option<Interaction> {
     }
 }
 
-/// Asks the interaction's `data-options` for request options and judges them.
-async fn request_options(ctx: &mut ModuleContext, ix: &mut Interaction, want: &Passkeys) -> Option<RequestChallengeResponse> {
+/// Asks the interaction's `data-options` for request options and judges them; the options and
+/// the exchange they came in.
+async fn request_options(ctx: &mut ModuleContext, ix: &mut Interaction, want: &Passkeys) -> Option<(RequestChallengeResponse, usize)> {
     let (resp, _) = ix.browser.send(&mut ctx.http, Request::post_form(ix.options_url.clone(), ix.fields())).await;
     let parsed =
         (resp.status == Some(200)).then(|| resp.json()).flatten().map(|o| serde_json::from_value::<RequestChallengeResponse>(o.into()));
     match parsed {
         Some(Ok(options)) => {
             ctx.extend(passkeys::request_options(&options, want, &[resp.index]));
-            Some(options)
+            Some((options, resp.index))
         }
         other => {
             ctx.push(
@@ -263,13 +282,18 @@ fn judge_signed_in(
 }
 
 /// Judges a refused assertion: the error page, then the account page in the same browser.
-async fn judge_refusal(ctx: &mut ModuleContext, browser: &mut Browser, resp: &Response, rules: &[&str], what: &str, account_url: &str) {
+async fn judge_refusal(
+    ctx: &mut ModuleContext,
+    browser: &mut Browser,
+    resp: &Response,
+    attempt: Attempt,
+    want: &Passkeys,
+    script: &FormScript,
+) {
+    let (rules, what) = attempt.refusal().unwrap_or_default();
     ctx.extend(passkeys::refused("passkey_login", what, resp, 401, rules, &[resp.index]));
-    let account = browser.open(&mut ctx.http, account_url).await;
-    let account_page = account.is_page() && form_by_id(&account.response.body, &account.url, "passkey-register").is_some();
-    let observed =
-        format!("{}{}", account.describe(), if account_page { ": the account page, signed in" } else { ": not the account page" });
-    ctx.push(passkeys::no_session("passkey_login", account_page, observed, rules, &account.evidence));
+    let account = browser.open(&mut ctx.http, &want.account_url).await;
+    ctx.push(passkeys::no_session("passkey_login", &account, &script.password_field, rules));
 }
 
 /// After the 303 to consent: approves it (when the server asks) and judges the redirect to the
@@ -363,7 +387,10 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
     let Some(current) = ctx.passkeys.current().cloned() else {
         return harness_problem(ctx, "passkey_login.harness", "find a passkey", "put a successful `passkey_register` step first");
     };
-    let attempt = Attempt::of(step, current.removed);
+    let attempt = match Attempt::of(step, current.removed) {
+        Ok(a) => a,
+        Err(why) => return harness_problem(ctx, "passkey_login.harness", "run the scenario as written", &why),
+    };
     if !expectation_fits(ctx, step, attempt.refusal().map(|(_, what)| what)) {
         return;
     }
@@ -378,10 +405,11 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
         );
     }
     let Some(mut ix) = open(ctx, index).await else { return };
-    let Some(mut options) = request_options(ctx, &mut ix, &want).await else { return };
+    let Some((mut options, _)) = request_options(ctx, &mut ix, &want).await else { return };
 
     match attempt {
         Attempt::Valid | Attempt::Replay => {
+            let first_challenge = options.public_key.challenge.clone();
             let Some(assertion) = assert_with(ctx, &want.origin, options, &current.credential_id) else { return };
             let Some(json) = to_json(ctx, &assertion) else { return };
             let before = ix.browser.cookies.clone();
@@ -391,35 +419,35 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
                 return;
             };
             if attempt == Attempt::Valid {
+                ctx.passkeys.signed_in_with = Some(current);
                 return consent(ctx, &mut ix, index, &consent_url, &script).await;
             }
-            // The interaction's cookies, not the session the first post opened.
-            let mut replayer = Browser::with(before);
-            let (resp, _) = replayer.send(&mut ctx.http, ix.post(&json)).await;
-            let (rules, what) = attempt.refusal().unwrap_or_default();
-            judge_refusal(ctx, &mut replayer, &resp, rules, what, &want.account_url).await;
+            // The interaction's cookies, not the session the first post opened. Like the page's
+            // script it asks for options first: a fresh challenge is then live for the
+            // interaction, so only comparing challenges can refuse the replay (AUTH-04).
+            let mut replayer = Interaction { browser: Browser::with(before), ..ix.clone() };
+            let Some((fresh, fresh_index)) = request_options(ctx, &mut replayer, &want).await else { return };
+            let renewed = fresh.public_key.challenge != first_challenge;
+            ctx.push(
+                Check::new("passkey_login.fresh_challenge", "asking for options again gives a new challenge")
+                    .req(&["AUTH-OPT-01"])
+                    .expected("a challenge other than the one the replayed assertion signed")
+                    .observed(if renewed { "a new challenge" } else { "the same challenge again" })
+                    .hint("a challenge is random and single-use: each request for options gets its own")
+                    .evidence(&[fresh_index])
+                    .pass(renewed),
+            );
+            let (resp, _) = replayer.browser.send(&mut ctx.http, replayer.post(&json)).await;
+            judge_refusal(ctx, &mut replayer.browser, &resp, attempt, &want, &script).await;
         }
         Attempt::OtherInteraction => {
             let Some(mut theirs) = open(ctx, other).await else { return };
-            let Some(their_options) = request_options(ctx, &mut theirs, &want).await else { return };
+            let Some((their_options, _)) = request_options(ctx, &mut theirs, &want).await else { return };
             let Some(assertion) = assert_with(ctx, &want.origin, their_options, &current.credential_id) else { return };
             let Some(json) = to_json(ctx, &assertion) else { return };
             let (resp, _) = ix.browser.send(&mut ctx.http, ix.post(&json)).await;
-            let (rules, what) = attempt.refusal().unwrap_or_default();
-            judge_refusal(ctx, &mut ix.browser, &resp, rules, what, &want.account_url).await;
-            let (control, _) = theirs.browser.send(&mut ctx.http, theirs.post(&json)).await;
-            ctx.push(
-                Check::new("passkey_login.own_interaction", "the same assertion signs in to the authorization it was made for")
-                    .req(&["INT-PK-03"])
-                    .warning()
-                    .expected("HTTP 303 on to consent (so the refusal above was about the other authorization)")
-                    .observed(match alert_text(&control.body) {
-                        Some(alert) => format!("{}: {alert:?}", control.describe()),
-                        None => control.describe(),
-                    })
-                    .evidence(&[control.index])
-                    .pass(control.status == Some(303)),
-            );
+            judge_refusal(ctx, &mut ix.browser, &resp, attempt, &want, &script).await;
+            own_interaction(ctx, &mut theirs, &json, &want, &script).await;
         }
         _ => {
             if attempt == Attempt::NoUserVerification {
@@ -440,9 +468,53 @@ pub async fn run(ctx: &mut ModuleContext, step: &StepRun<'_>) {
             break_assertion(attempt, &mut assertion);
             let Some(json) = to_json(ctx, &assertion) else { return };
             let (resp, _) = ix.browser.send(&mut ctx.http, ix.post(&json)).await;
-            let (rules, what) = attempt.refusal().unwrap_or_default();
-            judge_refusal(ctx, &mut ix.browser, &resp, rules, what, &want.account_url).await;
+            judge_refusal(ctx, &mut ix.browser, &resp, attempt, &want, &script).await;
         }
+    }
+}
+
+/// The positive control of `passkey_other_interaction`: the assertion the other interaction's
+/// challenge was signed for signs in there — a 303 on the server with a new cookie, after
+/// which the account page in that browser is not a sign-in page — so the refusal was about
+/// the binding (INT-PK-03), not the assertion.
+async fn own_interaction(ctx: &mut ModuleContext, theirs: &mut Interaction, json: &str, want: &Passkeys, script: &FormScript) {
+    let before = theirs.browser.cookies.names();
+    let (control, set) = theirs.browser.send(&mut ctx.http, theirs.post(json)).await;
+    let location = control.header("location").map(|l| resolve(&theirs.url, l));
+    let same_origin = location.as_deref().and_then(crate::login::origin) == crate::login::origin(&theirs.url);
+    let new: Vec<&String> = set.iter().filter(|n| !before.contains(n)).collect();
+    let signed_in = control.status == Some(303) && same_origin && !new.is_empty();
+    let mut evidence = vec![control.index];
+    let mut observed = match (&location, alert_text(&control.body)) {
+        (Some(l), _) => format!("HTTP {} to {}", control.status_or_zero(), crate::http::redact_url(l)),
+        (None, Some(alert)) => format!("{}: {alert:?}", control.describe()),
+        (None, None) => control.describe(),
+    };
+    observed.push_str(&if new.is_empty() { ", no new cookie".to_owned() } else { format!(", new cookie(s) {new:?}") });
+    let session = if signed_in {
+        let account = theirs.browser.open(&mut ctx.http, &want.account_url).await;
+        evidence.extend_from_slice(&account.evidence);
+        let session = account.is_page() && !is_sign_in_page(&account.response.body, &account.url, &script.password_field);
+        observed.push_str(&format!(
+            "; the account page: {}{}",
+            account.describe(),
+            if session { ", signed in" } else { ", not signed in" }
+        ));
+        session
+    } else {
+        false
+    };
+    ctx.push(
+        Check::new("passkey_login.own_interaction", "the same assertion signs in to the authorization it was made for")
+            .req(&["INT-PK-03", "INT-PK-01"])
+            .expected("HTTP 303 on to consent with a new cookie, and then the account page signed in (so the refusal above was about the other authorization)")
+            .observed(observed)
+            .hint("if the assertion does not work where it belongs either, the refusal above does not show the binding")
+            .evidence(&evidence)
+            .pass(signed_in && session),
+    );
+    if !(signed_in && session) {
+        ctx.aborted = true;
     }
 }
 
@@ -460,6 +532,32 @@ mod tests {
     fn verify(public_key: &[u8], a: &PublicKeyCredential) -> bool {
         let signed = [a.response.authenticator_data.as_slice(), digest(&SHA256, &a.response.client_data_json).as_ref()].concat();
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key).verify(&signed, &a.response.signature).is_ok()
+    }
+
+    #[test]
+    fn one_mutation_is_one_attempt() {
+        use crate::mutations::Mutations;
+        use crate::scenario::{Expect, StepSpec};
+        let of = |mutations: &[&str], removed: bool| {
+            let spec = StepSpec {
+                step: "passkey_login".into(),
+                client: 1,
+                mutations: mutations.iter().map(|m| (*m).to_owned()).collect(),
+                expect: Expect::Rejected,
+                errors: Vec::new(),
+                params: toml::Table::new(),
+                line: 30,
+            };
+            Attempt::of(&StepRun { spec: &spec, mutations: Mutations(spec.mutations.clone()), index: 1 }, removed)
+        };
+        assert_eq!(of(&[], false), Ok(Attempt::Valid));
+        assert_eq!(of(&[], true), Ok(Attempt::Removed));
+        for (m, a) in MUTATIONS {
+            assert_eq!(of(&[m], true), Ok(a), "{m}");
+            assert!(a.refusal().is_some(), "{m}");
+        }
+        let err = of(&["passkey_tampered_signature", "passkey_replay"], false).unwrap_err();
+        assert!(err.contains("line 30") && err.contains("passkey_replay and passkey_tampered_signature"), "{err}");
     }
 
     /// Each mutation breaks exactly what it claims: the tampered ones fail the signature, the

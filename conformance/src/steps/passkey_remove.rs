@@ -1,6 +1,7 @@
-//! `passkey_remove`: on the account page, the remove form of the passkey the module registered
-//! last; then the page no longer lists it (PK-04). The software passkey keeps the credential,
-//! as a real one would: a later `passkey_login` signs in with it and must be refused (AUTH-03).
+//! `passkey_remove`: on the account page, the remove form of the passkey a valid registration
+//! of the module added last (the one `passkey_login` signs in with); then the page no longer
+//! lists it (PK-04). The software passkey keeps the credential, as a real one would: a later
+//! `passkey_login` signs in with it and must be refused (AUTH-03).
 
 use super::passkey_account::prerequisites;
 use super::{StepRun, harness_problem};
@@ -14,12 +15,12 @@ pub async fn run(ctx: &mut ModuleContext, _step: &StepRun<'_>) {
     let Some(account) = ctx.passkeys.account.clone() else {
         return harness_problem(ctx, "passkey_remove.harness", "find the account page", "put a `passkey_account` step first");
     };
-    let Some(index) = ctx.passkeys.registered.iter().rposition(|p| !p.removed) else {
+    let Some(index) = ctx.passkeys.current_index().filter(|i| !ctx.passkeys.registered[*i].removed) else {
         return harness_problem(
             ctx,
             "passkey_remove.harness",
             "find a passkey to remove",
-            "put a successful `passkey_register` step first",
+            "put a successful `passkey_register` step (and no `passkey_remove` since) first",
         );
     };
     let target = ctx.passkeys.registered[index].clone();
@@ -69,8 +70,9 @@ pub async fn run(ctx: &mut ModuleContext, _step: &StepRun<'_>) {
     }
 }
 
-/// After the module's steps: removes every passkey the module registered and did not remove,
-/// so the target user's account does not fill up — modules run concurrently for one user, and
+/// After the module's steps: removes every passkey the module saw listed after one of its
+/// registrations (the wrongly accepted ones too) and did not remove, so the target user's
+/// account does not fill up — modules run concurrently for one user, and
 /// a server may limit the passkeys a user has. Housekeeping, so an info condition: it never
 /// decides the verdict.
 pub async fn clean_up(ctx: &mut ModuleContext) {
