@@ -145,6 +145,32 @@ pub fn request_options(options: &RequestChallengeResponse, want: &Passkeys, evid
 /// What a refusal's status is judged by: the target's form contract, not a WebAuthn rule.
 pub const CONTRACT: &str = "README \"Login form contract\"";
 
+/// Ceremony options as the page's script reads them: HTTP 200 with `{"publicKey": …}` of type
+/// `T`; otherwise the failing condition `name` (what was asked, under `rule`).
+pub fn parse_options<T: serde::de::DeserializeOwned>(
+    name: &str,
+    what: &str,
+    rule: &str,
+    expected: &str,
+    resp: &Response,
+) -> Result<T, Box<Condition>> {
+    let parsed = (resp.status == Some(200)).then(|| resp.json()).flatten().map(|o| serde_json::from_value::<T>(o.into()));
+    match parsed {
+        Some(Ok(options)) => Ok(options),
+        other => Err(Box::new(
+            Check::new(name, what)
+                .req(&[rule])
+                .expected(expected)
+                .observed(match other {
+                    Some(Err(e)) => format!("{}: {e}", resp.describe()),
+                    _ => resp.describe(),
+                })
+                .evidence(&[resp.index])
+                .pass(false),
+        )),
+    }
+}
+
 /// A posted credential the server must refuse: a 4xx answer without a redirect (`rules`), the
 /// status the target's contract names (`want_status`: 401 for a sign-in, 400 for a
 /// registration, [`CONTRACT`]) and a `role="alert"` text the user can read (a warning).

@@ -194,25 +194,20 @@ async fn open(ctx: &mut ModuleContext, index: u8) -> Option<Interaction> {
 /// the exchange they came in.
 async fn request_options(ctx: &mut ModuleContext, ix: &mut Interaction, want: &Passkeys) -> Option<(RequestChallengeResponse, usize)> {
     let (resp, _) = ix.browser.send(&mut ctx.http, Request::post_form(ix.options_url.clone(), ix.fields())).await;
-    let parsed =
-        (resp.status == Some(200)).then(|| resp.json()).flatten().map(|o| serde_json::from_value::<RequestChallengeResponse>(o.into()));
+    let parsed = passkeys::parse_options::<RequestChallengeResponse>(
+        "passkey_login.options",
+        "the server sends request options for the interaction",
+        "AUTH-OPT-01",
+        "HTTP 200, JSON {\"publicKey\": PublicKeyCredentialRequestOptions}",
+        &resp,
+    );
     match parsed {
-        Some(Ok(options)) => {
+        Ok(options) => {
             ctx.extend(passkeys::request_options(&options, want, &[resp.index]));
             Some((options, resp.index))
         }
-        other => {
-            ctx.push(
-                Check::new("passkey_login.options", "the server sends request options for the interaction")
-                    .req(&["AUTH-OPT-01"])
-                    .expected("HTTP 200, JSON {\"publicKey\": PublicKeyCredentialRequestOptions}")
-                    .observed(match other {
-                        Some(Err(e)) => format!("{}: {e}", resp.describe()),
-                        _ => resp.describe(),
-                    })
-                    .evidence(&[resp.index])
-                    .pass(false),
-            );
+        Err(failed) => {
+            ctx.push(*failed);
             ctx.aborted = true;
             None
         }

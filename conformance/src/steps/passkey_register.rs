@@ -229,26 +229,21 @@ async fn creation_options(
 ) -> Option<CreationChallengeResponse> {
     let (resp, _) =
         browser.send(&mut ctx.http, Request::post_form(page.options_url.clone(), vec![("csrf_token".into(), page.csrf.clone())])).await;
-    let options =
-        (resp.status == Some(200)).then(|| resp.json()).flatten().map(|o| serde_json::from_value::<CreationChallengeResponse>(o.into()));
+    let options = passkeys::parse_options::<CreationChallengeResponse>(
+        "passkey_register.options",
+        "the server sends creation options",
+        "REG-OPT-01",
+        "HTTP 200, JSON {\"publicKey\": PublicKeyCredentialCreationOptions}",
+        &resp,
+    );
     match options {
-        Some(Ok(o)) => {
+        Ok(o) => {
             let held: Vec<Vec<u8>> = ctx.passkeys.registered.iter().filter(|p| !p.removed).map(|p| p.credential_id.clone()).collect();
             ctx.extend(passkeys::creation_options(&o, passkeys, username, &held, &[resp.index]));
             Some(o)
         }
-        other => {
-            ctx.push(
-                Check::new("passkey_register.options", "the server sends creation options")
-                    .req(&["REG-OPT-01"])
-                    .expected("HTTP 200, JSON {\"publicKey\": PublicKeyCredentialCreationOptions}")
-                    .observed(match other {
-                        Some(Err(e)) => format!("{}: {e}", resp.describe()),
-                        _ => resp.describe(),
-                    })
-                    .evidence(&[resp.index])
-                    .pass(false),
-            );
+        Err(failed) => {
+            ctx.push(*failed);
             ctx.aborted = true;
             None
         }
